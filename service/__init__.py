@@ -1,0 +1,1 @@
+"""The zhida service: Flask app (API and pages), storage, scheduler, CLI."""

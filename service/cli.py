@@ -1,0 +1,39 @@
+"""The ``zhida`` console script.
+
+Sub-commands live one per module in :mod:`service.commands` and are imported
+only when used, so ``zhida --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# command name -> module in service.commands exposing ``cli``
+COMMANDS = {
+    "db": "db",
+    "keys": "keys",
+    "generate": "generate",
+    "import": "importer",
+    "export": "exporter",
+    "serve": "serve",
+    "demo": "demo",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        module = COMMANDS.get(name)
+        if module is None:
+            return None
+        return importlib.import_module(f"service.commands.{module}").cli
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="zhida")
+def main():
+    """直达 zhida: 惠企政策直达企业 — match, push and pay support policies."""

@@ -271,3 +271,22 @@ def label_value(name: str, value: object) -> str:
     if f.type == "count" and f.unit:
         return f"{value}{f.unit}"
     return str(value)
+
+
+def markdown_table() -> str:
+    """The catalog as the Markdown table in docs/fields.md (a test keeps them equal)."""
+    lines = [
+        "| field | label | type | unit | source | notes |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for f in FIELDS.values():
+        notes = f.description
+        if f.choices:
+            notes = (notes + " " if notes else "") + "values: " + ", ".join(f.choices)
+        if f.required:
+            notes = "required. " + notes
+        lines.append(
+            f"| `{f.name}` | {f.label} | {f.type} | {f.unit or ''} | "
+            f"{f.source} ({SOURCES[f.source]}) | {notes.strip()} |"
+        )
+    return "\n".join(lines) + "\n"

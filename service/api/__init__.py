@@ -1,0 +1,7 @@
+"""The JSON API under ``/api``: one module per concern, all registered on one blueprint."""
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+from service.api import enterprises, policies, reference  # noqa: E402,F401  (registers routes)

@@ -1,0 +1,156 @@
+"""Enterprises: list (staff), profile (staff or the enterprise itself), declarations."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import current_app, jsonify, request
+from sqlalchemy import func, select
+
+from graph import industries, regions
+from matcher import catalog
+from matcher.derived import derive
+from service.api import bp
+from service.api.guard import current_principal, require
+from service.errors import AccessDenied, BadRequest, NotFound
+from service.store import current_facts, session_scope
+from service.store.models import Enterprise, FieldValue
+
+STAFF = ("admin", "officer", "analyst", "system")
+MAX_PAGE = 200
+
+
+def _engine():
+    return current_app.extensions["zhida.engine"]
+
+
+def _load(session, uscc: str) -> Enterprise:
+    ent = session.scalar(select(Enterprise).where(Enterprise.uscc == uscc.strip().upper()))
+    if ent is None:
+        raise NotFound(f"企业 {uscc} 不存在")
+    if not current_principal().can_access_enterprise(ent.id):
+        raise AccessDenied("企业密钥只能访问本企业的数据")
+    return ent
+
+
+def _summary(ent: Enterprise) -> dict:
+    return {"uscc": ent.uscc, "name": ent.name, "region": ent.region,
+            "region_name": regions().full_name(ent.region), "industry": ent.industry,
+            "industry_name": industries().get(ent.industry).name,
+            "established_on": ent.established_on.isoformat() if ent.established_on else None}
+
+
+def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.args.get(name, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"参数 {name} 应为整数（收到 {raw!r}）") from None
+    if not lo <= value <= hi:
+        raise BadRequest(f"参数 {name} 应在 {lo} 到 {hi} 之间（收到 {value}）")
+    return value
+
+
+@bp.get("/enterprises")
+@require(*STAFF)
+def list_enterprises():
+    """Page through enterprises, filtered by region / industry subtree and name."""
+    page = _int_arg("page", 1, 1, 10**6)
+    per_page = _int_arg("per_page", 50, 1, MAX_PAGE)
+    query = select(Enterprise)
+    if region := request.args.get("region"):
+        code = regions().canonical(region)
+        reg = regions().get(code)
+        prefix = code[: {0: 2, 1: 4, 2: 6}[reg.level]]
+        query = query.where(Enterprise.region.startswith(prefix))
+    if industry := request.args.get("industry"):
+        query = query.where(Enterprise.industry.startswith(industries().canonical(industry)))
+    if q := request.args.get("q"):
+        query = query.where(Enterprise.name.contains(q.strip()))
+    with session_scope(_engine()) as session:
+        total = session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = session.scalars(query.order_by(Enterprise.id)
+                               .offset((page - 1) * per_page).limit(per_page)).all()
+        return jsonify(total=total, page=page, per_page=per_page,
+                       items=[_summary(e) for e in rows])
+
+
+def profile(session, ent: Enterprise, as_of: dt.date) -> dict:
+    """Identity, current facts with their source, and the derived fields, as of a date."""
+    facts, typed = {}, {}
+    for name, (text, source, fact_as_of) in current_facts(session, ent.id, as_of=as_of).items():
+        if name not in catalog.FIELDS:
+            continue
+        value = catalog.parse_value(name, text, today=as_of)
+        typed[name] = value
+        facts[name] = {"value": catalog.format_value(name, value) if catalog.field(name).type != "set"
+                       else sorted(value), "label": catalog.label_value(name, value),
+                       "source": source, "source_label": catalog.SOURCES[source],
+                       "verified": source in catalog.VERIFIED_SOURCES,
+                       "as_of": fact_as_of.isoformat()}
+    typed.update(industry=ent.industry, region=ent.region, established_on=ent.established_on)
+    derived = {name: {"value": catalog.format_value(name, v), "label": catalog.label_value(name, v)}
+               for name, v in derive(typed, as_of).items() if v is not None}
+    return {**_summary(ent), "as_of": as_of.isoformat(), "facts": facts, "derived": derived}
+
+
+@bp.get("/enterprises/<uscc>")
+@require()
+def get_enterprise(uscc: str):
+    """One enterprise's profile; an enterprise key sees only its own."""
+    as_of = _date_arg("as_of") or dt.date.today()
+    with session_scope(_engine()) as session:
+        return jsonify(profile(session, _load(session, uscc), as_of))
+
+
+def _date_arg(name: str) -> dt.date | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise BadRequest(f"参数 {name} 应为日期 YYYY-MM-DD（收到 {raw!r}）") from None
+
+
+@bp.post("/enterprises/<uscc>/declarations")
+@require("enterprise", "system", "admin")
+def declare(uscc: str):
+    """Self-reported facts under a credit commitment (信用承诺); verified data still wins."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest("请求体应为 JSON 对象：{\"commitment\": true, \"facts\": {...}}")
+    if body.get("commitment") is not True:
+        raise BadRequest("申报须同意信用承诺：commitment 应为 true", field="commitment")
+    facts = body.get("facts")
+    if not isinstance(facts, dict) or not facts:
+        raise BadRequest("facts 应为非空对象，键为字段名", field="facts")
+    today = dt.date.today()
+    parsed = {}
+    for name, raw in facts.items():
+        f = catalog.FIELDS.get(name)
+        if f is None:
+            raise BadRequest(f"facts.{name}：字段目录中没有这个字段", field=f"facts.{name}")
+        if f.derived or f.type in ("uscc",) or name in ("name", "region", "industry"):
+            raise BadRequest(f"facts.{name}：{f.label} 不能自主申报", field=f"facts.{name}")
+        value = catalog.parse_value(name, raw, today=today)
+        if value is None:
+            raise BadRequest(f"facts.{name}：值不能为空", field=f"facts.{name}")
+        parsed[name] = value
+    with session_scope(_engine()) as session:
+        ent = _load(session, uscc)
+        now = dt.datetime.now(dt.UTC)
+        for name, value in parsed.items():
+            existing = session.scalar(select(FieldValue).where(
+                FieldValue.enterprise_id == ent.id, FieldValue.field == name,
+                FieldValue.source == "declared", FieldValue.as_of == today))
+            if existing is None:
+                session.add(FieldValue(enterprise_id=ent.id, field=name, source="declared",
+                                       value=catalog.format_value(name, value), as_of=today,
+                                       recorded_at=now))
+            else:
+                existing.value = catalog.format_value(name, value)
+                existing.recorded_at = now
+        session.flush()
+        result = profile(session, ent, today)
+    return jsonify(result), 201

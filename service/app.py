@@ -1,0 +1,52 @@
+"""The Flask application factory.
+
+Nothing connects, starts a thread or reads secrets at import: everything
+happens in :func:`create_app`, so tests build a fresh app per test.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from flask import Flask
+
+from service import problems
+from service.store import database_url, make_engine, upgrade
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: defaults, then environment, then ``test_config``."""
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    app.config.from_mapping(
+        DATABASE_URL=database_url(),
+        SECRET_KEY=os.environ.get("ZHIDA_SECRET_KEY"),
+        ZHIDA_ENV=os.environ.get("ZHIDA_ENV", "development"),
+        AUTO_UPGRADE=True,
+        JSON_SORT_KEYS=False,
+    )
+    if test_config:
+        app.config.from_mapping(test_config)
+    if not app.config["SECRET_KEY"]:
+        if app.config["ZHIDA_ENV"] == "production":
+            raise RuntimeError("ZHIDA_SECRET_KEY 未设置：生产环境必须配置会话密钥")
+        app.config["SECRET_KEY"] = secrets.token_hex(32)  # per-process, development only
+    app.json.ensure_ascii = False  # Chinese stays readable in JSON
+
+    if app.config["AUTO_UPGRADE"]:
+        upgrade(app.config["DATABASE_URL"])
+    engine = make_engine(app.config["DATABASE_URL"])
+    app.extensions["zhida.engine"] = engine
+
+    problems.init_app(app)
+
+    from service.api import bp as api_bp
+    from service.web import bp as web_bp
+
+    app.register_blueprint(api_bp)
+    app.register_blueprint(web_bp)
+    return app
+
+
+def engine_of(app: Flask):
+    return app.extensions["zhida.engine"]

@@ -1,0 +1,97 @@
+"""API keys and what each role may do.
+
+A key is ``zk_<prefix>_<secret>``: the prefix (public, indexed) finds the row,
+and the SHA-256 of the whole key is compared in constant time. Keys are 32
+random bytes, so a fast hash is as safe as a slow one (no dictionary to
+guess from) and keeps every request cheap. The secret is shown once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from matcher import uscc as uscc_codes
+from matcher.errors import InvalidUSCC
+from service.errors import BadRequest, NotFound
+from service.store.models import ROLES, ApiKey, Enterprise
+
+STAFF_ROLES = ("admin", "officer", "analyst", "system")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    role: str
+    key_prefix: str
+    enterprise_id: int | None = None
+    enterprise_uscc: str | None = None
+
+    def can_access_enterprise(self, enterprise_id: int) -> bool:
+        """Staff and systems see every enterprise; an enterprise key only its own."""
+        if self.role == "enterprise":
+            return enterprise_id == self.enterprise_id
+        return True
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_key(session: Session, role: str, enterprise_uscc: str | None = None,
+               label: str = "") -> tuple[str, str]:
+    """Create a key; returns ``(prefix, secret)``. Only the hash is stored."""
+    if role not in ROLES:
+        raise BadRequest(f"role：未知角色 {role!r}，应为 {'、'.join(ROLES)} 之一", field="role")
+    enterprise_id = None
+    if role == "enterprise":
+        if not enterprise_uscc:
+            raise BadRequest("enterprise：企业角色的密钥必须指定企业统一社会信用代码", field="enterprise")
+        try:
+            code = uscc_codes.validate(enterprise_uscc)
+        except InvalidUSCC as e:
+            raise BadRequest(f"enterprise：{e}", field="enterprise") from None
+        enterprise_id = session.scalar(select(Enterprise.id).where(Enterprise.uscc == code))
+        if enterprise_id is None:
+            raise NotFound(f"enterprise：企业 {code} 不在库中", field="enterprise")
+    elif enterprise_uscc:
+        raise BadRequest("enterprise：只有企业角色的密钥可以绑定企业", field="enterprise")
+    prefix = secrets.token_hex(4)
+    secret = f"zk_{prefix}_{secrets.token_urlsafe(32)}"
+    session.add(ApiKey(prefix=prefix, key_hash=_hash(secret), role=role,
+                       enterprise_id=enterprise_id, label=label))
+    session.flush()
+    return prefix, secret
+
+
+def verify(session: Session, secret: str) -> Principal | None:
+    """The principal behind ``secret``, or None for an unknown, wrong or revoked key."""
+    parts = secret.split("_")
+    if len(parts) < 3 or parts[0] != "zk":
+        return None
+    key = session.scalar(select(ApiKey).where(ApiKey.prefix == parts[1]))
+    if key is None or not hmac.compare_digest(key.key_hash, _hash(secret)):
+        return None
+    if key.revoked_at is not None:
+        return None
+    key.last_used_at = dt.datetime.now(dt.UTC)
+    uscc = session.scalar(select(Enterprise.uscc).where(Enterprise.id == key.enterprise_id)) \
+        if key.enterprise_id else None
+    return Principal(key.role, key.prefix, key.enterprise_id, uscc)
+
+
+def revoke(session: Session, prefix: str) -> None:
+    key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    if key is None:
+        raise NotFound(f"密钥 {prefix} 不存在")
+    if key.revoked_at is None:
+        key.revoked_at = dt.datetime.now(dt.UTC)
+
+
+def list_keys(session: Session) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))

@@ -1,0 +1,136 @@
+"""The domain store: SQLAlchemy 2 over SQLite (default) or PostgreSQL.
+
+- :func:`database_url` — ``ZHIDA_DATABASE_URL``, else ``sqlite:///zhida.sqlite3``
+  in the current folder;
+- :func:`upgrade` — run the Alembic migrations to head (idempotent);
+- :func:`make_engine` — one engine per URL; SQLite gets foreign keys, WAL and a
+  busy timeout;
+- :func:`session_scope` — a unit of work: commit on success, roll back on error;
+- :func:`bulk_insert` — Core executemany in chunks, for importers;
+- :func:`current_facts` — which value of each field counts (see its docstring).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+from collections.abc import Iterable, Iterator
+from functools import cache
+from importlib import resources
+
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.orm import Session
+
+from matcher.catalog import VERIFIED_SOURCES
+from service.store.models import Base, FieldValue
+
+DEFAULT_URL = "sqlite:///zhida.sqlite3"
+CHUNK = 10_000
+
+
+def database_url() -> str:
+    return os.environ.get("ZHIDA_DATABASE_URL") or DEFAULT_URL
+
+
+@cache
+def make_engine(url: str) -> Engine:
+    """The process-wide engine for ``url``."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None  # let SQLAlchemy's BEGIN below take effect
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def alembic_config(url: str):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("service").joinpath("migrations")))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.attributes["engine"] = make_engine(url)
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the database at ``url`` to ``revision`` (creating it if empty)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(url), revision)
+
+
+def current_revision(url: str) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with make_engine(url).connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+@contextlib.contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    session = Session(engine, expire_on_commit=False)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def bulk_insert(conn, table, rows: Iterable[dict]) -> int:
+    """Insert ``rows`` with executemany in chunks; returns the count."""
+    from sqlalchemy import insert
+
+    n, chunk = 0, []
+    stmt = insert(table)
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= CHUNK:
+            conn.execute(stmt, chunk)
+            n += len(chunk)
+            chunk = []
+    if chunk:
+        conn.execute(stmt, chunk)
+        n += len(chunk)
+    return n
+
+
+def current_facts(session: Session, enterprise_id: int, as_of: dt.date | None = None
+                  ) -> dict[str, tuple[str, str, dt.date]]:
+    """Per field, the value that counts: ``{field: (value_text, source, as_of)}``.
+
+    A verified value (税务/社保/市场监管/...) always beats a declared one; among
+    values of the same kind the newest ``as_of`` wins (ties: the latest
+    recorded). Values dated after ``as_of`` are ignored, so a decision can be
+    replayed as of its date.
+    """
+    query = select(FieldValue).where(FieldValue.enterprise_id == enterprise_id)
+    if as_of is not None:
+        query = query.where(FieldValue.as_of <= as_of)
+    best: dict[str, tuple[tuple, FieldValue]] = {}
+    for fv in session.scalars(query):
+        key = (fv.source in VERIFIED_SOURCES, fv.as_of, fv.recorded_at, fv.id)
+        if fv.field not in best or key > best[fv.field][0]:
+            best[fv.field] = (key, fv)
+    return {name: (fv.value, fv.source, fv.as_of) for name, (_, fv) in best.items()}
+
+
+__all__ = ["Base", "database_url", "make_engine", "upgrade", "current_revision",
+           "session_scope", "bulk_insert", "current_facts", "alembic_config"]

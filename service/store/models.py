@@ -1,0 +1,284 @@
+"""The domain tables (SQLAlchemy 2 declarative). Migrations in service/migrations.
+
+Money columns are ``Numeric(18, 2)`` and come back as ``Decimal``. Facts about
+an enterprise are rows of ``field_values`` (one per field, source and as-of
+date), so verified and declared values live side by side and history is kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from matcher.catalog import SOURCES
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+Money = Numeric(18, 2, asdecimal=True)
+UTCDateTime = DateTime(timezone=True)
+
+
+def _in(column: str, values) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Enterprise(Base):
+    __tablename__ = "enterprises"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uscc: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str] = mapped_column(String(6), index=True)
+    industry: Mapped[str] = mapped_column(String(8), index=True)
+    established_on: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class FieldValue(Base):
+    """One fact: a catalog field's value for an enterprise, from a source, as of a date."""
+
+    __tablename__ = "field_values"
+    __table_args__ = (
+        UniqueConstraint("enterprise_id", "field", "source", "as_of"),
+        Index(None, "enterprise_id", "field"),
+        CheckConstraint(_in("source", SOURCES), name="source"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id", ondelete="CASCADE"))
+    field: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(32))
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Policy(Base):
+    __tablename__ = "policies"
+    __table_args__ = (CheckConstraint(_in("status", ("draft", "published", "retired")), name="status"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    current_version: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PolicyVersion(Base):
+    """An immutable published spec; a changed spec is a new version, never an edit."""
+
+    __tablename__ = "policy_versions"
+    __table_args__ = (
+        UniqueConstraint("policy_id", "version"),
+        CheckConstraint(_in("mode", ("automatic", "instant", "review")), name="mode"),
+        CheckConstraint("valid_to >= valid_from", name="validity"),
+        CheckConstraint("budget >= 0", name="budget"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    spec: Mapped[dict] = mapped_column(JSON)
+    spec_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    mode: Mapped[str] = mapped_column(String(16))
+    region: Mapped[str] = mapped_column(String(6))
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date] = mapped_column(Date)
+    budget: Mapped[Decimal] = mapped_column(Money)
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+    __table_args__ = (UniqueConstraint("kind", "code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    code: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(200))
+
+
+class EnterpriseTag(Base):
+    __tablename__ = "enterprise_tags"
+    enterprise_id: Mapped[int] = mapped_column(
+        ForeignKey("enterprises.id", ondelete="CASCADE"), primary_key=True)
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    score: Mapped[Decimal | None] = mapped_column(Numeric(8, 4))
+
+
+class PolicyTag(Base):
+    __tablename__ = "policy_tags"
+    policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id", ondelete="CASCADE"), primary_key=True)
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Application(Base):
+    __tablename__ = "applications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    policy_version_id: Mapped[int] = mapped_column(ForeignKey("policy_versions.id"))
+    declared: Mapped[dict] = mapped_column(JSON, default=dict)
+    commitment_accepted: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Decision(Base):
+    __tablename__ = "decisions"
+    __table_args__ = (
+        CheckConstraint(_in("outcome", ("eligible", "not_eligible", "undetermined", "refused")),
+                        name="outcome"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"))
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    policy_version_id: Mapped[int] = mapped_column(ForeignKey("policy_versions.id"))
+    outcome: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal | None] = mapped_column(Money)
+    trace: Mapped[list] = mapped_column(JSON, default=list)
+    missing: Mapped[list] = mapped_column(JSON, default=list)
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    decided_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Budget(Base):
+    """A policy's money: what is left is ``total - reserved - paid``, never below zero."""
+
+    __tablename__ = "budgets"
+    __table_args__ = (
+        CheckConstraint("total >= 0 AND reserved >= 0 AND paid >= 0", name="non_negative"),
+        CheckConstraint("total - reserved - paid >= 0", name="not_overspent"),
+    )
+    policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id", ondelete="CASCADE"), primary_key=True)
+    total: Mapped[Decimal] = mapped_column(Money)
+    reserved: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    paid: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+
+
+class Payout(Base):
+    """At most one per (policy, enterprise, period): the database says so, not only the code."""
+
+    __tablename__ = "payouts"
+    __table_args__ = (
+        UniqueConstraint("policy_id", "enterprise_id", "period"),
+        CheckConstraint("amount >= 0", name="amount"),
+        CheckConstraint(_in("status", ("decided", "sent", "confirmed", "failed")), name="status"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id"))
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    period: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    status: Mapped[str] = mapped_column(String(16), default="decided")
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class PushDelivery(Base):
+    __tablename__ = "push_deliveries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    bundle: Mapped[dict] = mapped_column(JSON)
+    channel: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+EVENT_KINDS = ("push", "view", "apply", "approved", "rejected", "paid", "rating")
+
+
+class Event(Base):
+    """An interaction (push, view, apply, ...); ``event_id`` makes imports idempotent."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        CheckConstraint(_in("kind", EVENT_KINDS), name="kind"),
+        Index(None, "enterprise_id", "occurred_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id", ondelete="CASCADE"))
+    policy_id: Mapped[int | None] = mapped_column(ForeignKey("policies.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class AuditRecord(Base):
+    """The hash-chained audit log; ``seq`` is assigned by the writer, gapless."""
+
+    __tablename__ = "audit_log"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+ROLES = ("admin", "officer", "analyst", "system", "enterprise")
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        CheckConstraint(_in("role", ROLES), name="role"),
+        CheckConstraint("(role = 'enterprise') = (enterprise_id IS NOT NULL)", name="enterprise_scope"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"))
+    label: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ModelVersion(Base):
+    __tablename__ = "model_registry"
+    __table_args__ = (
+        UniqueConstraint("kind", "version"),
+        CheckConstraint(_in("status", ("candidate", "production", "retired")), name="status"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    version: Mapped[str] = mapped_column(String(64))
+    artifact_path: Mapped[str] = mapped_column(String(500))
+    metrics: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="candidate")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,371 @@
+"""Policy spec files (docs/policy-spec.md): parse, validate, hash.
+
+Every problem in a file is collected, each with its path inside the file, so an
+officer fixes them all in one round. Money is Decimal; YAML floats are read by
+their shortest text (``0.1`` stays ``0.1``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import yaml
+
+from graph import UnknownCode, regions
+from matcher import catalog
+from matcher.errors import InvalidFieldValue, MatcherError, SpecError
+from matcher.rulecheck import check_rule
+
+MODES = ("automatic", "instant", "review")
+BENEFIT_TYPES = ("subsidy", "reward", "interest_subsidy", "fee_reduction", "tax_reduction")
+PERIODS = ("once", "annual")
+ROUNDINGS = ("half_up", "down")
+DECISIONS = ("eligible", "not_eligible", "undetermined")
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
+REQUIRED = ("id", "name", "document", "document_number", "department", "region", "valid_from",
+            "valid_to", "target", "topics", "mode", "time_limit_days", "benefit_type", "period",
+            "conditions", "amount", "budget", "materials", "tests")
+OPTIONAL = ("exclusive_group", "declarable", "source_text")
+AMOUNT_KEYS = ("formula", "cap", "floor", "rounding")
+
+
+class SpecErrors(MatcherError):
+    """All the problems of one spec."""
+
+    def __init__(self, errors: list[SpecError]):
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+@dataclass(frozen=True)
+class Amount:
+    formula: object
+    cap: Decimal | None = None
+    floor: Decimal | None = None
+    rounding: str = "half_up"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    facts: dict
+    decision: str
+    as_of: dt.date | None = None
+    amount: Decimal | None = None
+    missing: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    id: str
+    name: str
+    document: str
+    document_number: str
+    department: str
+    region: str
+    valid_from: dt.date
+    valid_to: dt.date
+    target: str
+    topics: tuple[str, ...]
+    mode: str
+    time_limit_days: int
+    benefit_type: str
+    period: str
+    conditions: object
+    amount: Amount
+    budget: Decimal
+    materials: tuple[str, ...]
+    tests: tuple[Case, ...]
+    exclusive_group: str | None = None
+    declarable: tuple[str, ...] = ()
+    source_text: str | None = None
+    source: str | None = field(default=None, compare=False)
+
+    def to_json(self) -> dict:
+        """JSON-ready data that :func:`parse_spec` reads back to an equal spec."""
+        out = {
+            "id": self.id, "name": self.name, "document": self.document,
+            "document_number": self.document_number, "department": self.department,
+            "region": self.region, "valid_from": self.valid_from.isoformat(),
+            "valid_to": self.valid_to.isoformat(), "target": self.target, "topics": list(self.topics),
+            "mode": self.mode, "time_limit_days": self.time_limit_days,
+            "benefit_type": self.benefit_type, "period": self.period, "conditions": self.conditions,
+            "amount": {"formula": self.amount.formula, "rounding": self.amount.rounding,
+                       **({"cap": f"{self.amount.cap:.2f}"} if self.amount.cap is not None else {}),
+                       **({"floor": f"{self.amount.floor:.2f}"} if self.amount.floor is not None else {})},
+            "budget": f"{self.budget:.2f}", "materials": list(self.materials),
+            "declarable": list(self.declarable),
+        }
+        if self.exclusive_group:
+            out["exclusive_group"] = self.exclusive_group
+        if self.source_text:
+            out["source_text"] = self.source_text
+        out["tests"] = [_case_json(c) for c in self.tests]
+        return out
+
+    @property
+    def spec_hash(self) -> str:
+        canonical = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _case_json(c: Case) -> dict:
+    facts = {}
+    for k, v in c.facts.items():
+        f = catalog.FIELDS[k]
+        facts[k] = sorted(v) if f.type == "set" else v if f.type in ("count", "bool") \
+            else catalog.format_value(k, v)
+    expect: dict = {"decision": c.decision}
+    if c.amount is not None:
+        expect["amount"] = f"{c.amount:.2f}"
+    if c.missing is not None:
+        expect["missing"] = list(c.missing)
+    out = {"name": c.name, "facts": facts, "expect": expect}
+    if c.as_of is not None:
+        out["as_of"] = c.as_of.isoformat()
+    return out
+
+
+class _Checker:
+    """Collects errors while reading typed values out of a mapping."""
+
+    def __init__(self, source):
+        self.source = source
+        self.errors: list[SpecError] = []
+
+    def fail(self, path, reason):
+        self.errors.append(SpecError(path, reason, self.source))
+
+    def text(self, data, key, path=None):
+        value = data.get(key)
+        if not isinstance(value, str) or not value.strip():
+            self.fail(path or key, "应为非空文本")
+            return ""
+        return value.strip()
+
+    def choice(self, data, key, choices):
+        value = data.get(key)
+        if value not in choices:
+            self.fail(key, f"应为 {'、'.join(choices)} 之一（实际 {value!r}）")
+        return value
+
+    def date(self, value, path):
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError:
+            self.fail(path, f"日期格式应为 YYYY-MM-DD（实际 {value!r}）")
+            return None
+
+    def money(self, value, path, required=True):
+        if value is None:
+            if required:
+                self.fail(path, "缺少金额")
+            return None
+        if isinstance(value, bool):
+            self.fail(path, "金额应为数字或数字文本")
+            return None
+        try:
+            d = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
+        except InvalidOperation:
+            self.fail(path, f"金额应为数字（实际 {value!r}）")
+            return None
+        if not d.is_finite() or d < 0:
+            self.fail(path, f"金额应为非负数（实际 {value!r}）")
+            return None
+        if d != d.quantize(Decimal("0.01")):
+            self.fail(path, f"金额以元为单位，最多两位小数（实际 {value!r}）")
+            return None
+        return d.quantize(Decimal("0.01"))
+
+    def text_list(self, data, key):
+        value = data.get(key)
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            self.fail(key, "应为文本列表")
+            return ()
+        return tuple(v.strip() for v in value)
+
+    def field_names(self, value, path, allow_derived=True):
+        if not isinstance(value, list):
+            self.fail(path, "应为字段名列表")
+            return ()
+        out = []
+        for i, name in enumerate(value):
+            f = catalog.FIELDS.get(name) if isinstance(name, str) else None
+            if f is None:
+                close = difflib.get_close_matches(str(name), list(catalog.FIELDS), n=3)
+                hint = f"；是否想写 {'、'.join(close)}？" if close else ""
+                self.fail(f"{path}[{i}]", f"字段 {name!r} 不在字段目录中{hint}")
+            elif f.derived and not allow_derived:
+                self.fail(f"{path}[{i}]", f"{f.label}（{name}）是系统计算字段，不能申报")
+            else:
+                out.append(name)
+        return tuple(out)
+
+
+def parse_spec(data, source: str | None = None) -> PolicySpec:
+    """Validate a mapping and return the spec, or raise :class:`SpecErrors` with every problem."""
+    c = _Checker(source)
+    if not isinstance(data, dict):
+        raise SpecErrors([SpecError("(文件)", "政策文件应为 YAML 映射（键: 值）", source)])
+    for key in data:
+        if key not in REQUIRED and key not in OPTIONAL:
+            close = difflib.get_close_matches(str(key), REQUIRED + OPTIONAL, n=1)
+            c.fail(str(key), "未知的要素" + (f"；是否想写 {close[0]}？" if close else ""))
+    missing = [k for k in REQUIRED if k not in data]
+    for key in missing:
+        c.fail(key, "缺少必需的要素")
+    if missing:
+        raise SpecErrors(c.errors)
+
+    pid = data["id"]
+    if not isinstance(pid, str) or not ID_PATTERN.match(pid):
+        c.fail("id", "应为 3–64 位小写字母、数字和连字符，如 gaoqi-rending-jiangli")
+    name = c.text(data, "name")
+    region = ""
+    try:
+        region = regions().canonical(str(data["region"]))
+    except UnknownCode as e:
+        c.fail("region", str(e))
+    valid_from = c.date(data["valid_from"], "valid_from")
+    valid_to = c.date(data["valid_to"], "valid_to")
+    if valid_from and valid_to and valid_to < valid_from:
+        c.fail("valid_to", f"截止日期 {valid_to} 早于起始日期 {valid_from}")
+    limit = data["time_limit_days"]
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+        c.fail("time_limit_days", f"应为非负整数（工作日）（实际 {limit!r}）")
+    c.errors.extend(_with_source(check_rule(data["conditions"], "conditions"), source))
+    amount = _amount(c, data["amount"])
+    budget = c.money(data["budget"], "budget")
+    group = data.get("exclusive_group")
+    if group is not None and (not isinstance(group, str) or not group.strip()):
+        c.fail("exclusive_group", "应为非空文本")
+    declarable = c.field_names(data.get("declarable", []), "declarable", allow_derived=False)
+    tests = _cases(c, data["tests"])
+    spec_kwargs = dict(
+        id=pid, name=name, document=c.text(data, "document"),
+        document_number=c.text(data, "document_number"), department=c.text(data, "department"),
+        region=region, valid_from=valid_from, valid_to=valid_to, target=c.text(data, "target"),
+        topics=c.text_list(data, "topics"), mode=c.choice(data, "mode", MODES),
+        time_limit_days=limit, benefit_type=c.choice(data, "benefit_type", BENEFIT_TYPES),
+        period=c.choice(data, "period", PERIODS), conditions=data["conditions"], amount=amount,
+        budget=budget, materials=c.text_list(data, "materials"), tests=tests,
+        exclusive_group=group, declarable=declarable, source_text=data.get("source_text"),
+        source=source,
+    )
+    if c.errors:
+        raise SpecErrors(c.errors)
+    return PolicySpec(**spec_kwargs)
+
+
+def _with_source(errors, source):
+    return [SpecError(e.path, e.reason, source) for e in errors]
+
+
+def _amount(c: _Checker, raw) -> Amount | None:
+    if not isinstance(raw, dict):
+        c.fail("amount", "应为映射，至少包含 formula")
+        return None
+    for key in raw:
+        if key not in AMOUNT_KEYS:
+            c.fail(f"amount.{key}", f"未知的键；可用：{'、'.join(AMOUNT_KEYS)}")
+    if "formula" not in raw:
+        c.fail("amount.formula", "缺少金额公式")
+        return None
+    formula = raw["formula"]
+    if isinstance(formula, (dict, list)):
+        c.errors.extend(_with_source(check_rule(formula, "amount.formula"), c.source))
+    else:
+        c.money(formula, "amount.formula")
+    cap = c.money(raw.get("cap"), "amount.cap", required=False)
+    floor = c.money(raw.get("floor"), "amount.floor", required=False)
+    if cap is not None and floor is not None and cap < floor:
+        c.fail("amount.cap", f"上限 {cap} 低于下限 {floor}")
+    rounding = raw.get("rounding", "half_up")
+    if rounding not in ROUNDINGS:
+        c.fail("amount.rounding", f"应为 {'、'.join(ROUNDINGS)} 之一（实际 {rounding!r}）")
+    return Amount(formula, cap, floor, rounding)
+
+
+def _cases(c: _Checker, raw) -> tuple[Case, ...]:
+    if not isinstance(raw, list) or not raw:
+        c.fail("tests", "至少需要一个测试用例")
+        return ()
+    out = []
+    for i, case in enumerate(raw):
+        path = f"tests[{i}]"
+        if not isinstance(case, dict):
+            c.fail(path, "测试用例应为映射（name、facts、expect）")
+            continue
+        name = c.text(case, "name", f"{path}.name")
+        as_of = c.date(case["as_of"], f"{path}.as_of") if "as_of" in case else None
+        facts = {}
+        raw_facts = case.get("facts")
+        if not isinstance(raw_facts, dict):
+            c.fail(f"{path}.facts", "应为映射：字段名 → 值")
+            raw_facts = {}
+        for key, value in raw_facts.items():
+            f = catalog.FIELDS.get(key)
+            if f is None:
+                c.fail(f"{path}.facts.{key}", "字段不在字段目录中")
+                continue
+            if f.derived:
+                c.fail(f"{path}.facts.{key}", f"{f.label} 是系统计算字段，请给出其计算依据的字段")
+                continue
+            try:
+                facts[key] = catalog.parse_value(key, value, today=as_of or dt.date.today())
+            except InvalidFieldValue as e:
+                c.fail(f"{path}.facts.{key}", e.reason)
+        expect = case.get("expect")
+        if not isinstance(expect, dict):
+            c.fail(f"{path}.expect", "应为映射，至少包含 decision")
+            continue
+        decision = expect.get("decision")
+        if decision not in DECISIONS:
+            c.fail(f"{path}.expect.decision", f"应为 {'、'.join(DECISIONS)} 之一（实际 {decision!r}）")
+        amount = c.money(expect["amount"], f"{path}.expect.amount") if "amount" in expect else None
+        missing = None
+        if "missing" in expect:
+            missing = c.field_names(expect["missing"], f"{path}.expect.missing")
+        out.append(Case(name, facts, decision, as_of, amount, missing))
+    return tuple(out)
+
+
+def load_spec(path) -> PolicySpec:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"第 {mark.line + 1} 行" if mark else "(文件)"
+        raise SpecErrors([SpecError(where, f"YAML 语法错误：{getattr(e, 'problem', e)}", path.name)]) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SpecErrors([SpecError("(文件)", f"无法读取：{e}", path.name)]) from None
+    return parse_spec(data, source=path.name)
+
+
+def load_specs(folder) -> tuple[list[PolicySpec], list[SpecError]]:
+    """Every ``*.yaml``/``*.yml`` under ``folder`` (or one file); all errors of all files."""
+    folder = Path(folder)
+    files = [folder] if folder.is_file() else sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+    specs, errors, seen = [], [], {}
+    for path in files:
+        try:
+            spec = load_spec(path)
+        except SpecErrors as e:
+            errors.extend(e.errors)
+            continue
+        if spec.id in seen:
+            errors.append(SpecError("id", f"与 {seen[spec.id]} 的 id 重复：{spec.id}", path.name))
+            continue
+        seen[spec.id] = path.name
+        specs.append(spec)
+    return specs, errors

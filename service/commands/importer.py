@@ -1,0 +1,76 @@
+"""``zhida import``: enterprises, events and policies from files."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+MAX_SHOWN = 50
+STAGES = {"validated": "校验完成", "enterprises": "写入企业", "facts": "写入字段值", "events": "写入事件"}
+
+
+def _engine():
+    from service.store import database_url, make_engine, upgrade
+
+    url = database_url()
+    upgrade(url)
+    return make_engine(url)
+
+
+def _progress(stage, done, total):
+    click.echo(f"  {STAGES.get(stage, stage)} {done}/{total}", err=True)
+
+
+def _finish(report) -> None:
+    for err in report.errors[:MAX_SHOWN]:
+        click.echo(str(err), err=True)
+    if len(report.errors) > MAX_SHOWN:
+        click.echo(f"……另有 {len(report.errors) - MAX_SHOWN} 处错误未显示", err=True)
+    click.echo(report.summary())
+    if not report.committed:
+        sys.exit(1)
+
+
+@click.group("import")
+def cli() -> None:
+    """导入企业、事件与政策。"""
+
+
+@cli.command("enterprises")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--skip-bad", is_flag=True, help="写入正确的行，报告错误行")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None,
+              help="默认按扩展名判断")
+@click.option("--source", default=None, help="整份文件的数据来源，如 declared（默认按字段目录）")
+def enterprises_cmd(path: Path, skip_bad: bool, fmt: str | None, source: str | None) -> None:
+    """导入企业（CSV 或 JSON Lines）。"""
+    from service.importer import import_enterprises
+
+    try:
+        report = import_enterprises(_engine(), path, skip_bad=skip_bad, fmt=fmt, source=source,
+                                    progress=_progress)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+    _finish(report)
+
+
+@cli.command("events")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--skip-bad", is_flag=True, help="写入正确的行，报告错误行")
+def events_cmd(path: Path, skip_bad: bool) -> None:
+    """导入互动事件（JSON Lines）。"""
+    from service.importer import import_events
+
+    _finish(import_events(_engine(), path, skip_bad=skip_bad, progress=_progress))
+
+
+@cli.command("policies")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--skip-bad", is_flag=True, help="发布正确的政策，报告有误的文件")
+def policies_cmd(path: Path, skip_bad: bool) -> None:
+    """导入政策（YAML 文件或目录）。"""
+    from service.importer import import_policies
+
+    _finish(import_policies(_engine(), path, skip_bad=skip_bad))

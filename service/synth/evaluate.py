@@ -56,15 +56,17 @@ def ev(rule, data: dict):
         return (UNKNOWN, frozenset([name])) if value is None else (value, frozenset())
     if not isinstance(args, list):
         args = [args]
-    if op in ("and", "or"):
-        results = [ev(a, data) for a in args]
+    if op in ("and", "or"):  # Kleene logic, stopping at the first deciding argument
         decisive = op == "or"
-        if any(v is not UNKNOWN and bool(v) is decisive for v, _ in results):
-            return decisive, frozenset()
-        unknown = [m for v, m in results if v is UNKNOWN]
-        if unknown:
-            return UNKNOWN, frozenset().union(*unknown)
-        return (not decisive), frozenset()
+        unknown: frozenset = frozenset()
+        seen_unknown = False
+        for a in args:
+            v, m = ev(a, data)
+            if v is UNKNOWN:
+                seen_unknown, unknown = True, unknown | m
+            elif bool(v) is decisive:
+                return decisive, frozenset()
+        return (UNKNOWN, unknown) if seen_unknown else (not decisive, frozenset())
     if op == "if":
         i = 0
         while i + 1 < len(args):
@@ -79,41 +81,49 @@ def ev(rule, data: dict):
     unknown = [m for v, m in values if v is UNKNOWN]
     if unknown:
         return UNKNOWN, frozenset().union(*unknown)
-    vals = [v for v, _ in values]
+    return _leaf(op, [v for v, _ in values]), frozenset()
+
+
+def _leaf(op: str, vals: list):
+    """Apply a non-logical operator to evaluated arguments."""
     if op == "!":
-        return (not vals[0]), frozenset()
+        return (not vals[0])
     if op in ("==", "!=", ">", ">=", "<", "<="):
-        return _cmp(op, vals[0], vals[1]), frozenset()
+        return _cmp(op, vals[0], vals[1])
     if op == "in":
-        return vals[0] in vals[1], frozenset()
+        return vals[0] in vals[1]
     if op == "in_region":
-        return str(vals[0]).startswith(_region_prefix(str(vals[1]))), frozenset()
+        return str(vals[0]).startswith(_region_prefix(str(vals[1])))
     if op == "in_industry":
-        return str(vals[0]).startswith(str(vals[1])), frozenset()
+        return str(vals[0]).startswith(str(vals[1]))
     if op == "has_qualification":
-        return vals[1] in vals[0], frozenset()
+        return vals[1] in vals[0]
     nums = [num(v) for v in vals]
     if op == "+":
-        return sum(nums, Decimal(0)), frozenset()
+        return sum(nums, Decimal(0))
     if op == "*":
         out = Decimal(1)
         for x in nums:
             out *= x
-        return out, frozenset()
+        return out
     if op == "-":
-        return (nums[0] - nums[1] if len(nums) == 2 else -nums[0]), frozenset()
+        return (nums[0] - nums[1] if len(nums) == 2 else -nums[0])
     if op == "/":
-        return nums[0] / nums[1], frozenset()
+        return nums[0] / nums[1]
     if op == "min":
-        return min(nums), frozenset()
+        return min(nums)
     if op == "max":
-        return max(nums), frozenset()
+        return max(nums)
     raise ValueError(f"operator {op!r} not supported by the generator's evaluator")
 
 
 def decide(spec: dict, facts: dict, as_of: dt.date) -> tuple[str, Decimal | None, list[str]]:
     """(decision, amount, missing) for typed ``facts`` under ``spec``."""
-    data = with_derived(facts, as_of)
+    return decide_data(spec, with_derived(facts, as_of))
+
+
+def decide_data(spec: dict, data: dict) -> tuple[str, Decimal | None, list[str]]:
+    """:func:`decide` over facts that already carry their derived fields."""
     ok, missing = ev(spec["conditions"], data)
     if ok is UNKNOWN:
         return "undetermined", None, sorted(missing)
@@ -129,3 +139,56 @@ def decide(spec: dict, facts: dict, as_of: dt.date) -> tuple[str, Decimal | None
     if amount.get("cap") is not None:
         value = min(value, num(amount["cap"]))
     return "eligible", value.quantize(CENT, rounding=ROUNDING[amount.get("rounding", "half_up")]), []
+
+
+def compile_test(rule):
+    """A fast ``data -> True | False | UNKNOWN`` for a condition (no missing-field tracking).
+
+    The events generator asks this question a million times; closures built
+    once per rule avoid re-walking the JSON each time. Same semantics as :func:`ev`.
+    """
+    if not isinstance(rule, dict):
+        return lambda data: rule
+    (op, args), = rule.items()
+    if op == "var":
+        name = args[0] if isinstance(args, list) else args
+
+        def var(data):
+            value = data.get(name)
+            return UNKNOWN if value is None else value
+        return var
+    if not isinstance(args, list):
+        args = [args]
+    parts = [compile_test(a) for a in args]
+    if op in ("and", "or"):
+        decisive = op == "or"
+
+        def junction(data):
+            seen_unknown = False
+            for part in parts:
+                v = part(data)
+                if v is UNKNOWN:
+                    seen_unknown = True
+                elif bool(v) is decisive:
+                    return decisive
+            return UNKNOWN if seen_unknown else (not decisive)
+        return junction
+    if op == "if":
+        def branch(data):
+            i = 0
+            while i + 1 < len(parts):
+                cond = parts[i](data)
+                if cond is UNKNOWN:
+                    return UNKNOWN
+                if cond:
+                    return parts[i + 1](data)
+                i += 2
+            return parts[i](data) if i < len(parts) else None
+        return branch
+
+    def apply(data):
+        values = [p(data) for p in parts]
+        if UNKNOWN in values:
+            return UNKNOWN
+        return _leaf(op, values)
+    return apply

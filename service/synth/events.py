@@ -20,7 +20,7 @@ import pandas as pd
 from matcher import catalog
 from matcher.derived import with_derived
 from service.synth import params as P
-from service.synth.evaluate import UNKNOWN, decide, ev
+from service.synth.evaluate import UNKNOWN, compile_test, decide_data, ev
 
 TZ = dt.timezone(dt.timedelta(hours=8))
 CHANNELS = ("app", "sms", "wechat", "email")
@@ -93,6 +93,8 @@ def generate(frame: pd.DataFrame, specs: list[dict], rng: np.random.Generator,
     pushes = rng.integers(P.PUSHES_PER_FIRM[0], P.PUSHES_PER_FIRM[1] + 1, n)
     start = dt.datetime.combine(reference_date, dt.time(9), TZ) - dt.timedelta(days=P.EVENT_DAYS)
     by_region: dict[str, list[int]] = {}
+    rel_cache: dict[tuple, np.ndarray] = {}
+    tests = [compile_test(s["conditions"]) for s in specs]
     events: list[tuple] = []
     for i, facts in enumerate(facts_list):
         if progress and i % 10_000 == 0:
@@ -102,7 +104,11 @@ def generate(frame: pd.DataFrame, specs: list[dict], rng: np.random.Generator,
         if scope is None:
             scope = by_region[facts["region"]] = [j for j, s in enumerate(specs)
                                                    if _in_scope(s["region"], facts["region"])]
-        rel = np.array([relevance(specs[j], facts) for j in scope])
+        rel_key = (facts["industry"], facts["qualifications"])
+        rel_all = rel_cache.get(rel_key)
+        if rel_all is None:
+            rel_all = rel_cache[rel_key] = np.array([relevance(s, facts) for s in specs])
+        rel = rel_all[scope]
         k = min(int(pushes[i]), len(scope))
         weights = np.exp(2.0 * rel)
         chosen = rng.choice(len(scope), k, replace=False, p=weights / weights.sum())
@@ -114,13 +120,12 @@ def generate(frame: pd.DataFrame, specs: list[dict], rng: np.random.Generator,
         for slot, pick in enumerate(chosen):
             spec = specs[scope[pick]]
             r = float(rel[pick])
-            ok, _ = ev(spec["conditions"], data)
-            eligible = ok is True
+            eligible = tests[scope[pick]](data) is True
             t = start + dt.timedelta(days=float(times[slot]))
             pid = spec["id"]
             add = lambda kind, when, payload: events.append((when, uscc, pid, kind, payload))  # noqa: E731
             add("push", t, {"channel": CHANNELS[int(u[slot, 0] * len(CHANNELS))], "relevance": round(r, 2)})
-            amount = decide(spec, facts, reference_date)[1] if eligible else None
+            amount = decide_data(spec, data)[1] if eligible else None
             if spec["mode"] == "automatic":
                 if eligible:
                     paid_at = t + dt.timedelta(days=2 + float(u[slot, 1]) * 5)
@@ -158,9 +163,20 @@ def generate(frame: pd.DataFrame, specs: list[dict], rng: np.random.Generator,
                     add("rating", t_done + dt.timedelta(days=1), {"score": 2 if u[slot, 2] < 0.6 else 3})
     order = {"push": 0, "view": 1, "apply": 2, "approved": 3, "rejected": 3, "paid": 4, "rating": 5}
     events.sort(key=lambda e: (e[0], e[1], order[e[3]]))
+    stamps = _local_iso([e[0] for e in events])
     return [{"event_id": f"{uscc}:{pid}:{kind}", "uscc": uscc, "policy_id": pid, "kind": kind,
-             "occurred_at": when.replace(microsecond=0).isoformat(), "payload": payload}
-            for when, uscc, pid, kind, payload in events]
+             "occurred_at": stamp, "payload": payload}
+            for stamp, (_, uscc, pid, kind, payload) in zip(stamps, events)]
+
+
+def _local_iso(times: list[dt.datetime]) -> list[str]:
+    """ISO 8601 in China time to the second, vectorised (isoformat per event is slow)."""
+    if not times:
+        return []
+    epoch = dt.datetime(1970, 1, 1, tzinfo=TZ)
+    seconds = np.array([(t - epoch).total_seconds() for t in times]).astype(np.int64)
+    text = np.datetime_as_string(seconds.astype("datetime64[s]"), unit="s")
+    return [s + "+08:00" for s in text.tolist()]
 
 
 def eligible_share(specs, facts_list, as_of) -> dict[str, float]:

@@ -175,6 +175,8 @@ class RegionTree:
             code = r["code"].ljust(6, "0")
             self._by_code[code] = Region(code, r["name"], r["provinceCode"].ljust(6, "0"), 1)
         for r in areas:
+            if r["code"] in self._by_code:
+                continue  # 东莞, 中山, 儋州: the city is its own county-level unit, with no districts
             self._by_code[r["code"]] = Region(r["code"], r["name"], r["cityCode"].ljust(6, "0"), 2)
         self._children: dict[str | None, list[str]] = {}
         for reg in self._by_code.values():
@@ -239,6 +241,11 @@ class RegionTree:
         """True when ``code`` equals ``ancestor`` or lies inside it (a district in its city)."""
         c, a = self.canonical(code), self.canonical(ancestor)
         return any(r.code == a for r in self.ancestors(c))
+
+    def is_registration_level(self, code: str) -> bool:
+        """Where an enterprise registers: a district or county, or a city with no districts."""
+        reg = self.get(code)
+        return reg.level == 2 or (reg.level == 1 and not self.children(reg.code))
 
     def full_name(self, code: str) -> str:
         parts = [r.name for r in reversed(self.ancestors(code)) if r.name != "市辖区"]

@@ -167,7 +167,7 @@ def parse_value(name: str, raw: object, *, today: dt.date | None = None) -> obje
             code = tree.canonical(str(raw))
         except UnknownCode as e:
             raise InvalidFieldValue(name, raw, e.reason) from None
-        if t == "region" and tree.get(code).level != 2 and name == "region":
+        if t == "region" and name == "region" and not tree.is_registration_level(code):
             raise InvalidFieldValue(name, raw, "注册地应为县级行政区划（区、县）代码")
         if t == "industry" and name == "industry" and tree.get(code).level != 3:
             raise InvalidFieldValue(name, raw, "行业应为 GB/T 4754-2017 小类代码（4 位数字）")

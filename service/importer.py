@@ -18,12 +18,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from matcher import catalog
 from matcher.errors import InvalidFieldValue
 from matcher.spec import load_specs
-from service.store import session_scope
+from service.store import fast_upsert, session_scope
 from service.store.models import (
     EVENT_KINDS,
     Budget,
@@ -200,16 +199,6 @@ def read_enterprises(path, fmt: str | None = None, today: dt.date | None = None)
     return records, errors
 
 
-def _upsert(conn, table, rows, keys, updates):
-    """INSERT … ON CONFLICT (keys) DO UPDATE on SQLite and PostgreSQL."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table)
-    stmt = stmt.on_conflict_do_update(index_elements=keys,
-                                      set_={c: stmt.excluded[c] for c in updates})
-    for i in range(0, len(rows), CHUNK):
-        conn.execute(stmt, rows[i:i + CHUNK])
-
-
 def import_enterprises(engine, path, skip_bad: bool = False, fmt: str | None = None,
                        source: str | None = None, progress=None) -> ImportReport:
     """Validate the whole file, then write enterprises and their field values in one transaction."""
@@ -244,22 +233,22 @@ def import_enterprises(engine, path, skip_bad: bool = False, fmt: str | None = N
                 [{("b_" + k): v for k, v in row.items()} for row in changed])
         if new_rows:
             existing = dict(conn.execute(select(Enterprise.uscc, Enterprise.id)).all())
-        facts = []
-        for _, typed, as_of in records:
-            eid = existing[typed["uscc"]]
-            for name, value in typed.items():
-                if name in IDENTITY:
-                    continue
-                facts.append({"enterprise_id": eid, "field": name,
-                              "value": catalog.format_value(name, value),
-                              "source": source or catalog.FIELDS[name].source,
-                              "as_of": as_of, "recorded_at": now})
-        table = FieldValue.__table__
-        for i in range(0, len(facts), CHUNK * 10):
-            _upsert(conn, table, facts[i:i + CHUNK * 10], ["enterprise_id", "field", "source", "as_of"],
-                    ["value", "recorded_at"])
-            say("facts", min(i + CHUNK * 10, len(facts)), len(facts))
-    report.written, report.facts, report.committed = len(records), len(facts), True
+        columns = ["enterprise_id", "field", "value", "source", "as_of", "recorded_at"]
+
+        def fact_rows():
+            for _, typed, as_of in records:
+                eid = existing[typed["uscc"]]
+                for name, value in typed.items():
+                    if name not in IDENTITY:
+                        yield (eid, name, catalog.format_value(name, value),
+                               source or catalog.FIELDS[name].source, as_of, now)
+
+        say("facts", 0, len(records))
+        n_facts = fast_upsert(conn, FieldValue.__table__, columns, fact_rows(),
+                              conflict=["enterprise_id", "field", "source", "as_of"],
+                              update=["value", "recorded_at"])
+        say("facts", n_facts, n_facts)
+    report.written, report.facts, report.committed = len(records), n_facts, True
     report.seconds = time.perf_counter() - started
     return report
 

@@ -1,0 +1,51 @@
+"""Shared fixtures: a fresh, migrated store per test, on SQLite and (when configured) PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from sqlalchemy import create_engine
+
+from service.store import make_engine, upgrade
+
+PG_ENV = "ZHIDA_TEST_POSTGRES_URL"
+PG_SKIP = f"{PG_ENV} not set: PostgreSQL cases skipped (set it to a PostgreSQL URL to run them)"
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+    make_engine(url).dispose()  # the cached engine must not reuse connections to dropped tables
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """An empty database URL; each test gets its own."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'zhida.sqlite3'}"
+    url = os.environ.get(PG_ENV)
+    if not url:
+        pytest.skip(PG_SKIP)
+    _reset_postgres(url)
+    return url
+
+
+@pytest.fixture
+def engine(db_url):
+    """A migrated store."""
+    upgrade(db_url)
+    return make_engine(db_url)
+
+
+@pytest.fixture(scope="session")
+def small_world(tmp_path_factory):
+    """A generated city of 300 enterprises (generated once per test session)."""
+    from service.synth.world import generate_world
+
+    out = tmp_path_factory.mktemp("world")
+    generate_world(300, 11, "南京市", out)
+    return out

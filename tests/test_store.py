@@ -1,0 +1,102 @@
+"""The store: migrations, database-level guarantees, which fact counts."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
+
+from service.store import current_facts, current_revision, session_scope, upgrade
+from service.store.models import Base, Budget, Enterprise, FieldValue, Payout, Policy
+
+
+def test_upgrade_creates_every_table_and_is_idempotent(db_url, engine):
+    upgrade(db_url)  # a second time changes nothing
+    assert current_revision(db_url) == "0001"
+    tables = set(inspect(engine).get_table_names())
+    assert set(Base.metadata.tables) <= tables
+
+
+def test_migrations_match_the_models(engine):
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+
+
+def _enterprise(session, uscc="9132010200056FYU00"):
+    ent = Enterprise(uscc=uscc, name="测试企业有限公司", region="320102", industry="C3911",
+                     established_on=dt.date(2015, 1, 1))
+    session.add(ent)
+    session.flush()
+    return ent
+
+
+def _policy(session, total="1000.00"):
+    policy = Policy(slug="test-policy", status="published")
+    session.add(policy)
+    session.flush()
+    session.add(Budget(policy_id=policy.id, total=Decimal(total)))
+    session.flush()
+    return policy
+
+
+def test_duplicate_uscc_is_refused_by_the_database(engine):
+    with pytest.raises(IntegrityError), session_scope(engine) as s:
+        _enterprise(s)
+        _enterprise(s)
+
+
+def test_one_payout_per_policy_enterprise_and_period(engine):
+    with session_scope(engine) as s:
+        ent, policy = _enterprise(s), _policy(s)
+        s.add(Payout(policy_id=policy.id, enterprise_id=ent.id, period="2026", amount=Decimal("10.00")))
+    with pytest.raises(IntegrityError), session_scope(engine) as s:
+        s.add(Payout(policy_id=policy.id, enterprise_id=ent.id, period="2026", amount=Decimal("10.00")))
+    with session_scope(engine) as s:  # another period is fine
+        s.add(Payout(policy_id=policy.id, enterprise_id=ent.id, period="2027", amount=Decimal("10.00")))
+
+
+def test_budget_cannot_be_overspent_at_the_database_level(engine):
+    with session_scope(engine) as s:
+        policy = _policy(s, "100.00")
+    with pytest.raises(IntegrityError), session_scope(engine) as s:
+        b = s.get(Budget, policy.id)
+        b.reserved, b.paid = Decimal("60.00"), Decimal("40.01")
+    with session_scope(engine) as s:
+        b = s.get(Budget, policy.id)
+        b.reserved, b.paid = Decimal("60.00"), Decimal("40.00")
+
+
+def test_money_comes_back_as_exact_decimal(engine):
+    with session_scope(engine) as s:
+        policy = _policy(s, "12345678901234.56")
+    with session_scope(engine) as s:
+        total = s.get(Budget, policy.id).total
+    assert isinstance(total, Decimal) and total == Decimal("12345678901234.56")
+
+
+def test_verified_beats_declared_and_newest_wins(engine):
+    with session_scope(engine) as s:
+        eid = _enterprise(s).id
+        rows = [("employees", "10", "social_security", dt.date(2025, 12, 31)),
+                ("employees", "12", "social_security", dt.date(2026, 3, 31)),
+                ("employees", "99", "declared", dt.date(2026, 6, 1)),
+                ("graduates_hired", "4", "declared", dt.date(2026, 6, 1))]
+        for name, value, source, as_of in rows:
+            s.add(FieldValue(enterprise_id=eid, field=name, value=value, source=source, as_of=as_of))
+    with session_scope(engine) as s:
+        now = current_facts(s, eid)
+        then = current_facts(s, eid, as_of=dt.date(2026, 1, 1))
+    assert now["employees"] == ("12", "social_security", dt.date(2026, 3, 31))
+    assert now["graduates_hired"] == ("4", "declared", dt.date(2026, 6, 1))
+    assert then == {"employees": ("10", "social_security", dt.date(2025, 12, 31))}
+
+
+def test_unknown_source_is_refused_by_the_database(engine):
+    with pytest.raises(IntegrityError), session_scope(engine) as s:
+        eid = _enterprise(s).id
+        s.add(FieldValue(enterprise_id=eid, field="employees", value="1", source="rumour",
+                         as_of=dt.date(2026, 1, 1)))

@@ -32,6 +32,8 @@ def cli(workdir: Path, enterprises: int, seed: int, city: str, port: int, no_ser
     from service.store import make_engine, session_scope, upgrade
     from service.synth.world import generate_world
 
+    if not no_serve:
+        _check_port(port)
     started = time.perf_counter()
     workdir.mkdir(parents=True, exist_ok=True)
     db_file = (workdir / "zhida.sqlite3").resolve()
@@ -74,6 +76,16 @@ def cli(workdir: Path, enterprises: int, seed: int, city: str, port: int, no_ser
     if no_serve:
         return
     app.run(host="127.0.0.1", port=port, threaded=True, use_reloader=False)
+
+
+def _check_port(port: int) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            raise click.UsageError(f"端口 {port} 已被占用，请用 --port 指定其他端口") from None
 
 
 def _first_enterprise(session):

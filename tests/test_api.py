@@ -1,0 +1,134 @@
+"""The HTTP API and pages: keys, roles, enterprise scoping, clear errors."""
+
+import pytest
+from sqlalchemy import select
+
+from service import auth
+from service.app import create_app
+from service.importer import import_enterprises, import_events, import_policies
+from service.store import session_scope
+from service.store.models import Enterprise, FieldValue
+
+
+@pytest.fixture
+def app(engine, db_url, small_world):
+    import_policies(engine, small_world / "policies")
+    import_enterprises(engine, small_world / "enterprises.csv")
+    import_events(engine, small_world / "events.jsonl")
+    return create_app({"DATABASE_URL": db_url, "TESTING": True})
+
+
+@pytest.fixture
+def keys(app, engine):
+    with session_scope(engine) as s:
+        usccs = s.scalars(select(Enterprise.uscc).order_by(Enterprise.id).limit(2)).all()
+        out = {role: auth.create_key(s, role)[1] for role in ("admin", "officer", "analyst", "system")}
+        out["enterprise"] = auth.create_key(s, "enterprise", enterprise_uscc=usccs[0])[1]
+    out["own"], out["other"] = usccs
+    return out
+
+
+def get(client, url, key=None):
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return client.get(url, headers=headers)
+
+
+def test_health_and_reference_are_public(app):
+    c = app.test_client()
+    assert get(c, "/api/health").json == {"status": "ok"}
+    body = get(c, "/api/reference/industries/3911").json
+    assert body["code"] == "C3911" and [a["code"] for a in body["ancestors"]] == ["C391", "C39", "C"]
+    assert get(c, "/api/reference/regions/320102").json["full_name"] == "江苏省南京市玄武区"
+
+
+def test_errors_are_problem_json_in_chinese(app):
+    c = app.test_client()
+    r = get(c, "/api/reference/regions/330104")
+    assert r.status_code == 422 and r.mimetype == "application/problem+json"
+    assert "江干区" in r.json["detail"] and r.json["status"] == 422
+    r = get(c, "/api/nowhere")
+    assert r.status_code == 404 and r.mimetype == "application/problem+json"
+
+
+def test_api_needs_a_valid_key(app):
+    c = app.test_client()
+    assert get(c, "/api/policies").status_code == 401
+    r = get(c, "/api/policies", "zk_00000000_wrong")
+    assert r.status_code == 401 and "无效" in r.json["detail"]
+
+
+def test_policies_list_and_detail(app, keys):
+    c = app.test_client()
+    body = get(c, "/api/policies", keys["enterprise"]).json
+    assert body["total"] >= 40
+    automatic = get(c, "/api/policies?mode=automatic", keys["officer"]).json
+    assert automatic["total"] > 0 and all(p["mode"] == "automatic" for p in automatic["items"])
+    one = get(c, "/api/policies/xina-jiuye-buzhu", keys["officer"]).json
+    assert one["name"] == "一次性吸纳就业补贴" and one["spec"]["amount"]["cap"] == "100000.00"
+    assert one["versions"][0]["version"] == 1
+    assert get(c, "/api/policies?mode=sometimes", keys["officer"]).status_code == 400
+    assert get(c, "/api/policies/none-such", keys["officer"]).status_code == 404
+
+
+def test_enterprise_key_sees_only_its_own_enterprise(app, keys):
+    c = app.test_client()
+    own = get(c, f"/api/enterprises/{keys['own']}", keys["enterprise"])
+    assert own.status_code == 200 and own.json["uscc"] == keys["own"]
+    assert own.json["facts"]["employees"]["source"] == "social_security"
+    assert own.json["facts"]["employees"]["verified"] is True
+    assert "scale" in own.json["derived"]
+    other = get(c, f"/api/enterprises/{keys['other']}", keys["enterprise"])
+    assert other.status_code == 403
+    assert get(c, "/api/enterprises", keys["enterprise"]).status_code == 403
+    assert get(c, f"/api/enterprises/{keys['other']}", keys["officer"]).status_code == 200
+
+
+def test_staff_list_filters_by_region_and_industry(app, keys):
+    c = app.test_client()
+    body = get(c, "/api/enterprises?per_page=500", keys["analyst"])
+    assert body.status_code == 400
+    body = get(c, "/api/enterprises?region=320100&per_page=200", keys["analyst"]).json
+    assert body["total"] == 300 and len(body["items"]) == 200
+    c_only = get(c, "/api/enterprises?industry=C&per_page=200", keys["analyst"]).json
+    assert all(e["industry"].startswith("C") for e in c_only["items"])
+
+
+def test_declarations_need_a_commitment_and_valid_facts(app, keys, engine):
+    c = app.test_client()
+    url = f"/api/enterprises/{keys['own']}/declarations"
+    auth_header = {"Authorization": f"Bearer {keys['enterprise']}"}
+    r = c.post(url, json={"facts": {"graduates_hired": 3}}, headers=auth_header)
+    assert r.status_code == 400 and "信用承诺" in r.json["detail"]
+    r = c.post(url, json={"commitment": True, "facts": {"revenue": "-1"}}, headers=auth_header)
+    assert r.status_code == 422 and "负数" in r.json["detail"]
+    r = c.post(url, json={"commitment": True, "facts": {"scale": "micro"}}, headers=auth_header)
+    assert r.status_code == 400
+    declared = select(FieldValue).where(FieldValue.source == "declared",
+                                        FieldValue.field == "graduates_hired")
+    with engine.connect() as conn:
+        assert conn.execute(declared).all() == []  # refused requests wrote nothing
+    r = c.post(url, json={"commitment": True, "facts": {"graduates_hired": 3}}, headers=auth_header)
+    assert r.status_code == 201
+    assert r.json["facts"]["graduates_hired"]["source"] == "social_security"  # verified still wins
+    with engine.connect() as conn:
+        assert [row.value for row in conn.execute(declared)] == ["3"]
+    r = c.post(f"/api/enterprises/{keys['other']}/declarations",
+               json={"commitment": True, "facts": {"graduates_hired": 3}}, headers=auth_header)
+    assert r.status_code == 403
+
+
+def test_pages_render_in_chinese(app):
+    c = app.test_client()
+    home = c.get("/")
+    assert home.status_code == 200 and "在库企业" in home.get_data(as_text=True)
+    listing = c.get("/policies").get_data(as_text=True)
+    assert "一次性吸纳就业补贴" in listing
+    detail = c.get("/policies/xina-jiuye-buzhu").get_data(as_text=True)
+    assert "宁人社规〔2025〕4号" in detail
+    assert c.get("/policies/none-such").status_code == 404
+
+
+def test_production_refuses_to_start_without_a_secret(db_url, engine, monkeypatch):
+    monkeypatch.delenv("ZHIDA_SECRET_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="ZHIDA_SECRET_KEY"):
+        create_app({"DATABASE_URL": db_url, "ZHIDA_ENV": "production"})

@@ -75,9 +75,10 @@ def business_scope(code: str) -> str:
     items = [ind.name]
     items += [s.name for s in tree.children(parent.code) if s.code != code][:3]
     for text in (ind.description, parent.description):
-        for piece in re.split(r"[，、；。]", text or ""):
-            piece = piece.strip().removeprefix("指").removeprefix("包括")
-            if 2 < len(piece) <= 14 and "本类" not in piece and piece not in items:
+        for piece in re.split(r"[，；。：]", text or ""):
+            piece = piece.strip().removeprefix("指").removeprefix("包括").removeprefix("对")
+            if 3 < len(piece) <= 20 and "本类" not in piece and "不包括" not in piece \
+                    and piece not in items:
                 items.append(piece)
             if len(items) >= 7:
                 break
@@ -159,7 +160,7 @@ def generate(n: int, rng: np.random.Generator, city: str,
 
     serials = rng.choice(31**6, n, replace=False)
     codes = [uscc.make(r, int(s)) for r, s in zip(region, serials)]
-    names = _names(rng, n, industry)
+    names = _names(rng, n, industry, city.removesuffix("市"))
 
     frame = pd.DataFrame({
         "uscc": codes,
@@ -191,15 +192,15 @@ def generate(n: int, rng: np.random.Generator, city: str,
     return frame
 
 
-def _names(rng, n, industry) -> list[str]:
-    """Unique names: 南京 + three-character 字号 + trade word + 有限公司."""
+def _names(rng, n, industry, city_short: str) -> list[str]:
+    """Unique names: city + three-character 字号 + trade word + 有限公司 (南京华瑞通计算机整机有限公司)."""
     k = len(SURNAME_CHARS)
     picks = rng.choice(k**3, n, replace=False)
     words = {c: _short_word(industries().get(c).name) for c in set(industry)}
     out = []
     for p, c in zip(picks, industry):
         a, b, d = p // (k * k), (p // k) % k, p % k
-        out.append(f"{SURNAME_CHARS[a]}{SURNAME_CHARS[b]}{SURNAME_CHARS[d]}{words[c]}有限公司")
+        out.append(f"{city_short}{SURNAME_CHARS[a]}{SURNAME_CHARS[b]}{SURNAME_CHARS[d]}{words[c]}有限公司")
     return out
 
 

@@ -33,27 +33,34 @@ def main() -> int:
     from service.store import make_engine, upgrade
     from service.synth.world import generate_world
 
-    print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}")
+    print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         t0 = time.perf_counter()
-        summary = generate_world(args.enterprises, args.seed, args.city, tmp / "world",
-                                 progress=lambda s, d, t: print(f"  generate {s} {d}/{t}", flush=True)
-                                 if d == t else None)
+        summary = generate_world(
+            args.enterprises,
+            args.seed,
+            args.city,
+            tmp / "world",
+            progress=lambda s, d, t: print(f"  generate {s} {d}/{t}", flush=True) if d == t else None,
+        )
         t_gen = time.perf_counter() - t0
-        print(f"generate: {t_gen:.1f} s, peak RSS {peak_mb():.0f} MB "
-              f"({summary['enterprises']} enterprises, {summary['policies']} policies, "
-              f"{summary['events']} events)")
+        print(
+            f"generate: {t_gen:.1f} s, peak RSS {peak_mb():.0f} MB "
+            f"({summary['enterprises']} enterprises, {summary['policies']} policies, "
+            f"{summary['events']} events)"
+        )
 
         url = f"sqlite:///{tmp / 'bench.sqlite3'}"
         t1 = time.perf_counter()
         upgrade(url)
         engine = make_engine(url)
         import_policies(engine, tmp / "world" / "policies")
-        report = import_enterprises(engine, tmp / "world" / "enterprises.csv",
-                                    progress=lambda s, d, t: print(f"  import {s} {d}/{t}", flush=True)
-                                    if d == t else None)
+        report = import_enterprises(
+            engine,
+            tmp / "world" / "enterprises.csv",
+            progress=lambda s, d, t: print(f"  import {s} {d}/{t}", flush=True) if d == t else None,
+        )
         t_imp = time.perf_counter() - t1
         assert report.committed, report.summary()
         print(f"import enterprises: {t_imp:.1f} s, {report.facts} field values, peak RSS {peak_mb():.0f} MB")
@@ -63,8 +70,10 @@ def main() -> int:
         print(f"import events (not in the target): {t_ev:.1f} s, {ev.written} events")
     total = t_gen + t_imp
     verdict = "OK" if total <= 60 and peak_mb() <= 2048 else "OVER TARGET"
-    print(f"summary: generate+import {args.enterprises} enterprises in {total:.1f} s "
-          f"(generate {t_gen:.1f} s, import {t_imp:.1f} s), peak RSS {peak_mb():.0f} MB — {verdict}")
+    print(
+        f"summary: generate+import {args.enterprises} enterprises in {total:.1f} s "
+        f"(generate {t_gen:.1f} s, import {t_imp:.1f} s), peak RSS {peak_mb():.0f} MB — {verdict}"
+    )
     return 0
 
 

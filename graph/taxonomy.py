@@ -80,9 +80,7 @@ class IndustryTree:
     """GB/T 4754-2017 with lookups by code and by name, and the hierarchy."""
 
     def __init__(self, rows: list[dict[str, str]]):
-        rows = [
-            {**r, "code": INDUSTRY_CORRECTIONS.get((r["code"], r["name"]), r["code"])} for r in rows
-        ]
+        rows = [{**r, "code": INDUSTRY_CORRECTIONS.get((r["code"], r["name"]), r["code"])} for r in rows]
         section_of: dict[str, str] = {}
         for r in rows:  # digits codes know their section through the 大类 parent
             if r["level"] == "1":

@@ -41,7 +41,8 @@ def derive(facts: dict, as_of: dt.date) -> dict:
         "rd_ratio": _pct(facts.get("rd_expense"), revenue),
         "revenue_growth": growth,
         "scale": scale.classify(industry, facts.get("employees"), revenue, facts.get("total_assets"))
-        if industry else None,
+        if industry
+        else None,
     }
 
 

@@ -74,7 +74,7 @@ def check_rule(rule, path: str) -> list[SpecError]:
         if len(node) != 1:
             errors.append(SpecError(where, f"运算节点应只有一个键（运算符），实际有 {len(node)} 个"))
             continue
-        (op, args), = node.items()
+        ((op, args),) = node.items()
         here = f"{where}.{op}"
         if op not in OPERATORS:
             errors.append(SpecError(here, f"未知运算符 {op!r}{_suggest(op, OPERATORS)}"))

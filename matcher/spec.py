@@ -29,9 +29,27 @@ PERIODS = ("once", "annual")
 ROUNDINGS = ("half_up", "down")
 DECISIONS = ("eligible", "not_eligible", "undetermined")
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
-REQUIRED = ("id", "name", "document", "document_number", "department", "region", "valid_from",
-            "valid_to", "target", "topics", "mode", "time_limit_days", "benefit_type", "period",
-            "conditions", "amount", "budget", "materials", "tests")
+REQUIRED = (
+    "id",
+    "name",
+    "document",
+    "document_number",
+    "department",
+    "region",
+    "valid_from",
+    "valid_to",
+    "target",
+    "topics",
+    "mode",
+    "time_limit_days",
+    "benefit_type",
+    "period",
+    "conditions",
+    "amount",
+    "budget",
+    "materials",
+    "tests",
+)
 OPTIONAL = ("exclusive_group", "declarable", "source_text")
 AMOUNT_KEYS = ("formula", "cap", "floor", "rounding")
 
@@ -91,16 +109,29 @@ class PolicySpec:
     def to_json(self) -> dict:
         """JSON-ready data that :func:`parse_spec` reads back to an equal spec."""
         out = {
-            "id": self.id, "name": self.name, "document": self.document,
-            "document_number": self.document_number, "department": self.department,
-            "region": self.region, "valid_from": self.valid_from.isoformat(),
-            "valid_to": self.valid_to.isoformat(), "target": self.target, "topics": list(self.topics),
-            "mode": self.mode, "time_limit_days": self.time_limit_days,
-            "benefit_type": self.benefit_type, "period": self.period, "conditions": self.conditions,
-            "amount": {"formula": self.amount.formula, "rounding": self.amount.rounding,
-                       **({"cap": f"{self.amount.cap:.2f}"} if self.amount.cap is not None else {}),
-                       **({"floor": f"{self.amount.floor:.2f}"} if self.amount.floor is not None else {})},
-            "budget": f"{self.budget:.2f}", "materials": list(self.materials),
+            "id": self.id,
+            "name": self.name,
+            "document": self.document,
+            "document_number": self.document_number,
+            "department": self.department,
+            "region": self.region,
+            "valid_from": self.valid_from.isoformat(),
+            "valid_to": self.valid_to.isoformat(),
+            "target": self.target,
+            "topics": list(self.topics),
+            "mode": self.mode,
+            "time_limit_days": self.time_limit_days,
+            "benefit_type": self.benefit_type,
+            "period": self.period,
+            "conditions": self.conditions,
+            "amount": {
+                "formula": self.amount.formula,
+                "rounding": self.amount.rounding,
+                **({"cap": f"{self.amount.cap:.2f}"} if self.amount.cap is not None else {}),
+                **({"floor": f"{self.amount.floor:.2f}"} if self.amount.floor is not None else {}),
+            },
+            "budget": f"{self.budget:.2f}",
+            "materials": list(self.materials),
             "declarable": list(self.declarable),
         }
         if self.exclusive_group:
@@ -120,8 +151,7 @@ def _case_json(c: Case) -> dict:
     facts = {}
     for k, v in c.facts.items():
         f = catalog.FIELDS[k]
-        facts[k] = sorted(v) if f.type == "set" else v if f.type in ("count", "bool") \
-            else catalog.format_value(k, v)
+        facts[k] = sorted(v) if f.type == "set" else v if f.type in ("count", "bool") else catalog.format_value(k, v)
     expect: dict = {"decision": c.decision}
     if c.amount is not None:
         expect["amount"] = f"{c.amount:.2f}"
@@ -251,14 +281,28 @@ def parse_spec(data, source: str | None = None) -> PolicySpec:
     declarable = c.field_names(data.get("declarable", []), "declarable", allow_derived=False)
     tests = _cases(c, data["tests"])
     spec_kwargs = dict(
-        id=pid, name=name, document=c.text(data, "document"),
-        document_number=c.text(data, "document_number"), department=c.text(data, "department"),
-        region=region, valid_from=valid_from, valid_to=valid_to, target=c.text(data, "target"),
-        topics=c.text_list(data, "topics"), mode=c.choice(data, "mode", MODES),
-        time_limit_days=limit, benefit_type=c.choice(data, "benefit_type", BENEFIT_TYPES),
-        period=c.choice(data, "period", PERIODS), conditions=data["conditions"], amount=amount,
-        budget=budget, materials=c.text_list(data, "materials"), tests=tests,
-        exclusive_group=group, declarable=declarable, source_text=data.get("source_text"),
+        id=pid,
+        name=name,
+        document=c.text(data, "document"),
+        document_number=c.text(data, "document_number"),
+        department=c.text(data, "department"),
+        region=region,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        target=c.text(data, "target"),
+        topics=c.text_list(data, "topics"),
+        mode=c.choice(data, "mode", MODES),
+        time_limit_days=limit,
+        benefit_type=c.choice(data, "benefit_type", BENEFIT_TYPES),
+        period=c.choice(data, "period", PERIODS),
+        conditions=data["conditions"],
+        amount=amount,
+        budget=budget,
+        materials=c.text_list(data, "materials"),
+        tests=tests,
+        exclusive_group=group,
+        declarable=declarable,
+        source_text=data.get("source_text"),
         source=source,
     )
     if c.errors:

@@ -43,8 +43,7 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_key(session: Session, role: str, enterprise_uscc: str | None = None,
-               label: str = "") -> tuple[str, str]:
+def create_key(session: Session, role: str, enterprise_uscc: str | None = None, label: str = "") -> tuple[str, str]:
     """Create a key; returns ``(prefix, secret)``. Only the hash is stored."""
     if role not in ROLES:
         raise BadRequest(f"role：未知角色 {role!r}，应为 {'、'.join(ROLES)} 之一", field="role")
@@ -63,8 +62,7 @@ def create_key(session: Session, role: str, enterprise_uscc: str | None = None,
         raise BadRequest("enterprise：只有企业角色的密钥可以绑定企业", field="enterprise")
     prefix = secrets.token_hex(4)
     secret = f"zk_{prefix}_{secrets.token_urlsafe(32)}"
-    session.add(ApiKey(prefix=prefix, key_hash=_hash(secret), role=role,
-                       enterprise_id=enterprise_id, label=label))
+    session.add(ApiKey(prefix=prefix, key_hash=_hash(secret), role=role, enterprise_id=enterprise_id, label=label))
     session.flush()
     return prefix, secret
 
@@ -80,8 +78,9 @@ def verify(session: Session, secret: str) -> Principal | None:
     if key.revoked_at is not None:
         return None
     key.last_used_at = dt.datetime.now(dt.UTC)
-    uscc = session.scalar(select(Enterprise.uscc).where(Enterprise.id == key.enterprise_id)) \
-        if key.enterprise_id else None
+    uscc = (
+        session.scalar(select(Enterprise.uscc).where(Enterprise.id == key.enterprise_id)) if key.enterprise_id else None
+    )
     return Principal(key.role, key.prefix, key.enterprise_id, uscc)
 
 

@@ -29,8 +29,14 @@ def enterprise_rows(engine):
     """One dict per enterprise, catalog-formatted text, in id order."""
     with engine.connect() as conn:
         best: dict[tuple[int, str], tuple] = {}
-        query = select(FieldValue.enterprise_id, FieldValue.field, FieldValue.value,
-                       FieldValue.as_of, FieldValue.recorded_at, FieldValue.source)
+        query = select(
+            FieldValue.enterprise_id,
+            FieldValue.field,
+            FieldValue.value,
+            FieldValue.as_of,
+            FieldValue.recorded_at,
+            FieldValue.source,
+        )
         for eid, name, value, as_of, recorded, source in conn.execute(query):
             if name not in catalog.FIELDS or source != catalog.FIELDS[name].source:
                 continue
@@ -46,8 +52,13 @@ def enterprise_rows(engine):
             facts = per.get(ent.id, {})
             row = {c: "" for c in ENTERPRISE_COLUMNS}
             row.update({k: v for k, v in facts.items() if not k.startswith("_")})
-            row.update(uscc=ent.uscc, name=ent.name, region=ent.region, industry=ent.industry,
-                       established_on=ent.established_on.isoformat() if ent.established_on else "")
+            row.update(
+                uscc=ent.uscc,
+                name=ent.name,
+                region=ent.region,
+                industry=ent.industry,
+                established_on=ent.established_on.isoformat() if ent.established_on else "",
+            )
             row["as_of"] = facts["_as_of"].isoformat() if "_as_of" in facts else ""
             yield row
 
@@ -72,14 +83,28 @@ def export_enterprises(engine, path) -> int:
 def export_events(engine, path) -> int:
     n = 0
     with engine.connect() as conn, open(path, "w", encoding="utf-8") as fh:
-        query = (select(Event, Enterprise.uscc, Policy.slug)
-                 .join(Enterprise, Enterprise.id == Event.enterprise_id)
-                 .outerjoin(Policy, Policy.id == Event.policy_id).order_by(Event.occurred_at, Event.id))
+        query = (
+            select(Event, Enterprise.uscc, Policy.slug)
+            .join(Enterprise, Enterprise.id == Event.enterprise_id)
+            .outerjoin(Policy, Policy.id == Event.policy_id)
+            .order_by(Event.occurred_at, Event.id)
+        )
         for row in conn.execute(query):
             at = row.occurred_at if row.occurred_at.tzinfo else row.occurred_at.replace(tzinfo=dt.UTC)
-            fh.write(json.dumps({"event_id": row.event_id, "uscc": row.uscc, "policy_id": row.slug,
-                                 "kind": row.kind, "occurred_at": at.astimezone(TZ).isoformat(),
-                                 "payload": row.payload}, ensure_ascii=False) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "event_id": row.event_id,
+                        "uscc": row.uscc,
+                        "policy_id": row.slug,
+                        "kind": row.kind,
+                        "occurred_at": at.astimezone(TZ).isoformat(),
+                        "payload": row.payload,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
             n += 1
     return n
 
@@ -89,9 +114,14 @@ def export_policies(engine, folder) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     n = 0
     with engine.connect() as conn:
-        query = (select(Policy.slug, PolicyVersion.spec)
-                 .join(PolicyVersion, (PolicyVersion.policy_id == Policy.id)
-                       & (PolicyVersion.version == Policy.current_version)).order_by(Policy.slug))
+        query = (
+            select(Policy.slug, PolicyVersion.spec)
+            .join(
+                PolicyVersion,
+                (PolicyVersion.policy_id == Policy.id) & (PolicyVersion.version == Policy.current_version),
+            )
+            .order_by(Policy.slug)
+        )
         for slug, spec in conn.execute(query):
             with open(folder / f"{slug}.yaml", "w", encoding="utf-8") as fh:
                 yaml.safe_dump(spec, fh, allow_unicode=True, sort_keys=False, width=100)

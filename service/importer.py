@@ -74,12 +74,10 @@ class ImportReport:
     def summary(self) -> str:
         label = {"enterprises": "企业", "events": "事件", "policies": "政策"}[self.kind]
         if not self.committed:
-            return (f"未导入：{self.bad} 行有误，未写入任何数据（可加 --skip-bad 跳过错误行），"
-                    f"用时 {self.seconds:.1f} s")
+            return f"未导入：{self.bad} 行有误，未写入任何数据（可加 --skip-bad 跳过错误行），用时 {self.seconds:.1f} s"
         extra = f"，字段值 {self.facts} 条" if self.kind == "enterprises" else ""
         same = f"，未变化 {self.unchanged}" if self.unchanged else ""
-        return (f"导入{label} {self.written} 条{extra}{same}，跳过错误 {self.bad} 行，"
-                f"用时 {self.seconds:.1f} s")
+        return f"导入{label} {self.written} 条{extra}{same}，跳过错误 {self.bad} 行，用时 {self.seconds:.1f} s"
 
 
 class _Rows:
@@ -199,16 +197,21 @@ def read_enterprises(path, fmt: str | None = None, today: dt.date | None = None)
     return records, errors
 
 
-def import_enterprises(engine, path, skip_bad: bool = False, fmt: str | None = None,
-                       source: str | None = None, progress=None) -> ImportReport:
+def import_enterprises(
+    engine, path, skip_bad: bool = False, fmt: str | None = None, source: str | None = None, progress=None
+) -> ImportReport:
     """Validate the whole file, then write enterprises and their field values in one transaction."""
     started = time.perf_counter()
     say = progress or (lambda stage, done, total: None)
     if source is not None and source not in catalog.SOURCES:
         raise ValueError(f"来源 {source!r} 无效：应为 {'、'.join(catalog.SOURCES)} 之一")
     records, errors = read_enterprises(path, fmt)
-    report = ImportReport("enterprises", read=len(records) + len({e.line for e in errors}),
-                          bad=len({e.line for e in errors}), errors=errors)
+    report = ImportReport(
+        "enterprises",
+        read=len(records) + len({e.line for e in errors}),
+        bad=len({e.line for e in errors}),
+        errors=errors,
+    )
     say("validated", len(records), len(records))
     if errors and not skip_bad:
         report.seconds = time.perf_counter() - started
@@ -224,13 +227,14 @@ def import_enterprises(engine, path, skip_bad: bool = False, fmt: str | None = N
             else:
                 new_rows.append({**ident, "created_at": now, "updated_at": now})
         for i in range(0, len(new_rows), CHUNK):
-            conn.execute(Enterprise.__table__.insert(), new_rows[i:i + CHUNK])
+            conn.execute(Enterprise.__table__.insert(), new_rows[i : i + CHUNK])
             say("enterprises", min(i + CHUNK, len(new_rows)), len(new_rows))
         if changed:
             t = Enterprise.__table__
-            conn.execute(update(t).where(t.c.id == _bind("id")).values(
-                {k: _bind(k) for k in (*IDENTITY, "updated_at")}),
-                [{("b_" + k): v for k, v in row.items()} for row in changed])
+            conn.execute(
+                update(t).where(t.c.id == _bind("id")).values({k: _bind(k) for k in (*IDENTITY, "updated_at")}),
+                [{("b_" + k): v for k, v in row.items()} for row in changed],
+            )
         if new_rows:
             existing = dict(conn.execute(select(Enterprise.uscc, Enterprise.id)).all())
         columns = ["enterprise_id", "field", "value", "source", "as_of", "recorded_at"]
@@ -240,13 +244,24 @@ def import_enterprises(engine, path, skip_bad: bool = False, fmt: str | None = N
                 eid = existing[typed["uscc"]]
                 for name, value in typed.items():
                     if name not in IDENTITY:
-                        yield (eid, name, catalog.format_value(name, value),
-                               source or catalog.FIELDS[name].source, as_of, now)
+                        yield (
+                            eid,
+                            name,
+                            catalog.format_value(name, value),
+                            source or catalog.FIELDS[name].source,
+                            as_of,
+                            now,
+                        )
 
         say("facts", 0, len(records))
-        n_facts = fast_upsert(conn, FieldValue.__table__, columns, fact_rows(),
-                              conflict=["enterprise_id", "field", "source", "as_of"],
-                              update=["value", "recorded_at"])
+        n_facts = fast_upsert(
+            conn,
+            FieldValue.__table__,
+            columns,
+            fact_rows(),
+            conflict=["enterprise_id", "field", "source", "as_of"],
+            update=["value", "recorded_at"],
+        )
         say("facts", n_facts, n_facts)
     report.written, report.facts, report.committed = len(records), n_facts, True
     report.seconds = time.perf_counter() - started
@@ -259,8 +274,7 @@ def _bind(name):
     return bindparam("b_" + name)
 
 
-def read_events(path, known_usccs: dict[str, int], known_policies: dict[str, int],
-                now: dt.datetime | None = None):
+def read_events(path, known_usccs: dict[str, int], known_policies: dict[str, int], now: dt.datetime | None = None):
     """Validated event rows ready to insert, and row errors."""
     path = Path(path)
     now = now or dt.datetime.now(dt.UTC)
@@ -312,9 +326,16 @@ def read_events(path, known_usccs: dict[str, int], known_policies: dict[str, int
             continue
         if event_id is not None:
             seen.add(event_id)
-        rows.append({"event_id": event_id, "enterprise_id": known_usccs[code],
-                     "policy_id": known_policies.get(policy) if policy else None, "kind": kind,
-                     "occurred_at": at.astimezone(dt.UTC), "payload": payload})
+        rows.append(
+            {
+                "event_id": event_id,
+                "enterprise_id": known_usccs[code],
+                "policy_id": known_policies.get(policy) if policy else None,
+                "kind": kind,
+                "occurred_at": at.astimezone(dt.UTC),
+                "payload": payload,
+            }
+        )
     return rows, errors
 
 
@@ -325,8 +346,9 @@ def import_events(engine, path, skip_bad: bool = False, progress=None) -> Import
         usccs = dict(conn.execute(select(Enterprise.uscc, Enterprise.id)).all())
         policies = dict(conn.execute(select(Policy.slug, Policy.id)).all())
     rows, errors = read_events(path, usccs, policies)
-    report = ImportReport("events", read=len(rows) + len({e.line for e in errors}),
-                          bad=len({e.line for e in errors}), errors=errors)
+    report = ImportReport(
+        "events", read=len(rows) + len({e.line for e in errors}), bad=len({e.line for e in errors}), errors=errors
+    )
     if errors and not skip_bad:
         report.seconds = time.perf_counter() - started
         return report
@@ -334,10 +356,10 @@ def import_events(engine, path, skip_bad: bool = False, progress=None) -> Import
         ids = [r["event_id"] for r in rows if r["event_id"] is not None]
         stored = set()
         for i in range(0, len(ids), 500):
-            stored.update(conn.scalars(select(Event.event_id).where(Event.event_id.in_(ids[i:i + 500]))))
+            stored.update(conn.scalars(select(Event.event_id).where(Event.event_id.in_(ids[i : i + 500]))))
         fresh = [r for r in rows if r["event_id"] is None or r["event_id"] not in stored]
         for i in range(0, len(fresh), CHUNK):
-            conn.execute(Event.__table__.insert(), fresh[i:i + CHUNK])
+            conn.execute(Event.__table__.insert(), fresh[i : i + CHUNK])
             if progress:
                 progress("events", min(i + CHUNK, len(fresh)), len(fresh))
     report.written, report.unchanged, report.committed = len(fresh), len(rows) - len(fresh), True
@@ -350,8 +372,9 @@ def import_policies(engine, path, skip_bad: bool = False, progress=None) -> Impo
     started = time.perf_counter()
     specs, spec_errors = load_specs(path)
     errors = [RowError(e.source or Path(path).name, 0, e.path, e.reason) for e in spec_errors]
-    report = ImportReport("policies", read=len(specs) + len({e.file for e in errors}),
-                          bad=len({e.file for e in errors}), errors=errors)
+    report = ImportReport(
+        "policies", read=len(specs) + len({e.file for e in errors}), bad=len({e.file for e in errors}), errors=errors
+    )
     if errors and not skip_bad:
         report.seconds = time.perf_counter() - started
         return report
@@ -364,29 +387,48 @@ def import_policies(engine, path, skip_bad: bool = False, progress=None) -> Impo
                 policy = Policy(slug=spec.id, status="published", current_version=None)
                 session.add(policy)
                 session.flush()
-                session.add(Budget(policy_id=policy.id, total=spec.budget,
-                                   reserved=Decimal("0.00"), paid=Decimal("0.00")))
+                session.add(
+                    Budget(policy_id=policy.id, total=spec.budget, reserved=Decimal("0.00"), paid=Decimal("0.00"))
+                )
                 version = 1
             else:
-                current = session.scalar(select(PolicyVersion).where(
-                    PolicyVersion.policy_id == policy.id,
-                    PolicyVersion.version == policy.current_version))
+                current = session.scalar(
+                    select(PolicyVersion).where(
+                        PolicyVersion.policy_id == policy.id, PolicyVersion.version == policy.current_version
+                    )
+                )
                 if current is not None and current.spec_hash == digest:
                     report.unchanged += 1
                     continue
                 budget = session.get(Budget, policy.id)
                 if budget.reserved + budget.paid > spec.budget:
-                    report.errors.append(RowError(spec.source or spec.id, 0, "budget",
-                                                  f"新预算 {spec.budget} 低于已预留和已支付的 "
-                                                  f"{budget.reserved + budget.paid}"))
+                    report.errors.append(
+                        RowError(
+                            spec.source or spec.id,
+                            0,
+                            "budget",
+                            f"新预算 {spec.budget} 低于已预留和已支付的 {budget.reserved + budget.paid}",
+                        )
+                    )
                     report.bad += 1
                     continue
                 budget.total = spec.budget
                 version = (policy.current_version or 0) + 1
-            session.add(PolicyVersion(
-                policy_id=policy.id, version=version, spec=spec.to_json(), spec_hash=digest,
-                name=spec.name, mode=spec.mode, region=spec.region, valid_from=spec.valid_from,
-                valid_to=spec.valid_to, budget=spec.budget, published_at=now))
+            session.add(
+                PolicyVersion(
+                    policy_id=policy.id,
+                    version=version,
+                    spec=spec.to_json(),
+                    spec_hash=digest,
+                    name=spec.name,
+                    mode=spec.mode,
+                    region=spec.region,
+                    valid_from=spec.valid_from,
+                    valid_to=spec.valid_to,
+                    budget=spec.budget,
+                    published_at=now,
+                )
+            )
             policy.current_version = version
             policy.status = "published"
             report.written += 1

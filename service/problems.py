@@ -24,8 +24,14 @@ TITLES = {
 
 
 def problem(status: int, detail: str, **extra):
-    body = {"type": "about:blank", "title": TITLES.get(status, "错误"), "status": status,
-            "detail": detail, "instance": request.path, **extra}
+    body = {
+        "type": "about:blank",
+        "title": TITLES.get(status, "错误"),
+        "status": status,
+        "detail": detail,
+        "instance": request.path,
+        **extra,
+    }
     resp = jsonify(body)
     resp.status_code = status
     resp.mimetype = "application/problem+json"

@@ -103,8 +103,7 @@ def test_declarations_need_a_commitment_and_valid_facts(app, keys, engine):
     assert r.status_code == 422 and "负数" in r.json["detail"]
     r = c.post(url, json={"commitment": True, "facts": {"scale": "micro"}}, headers=auth_header)
     assert r.status_code == 400
-    declared = select(FieldValue).where(FieldValue.source == "declared",
-                                        FieldValue.field == "graduates_hired")
+    declared = select(FieldValue).where(FieldValue.source == "declared", FieldValue.field == "graduates_hired")
     with engine.connect() as conn:
         assert conn.execute(declared).all() == []  # refused requests wrote nothing
     r = c.post(url, json={"commitment": True, "facts": {"graduates_hired": 3}}, headers=auth_header)
@@ -112,8 +111,11 @@ def test_declarations_need_a_commitment_and_valid_facts(app, keys, engine):
     assert r.json["facts"]["graduates_hired"]["source"] == "social_security"  # verified still wins
     with engine.connect() as conn:
         assert [row.value for row in conn.execute(declared)] == ["3"]
-    r = c.post(f"/api/enterprises/{keys['other']}/declarations",
-               json={"commitment": True, "facts": {"graduates_hired": 3}}, headers=auth_header)
+    r = c.post(
+        f"/api/enterprises/{keys['other']}/declarations",
+        json={"commitment": True, "facts": {"graduates_hired": 3}},
+        headers=auth_header,
+    )
     assert r.status_code == 403
 
 

@@ -55,11 +55,16 @@ def test_enterprise_key_reaches_only_its_own_enterprise(engine, enterprise_id):
     assert staff.can_access_enterprise(enterprise_id + 1)
 
 
-@pytest.mark.parametrize("role, uscc, error", [
-    ("superuser", None, BadRequest), ("enterprise", None, BadRequest),
-    ("enterprise", "91350100M000100Y44", BadRequest), ("enterprise", "91350100M000100Y43", NotFound),
-    ("officer", USCC, BadRequest),
-])
+@pytest.mark.parametrize(
+    "role, uscc, error",
+    [
+        ("superuser", None, BadRequest),
+        ("enterprise", None, BadRequest),
+        ("enterprise", "91350100M000100Y44", BadRequest),
+        ("enterprise", "91350100M000100Y43", NotFound),
+        ("officer", USCC, BadRequest),
+    ],
+)
 def test_bad_key_requests_are_refused(engine, enterprise_id, role, uscc, error):
     with pytest.raises(error), session_scope(engine) as s:
         auth.create_key(s, role, enterprise_uscc=uscc)

@@ -19,8 +19,9 @@ def test_money_is_decimal_with_two_places():
     assert parse("revenue", 0.1) == Decimal("0.10")  # floats by their shortest text
 
 
-@pytest.mark.parametrize("raw, reason", [("-5", "负数"), ("1.234", "两位小数"), ("abc", "数字"),
-                                         ("NaN", "有限"), (True, "数字")])
+@pytest.mark.parametrize(
+    "raw, reason", [("-5", "负数"), ("1.234", "两位小数"), ("abc", "数字"), ("NaN", "有限"), (True, "数字")]
+)
 def test_bad_money_is_refused(raw, reason):
     with pytest.raises(InvalidFieldValue) as err:
         parse("revenue", raw)
@@ -79,9 +80,18 @@ def test_unknown_field_is_refused():
         parse("revenu", "1")
 
 
-@pytest.mark.parametrize("name, raw", [("revenue", "12.50"), ("qualifications", "high_tech;tech_sme"),
-                                       ("established_on", "2010-01-02"), ("on_dishonesty_list", "true"),
-                                       ("employees", "7"), ("industry", "C3911"), ("rd_ratio", "3.25")])
+@pytest.mark.parametrize(
+    "name, raw",
+    [
+        ("revenue", "12.50"),
+        ("qualifications", "high_tech;tech_sme"),
+        ("established_on", "2010-01-02"),
+        ("on_dishonesty_list", "true"),
+        ("employees", "7"),
+        ("industry", "C3911"),
+        ("rd_ratio", "3.25"),
+    ],
+)
 def test_format_and_parse_round_trip(name, raw):
     value = parse(name, raw)
     assert parse(name, catalog.format_value(name, value)) == value

@@ -9,8 +9,7 @@ from service.store.models import ApiKey, Enterprise, Policy
 
 
 def test_demo_prepares_everything(tmp_path):
-    result = CliRunner().invoke(main, ["demo", "--dir", str(tmp_path / "d"), "--enterprises", "200",
-                                       "--no-serve"])
+    result = CliRunner().invoke(main, ["demo", "--dir", str(tmp_path / "d"), "--enterprises", "200", "--no-serve"])
     assert result.exit_code == 0, result.output
     assert "http://127.0.0.1:8000/" in result.stdout and "officer" in result.stdout
     engine = make_engine(f"sqlite:///{(tmp_path / 'd' / 'zhida.sqlite3').resolve()}")

@@ -66,8 +66,9 @@ def test_codes_are_real_valid_and_unique(world):
 
 def test_scale_mix_matches_the_census(world):
     _, _, rows, _ = world
-    scales = Counter(classify(r["industry"], int(r["employees"]), Decimal(r["revenue"]),
-                              Decimal(r["total_assets"])) for r in rows)
+    scales = Counter(
+        classify(r["industry"], int(r["employees"]), Decimal(r["revenue"]), Decimal(r["total_assets"])) for r in rows
+    )
     share = {k: v / N for k, v in scales.items()}
     assert share["micro"] >= 0.75 and 0.09 <= share["small"] <= 0.20
     assert 0.005 <= share.get("medium", 0) <= 0.03 and share.get("large", 0) <= 0.01
@@ -108,7 +109,17 @@ def test_policies_cover_the_programmes_and_modes(world):
     modes = Counter(s.mode for s in specs)
     assert 0.15 <= modes["automatic"] / len(specs) <= 0.35 and modes["review"] >= 3
     names = " ".join(s.name for s in specs)
-    for programme in ("稳岗返还", "高新技术企业", "研发费用", "专精特新", "贴息", "吸纳就业", "租房", "上市", "技能提升"):
+    for programme in (
+        "稳岗返还",
+        "高新技术企业",
+        "研发费用",
+        "专精特新",
+        "贴息",
+        "吸纳就业",
+        "租房",
+        "上市",
+        "技能提升",
+    ):
         assert programme in names
     assert all(len(s.tests) >= 2 for s in specs)
 
@@ -165,8 +176,7 @@ def test_take_up_follows_eligibility_and_relevance(world):
 
 
 def test_cli_generates_and_summarises(tmp_path):
-    result = CliRunner().invoke(main, ["generate", "--enterprises", "50", "--seed", "2", "--out",
-                                       str(tmp_path / "w")])
+    result = CliRunner().invoke(main, ["generate", "--enterprises", "50", "--seed", "2", "--out", str(tmp_path / "w")])
     assert result.exit_code == 0, result.output
     assert "企业 50 家" in result.stdout and (tmp_path / "w" / "events.jsonl").exists()
 

@@ -47,15 +47,18 @@ def test_generated_world_imports_as_it_is(loaded, small_world):
     assert count(loaded, FieldValue) > 300 * 10
 
 
-@pytest.mark.parametrize("column, value, reason", [
-    ("uscc", "91350100M000100Y44", "校验位"),
-    ("region", "330104", "江干区"),
-    ("region", "999999", "行政区划"),
-    ("industry", "C9999", "GB/T 4754"),
-    ("revenue", "-5", "负数"),
-    ("established_on", "2099-01-01", "晚于"),
-    ("employees", "many", "数字"),
-])
+@pytest.mark.parametrize(
+    "column, value, reason",
+    [
+        ("uscc", "91350100M000100Y44", "校验位"),
+        ("region", "330104", "江干区"),
+        ("region", "999999", "行政区划"),
+        ("industry", "C9999", "GB/T 4754"),
+        ("revenue", "-5", "负数"),
+        ("established_on", "2099-01-01", "晚于"),
+        ("employees", "many", "数字"),
+    ],
+)
 def test_a_bad_row_is_named_and_nothing_is_written(engine, small_world, tmp_path, column, value, reason):
     rows = rows_of(small_world)
     rows[41][column] = value
@@ -109,16 +112,29 @@ def test_reimport_updates_in_place(loaded, small_world, tmp_path):
     write_rows(tmp_path / "newer.csv", rows[:1])
     assert import_enterprises(loaded, tmp_path / "newer.csv").committed
     with loaded.connect() as conn:
-        values = conn.execute(select(FieldValue.value).join(Enterprise).where(
-            Enterprise.uscc == rows[0]["uscc"], FieldValue.field == "revenue")
-            .order_by(FieldValue.as_of)).scalars().all()
+        values = (
+            conn.execute(
+                select(FieldValue.value)
+                .join(Enterprise)
+                .where(Enterprise.uscc == rows[0]["uscc"], FieldValue.field == "revenue")
+                .order_by(FieldValue.as_of)
+            )
+            .scalars()
+            .all()
+        )
     assert values[-1] == "123.45" and len(values) == 2
 
 
 def test_events_need_known_enterprises_and_policies(loaded, tmp_path):
     lines = [
-        {"event_id": "x1", "uscc": "91350100M000100Y43", "policy_id": None, "kind": "view",
-         "occurred_at": "2026-01-01T09:00:00+08:00", "payload": {}},
+        {
+            "event_id": "x1",
+            "uscc": "91350100M000100Y43",
+            "policy_id": None,
+            "kind": "view",
+            "occurred_at": "2026-01-01T09:00:00+08:00",
+            "payload": {},
+        },
         {"event_id": "x2", "uscc": "91350100M000100Y44", "kind": "view", "occurred_at": "2026-01-01T09:00:00+08:00"},
         {"event_id": "x3", "uscc": "91350100M000100Y43", "kind": "teleport", "occurred_at": "2026-01-01"},
     ]
@@ -143,13 +159,16 @@ def test_policy_versions_and_budget(loaded, small_world, tmp_path):
     again = import_policies(loaded, folder)
     assert again.written == 0 and again.unchanged == len(list(folder.glob("*.yaml")))
     path = folder / "xina-jiuye-buzhu.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("budget: '30000000.00'", "budget: '35000000.00'"),
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("budget: '30000000.00'", "budget: '35000000.00'"), encoding="utf-8"
+    )
     report = import_policies(loaded, folder)
     assert report.written == 1
     with loaded.connect() as conn:
         policy = conn.execute(select(Policy).where(Policy.slug == "xina-jiuye-buzhu")).one()
-        versions = conn.execute(select(PolicyVersion.version).where(PolicyVersion.policy_id == policy.id)).scalars().all()
+        versions = (
+            conn.execute(select(PolicyVersion.version).where(PolicyVersion.policy_id == policy.id)).scalars().all()
+        )
         total = conn.execute(select(Budget.total).where(Budget.policy_id == policy.id)).scalar()
     assert policy.current_version == 2 and sorted(versions) == [1, 2] and str(total) == "35000000.00"
 

@@ -37,26 +37,35 @@ def test_round_trip_and_hash():
     assert parse_spec(changed).spec_hash != spec.spec_hash
 
 
-@pytest.mark.parametrize("mutate, path, words", [
-    (lambda d: d.pop("department"), "department", "缺少"),
-    (lambda d: d.update(budjet="1"), "budjet", "budget"),
-    (lambda d: d.update(id="Bad Id"), "id", "小写"),
-    (lambda d: d.update(mode="sometimes"), "mode", "automatic"),
-    (lambda d: d.update(valid_to="2025-01-01"), "valid_to", "早于"),
-    (lambda d: d.update(region="330104"), "region", "江干区"),
-    (lambda d: d.update(budget="-1"), "budget", "非负"),
-    (lambda d: d.update(budget="1.001"), "budget", "两位小数"),
-    (lambda d: d["amount"].update(cap="1", floor="2"), "amount.cap", "下限"),
-    (lambda d: d["conditions"]["and"][1][">="][0].update(var="insured_staff"), "conditions.and[1].>=[0].var",
-     "insured_employees"),
-    (lambda d: d["conditions"]["and"].append({"between": [1, 2, 3]}), "conditions.and[4].between", "未知运算符"),
-    (lambda d: d["conditions"]["and"][0].update(in_region=[{"var": "region"}, "999999"]),
-     "conditions.and[0].in_region[1]", "行政区划"),
-    (lambda d: d["tests"][0]["facts"].update(revenue="-3"), "tests[0].facts.revenue", "负数"),
-    (lambda d: d["tests"][0]["facts"].update(scale="micro"), "tests[0].facts.scale", "系统计算"),
-    (lambda d: d["tests"][0]["expect"].update(decision="maybe"), "tests[0].expect.decision", "eligible"),
-    (lambda d: d.update(tests=[]), "tests", "至少"),
-])
+@pytest.mark.parametrize(
+    "mutate, path, words",
+    [
+        (lambda d: d.pop("department"), "department", "缺少"),
+        (lambda d: d.update(budjet="1"), "budjet", "budget"),
+        (lambda d: d.update(id="Bad Id"), "id", "小写"),
+        (lambda d: d.update(mode="sometimes"), "mode", "automatic"),
+        (lambda d: d.update(valid_to="2025-01-01"), "valid_to", "早于"),
+        (lambda d: d.update(region="330104"), "region", "江干区"),
+        (lambda d: d.update(budget="-1"), "budget", "非负"),
+        (lambda d: d.update(budget="1.001"), "budget", "两位小数"),
+        (lambda d: d["amount"].update(cap="1", floor="2"), "amount.cap", "下限"),
+        (
+            lambda d: d["conditions"]["and"][1][">="][0].update(var="insured_staff"),
+            "conditions.and[1].>=[0].var",
+            "insured_employees",
+        ),
+        (lambda d: d["conditions"]["and"].append({"between": [1, 2, 3]}), "conditions.and[4].between", "未知运算符"),
+        (
+            lambda d: d["conditions"]["and"][0].update(in_region=[{"var": "region"}, "999999"]),
+            "conditions.and[0].in_region[1]",
+            "行政区划",
+        ),
+        (lambda d: d["tests"][0]["facts"].update(revenue="-3"), "tests[0].facts.revenue", "负数"),
+        (lambda d: d["tests"][0]["facts"].update(scale="micro"), "tests[0].facts.scale", "系统计算"),
+        (lambda d: d["tests"][0]["expect"].update(decision="maybe"), "tests[0].expect.decision", "eligible"),
+        (lambda d: d.update(tests=[]), "tests", "至少"),
+    ],
+)
 def test_each_problem_is_reported_at_its_path(mutate, path, words):
     data = example()
     mutate(data)

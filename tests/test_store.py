@@ -27,8 +27,9 @@ def test_migrations_match_the_models(engine):
 
 
 def _enterprise(session, uscc="9132010200056FYU00"):
-    ent = Enterprise(uscc=uscc, name="测试企业有限公司", region="320102", industry="C3911",
-                     established_on=dt.date(2015, 1, 1))
+    ent = Enterprise(
+        uscc=uscc, name="测试企业有限公司", region="320102", industry="C3911", established_on=dt.date(2015, 1, 1)
+    )
     session.add(ent)
     session.flush()
     return ent
@@ -81,10 +82,12 @@ def test_money_comes_back_as_exact_decimal(engine):
 def test_verified_beats_declared_and_newest_wins(engine):
     with session_scope(engine) as s:
         eid = _enterprise(s).id
-        rows = [("employees", "10", "social_security", dt.date(2025, 12, 31)),
-                ("employees", "12", "social_security", dt.date(2026, 3, 31)),
-                ("employees", "99", "declared", dt.date(2026, 6, 1)),
-                ("graduates_hired", "4", "declared", dt.date(2026, 6, 1))]
+        rows = [
+            ("employees", "10", "social_security", dt.date(2025, 12, 31)),
+            ("employees", "12", "social_security", dt.date(2026, 3, 31)),
+            ("employees", "99", "declared", dt.date(2026, 6, 1)),
+            ("graduates_hired", "4", "declared", dt.date(2026, 6, 1)),
+        ]
         for name, value, source, as_of in rows:
             s.add(FieldValue(enterprise_id=eid, field=name, value=value, source=source, as_of=as_of))
     with session_scope(engine) as s:
@@ -98,5 +101,4 @@ def test_verified_beats_declared_and_newest_wins(engine):
 def test_unknown_source_is_refused_by_the_database(engine):
     with pytest.raises(IntegrityError), session_scope(engine) as s:
         eid = _enterprise(s).id
-        s.add(FieldValue(enterprise_id=eid, field="employees", value="1", source="rumour",
-                         as_of=dt.date(2026, 1, 1)))
+        s.add(FieldValue(enterprise_id=eid, field="employees", value="1", source="rumour", as_of=dt.date(2026, 1, 1)))

@@ -26,8 +26,9 @@ def test_cities_without_districts_are_registration_regions():
     assert [r.code for r in tree.ancestors("441900")] == ["441900", "440000"]
 
 
-@pytest.mark.parametrize("raw, canonical", [("3911", "C3911"), ("c3911", "C3911"), ("C39", "C39"),
-                                            ("65", "I65"), ("I", "I")])
+@pytest.mark.parametrize(
+    "raw, canonical", [("3911", "C3911"), ("c3911", "C3911"), ("C39", "C39"), ("65", "I65"), ("I", "I")]
+)
 def test_industry_codes_are_canonicalised(raw, canonical):
     assert industries().canonical(raw) == canonical
 

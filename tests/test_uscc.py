@@ -20,16 +20,19 @@ def test_lower_case_and_spaces_are_normalised():
     assert uscc.validate(" 91350100m000100y43 ") == "91350100M000100Y43"
 
 
-@pytest.mark.parametrize("code, reason", [
-    ("91350100M000100Y44", "校验位"),
-    ("91350100M000100Y4", "18 位"),
-    ("91350100M000100YI3", "不允许的字符"),
-    ("91350100M000100YO3", "不允许的字符"),
-    ("Z1350100M000100Y43", "不允许的字符"),
-    ("B1350100M000100Y43", "登记管理部门"),
-    ("95350100M000100Y43", "机构类别"),
-    ("913A0100M000100Y43", "行政区划"),
-])
+@pytest.mark.parametrize(
+    "code, reason",
+    [
+        ("91350100M000100Y44", "校验位"),
+        ("91350100M000100Y4", "18 位"),
+        ("91350100M000100YI3", "不允许的字符"),
+        ("91350100M000100YO3", "不允许的字符"),
+        ("Z1350100M000100Y43", "不允许的字符"),
+        ("B1350100M000100Y43", "登记管理部门"),
+        ("95350100M000100Y43", "机构类别"),
+        ("913A0100M000100Y43", "行政区划"),
+    ],
+)
 def test_invalid_codes_say_why(code, reason):
     with pytest.raises(InvalidUSCC) as err:
         uscc.validate(code)
@@ -52,4 +55,4 @@ def test_every_single_character_change_is_detected():
     for i in range(18):
         for c in uscc.CHARSET:
             if c != code[i]:
-                assert not uscc.is_valid(code[:i] + c + code[i + 1:]) or i in (0, 1)
+                assert not uscc.is_valid(code[:i] + c + code[i + 1 :]) or i in (0, 1)

@@ -34,10 +34,15 @@ def _load(session, uscc: str) -> Enterprise:
 
 
 def _summary(ent: Enterprise) -> dict:
-    return {"uscc": ent.uscc, "name": ent.name, "region": ent.region,
-            "region_name": regions().full_name(ent.region), "industry": ent.industry,
-            "industry_name": industries().get(ent.industry).name,
-            "established_on": ent.established_on.isoformat() if ent.established_on else None}
+    return {
+        "uscc": ent.uscc,
+        "name": ent.name,
+        "region": ent.region,
+        "region_name": regions().full_name(ent.region),
+        "industry": ent.industry,
+        "industry_name": industries().get(ent.industry).name,
+        "established_on": ent.established_on.isoformat() if ent.established_on else None,
+    }
 
 
 def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
@@ -69,10 +74,8 @@ def list_enterprises():
         query = query.where(Enterprise.name.contains(q.strip()))
     with session_scope(_engine()) as session:
         total = session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = session.scalars(query.order_by(Enterprise.id)
-                               .offset((page - 1) * per_page).limit(per_page)).all()
-        return jsonify(total=total, page=page, per_page=per_page,
-                       items=[_summary(e) for e in rows])
+        rows = session.scalars(query.order_by(Enterprise.id).offset((page - 1) * per_page).limit(per_page)).all()
+        return jsonify(total=total, page=page, per_page=per_page, items=[_summary(e) for e in rows])
 
 
 def profile(session, ent: Enterprise, as_of: dt.date) -> dict:
@@ -83,14 +86,20 @@ def profile(session, ent: Enterprise, as_of: dt.date) -> dict:
             continue
         value = catalog.parse_value(name, text, today=as_of)
         typed[name] = value
-        facts[name] = {"value": catalog.format_value(name, value) if catalog.field(name).type != "set"
-                       else sorted(value), "label": catalog.label_value(name, value),
-                       "source": source, "source_label": catalog.SOURCES[source],
-                       "verified": source in catalog.VERIFIED_SOURCES,
-                       "as_of": fact_as_of.isoformat()}
+        facts[name] = {
+            "value": catalog.format_value(name, value) if catalog.field(name).type != "set" else sorted(value),
+            "label": catalog.label_value(name, value),
+            "source": source,
+            "source_label": catalog.SOURCES[source],
+            "verified": source in catalog.VERIFIED_SOURCES,
+            "as_of": fact_as_of.isoformat(),
+        }
     typed.update(industry=ent.industry, region=ent.region, established_on=ent.established_on)
-    derived = {name: {"value": catalog.format_value(name, v), "label": catalog.label_value(name, v)}
-               for name, v in derive(typed, as_of).items() if v is not None}
+    derived = {
+        name: {"value": catalog.format_value(name, v), "label": catalog.label_value(name, v)}
+        for name, v in derive(typed, as_of).items()
+        if v is not None
+    }
     return {**_summary(ent), "as_of": as_of.isoformat(), "facts": facts, "derived": derived}
 
 
@@ -119,7 +128,7 @@ def declare(uscc: str):
     """Self-reported facts under a credit commitment (信用承诺); verified data still wins."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise BadRequest("请求体应为 JSON 对象：{\"commitment\": true, \"facts\": {...}}")
+        raise BadRequest('请求体应为 JSON 对象：{"commitment": true, "facts": {...}}')
     if body.get("commitment") is not True:
         raise BadRequest("申报须同意信用承诺：commitment 应为 true", field="commitment")
     facts = body.get("facts")
@@ -141,13 +150,25 @@ def declare(uscc: str):
         ent = _load(session, uscc)
         now = dt.datetime.now(dt.UTC)
         for name, value in parsed.items():
-            existing = session.scalar(select(FieldValue).where(
-                FieldValue.enterprise_id == ent.id, FieldValue.field == name,
-                FieldValue.source == "declared", FieldValue.as_of == today))
+            existing = session.scalar(
+                select(FieldValue).where(
+                    FieldValue.enterprise_id == ent.id,
+                    FieldValue.field == name,
+                    FieldValue.source == "declared",
+                    FieldValue.as_of == today,
+                )
+            )
             if existing is None:
-                session.add(FieldValue(enterprise_id=ent.id, field=name, source="declared",
-                                       value=catalog.format_value(name, value), as_of=today,
-                                       recorded_at=now))
+                session.add(
+                    FieldValue(
+                        enterprise_id=ent.id,
+                        field=name,
+                        source="declared",
+                        value=catalog.format_value(name, value),
+                        as_of=today,
+                        recorded_at=now,
+                    )
+                )
             else:
                 existing.value = catalog.format_value(name, value)
                 existing.recorded_at = now

@@ -18,12 +18,24 @@ MODES = {"automatic": "免申即享", "instant": "即申即办", "review": "审�
 
 def _version_json(policy: Policy, v: PolicyVersion, budget: Budget | None) -> dict:
     spec = v.spec
-    out = {"id": policy.slug, "version": v.version, "status": policy.status, "name": v.name,
-           "mode": v.mode, "mode_label": MODES.get(v.mode, v.mode), "region": v.region,
-           "valid_from": v.valid_from.isoformat(), "valid_to": v.valid_to.isoformat(),
-           "document": spec.get("document"), "document_number": spec.get("document_number"),
-           "department": spec.get("department"), "benefit_type": spec.get("benefit_type"),
-           "topics": spec.get("topics", []), "budget": f"{v.budget:.2f}", "spec_hash": v.spec_hash}
+    out = {
+        "id": policy.slug,
+        "version": v.version,
+        "status": policy.status,
+        "name": v.name,
+        "mode": v.mode,
+        "mode_label": MODES.get(v.mode, v.mode),
+        "region": v.region,
+        "valid_from": v.valid_from.isoformat(),
+        "valid_to": v.valid_to.isoformat(),
+        "document": spec.get("document"),
+        "document_number": spec.get("document_number"),
+        "department": spec.get("department"),
+        "benefit_type": spec.get("benefit_type"),
+        "topics": spec.get("topics", []),
+        "budget": f"{v.budget:.2f}",
+        "spec_hash": v.spec_hash,
+    }
     if budget is not None:
         out["budget_remaining"] = f"{budget.total - budget.reserved - budget.paid:.2f}"
     return out
@@ -32,10 +44,10 @@ def _version_json(policy: Policy, v: PolicyVersion, budget: Budget | None) -> di
 def _current(session):
     return session.execute(
         select(Policy, PolicyVersion, Budget)
-        .join(PolicyVersion, (PolicyVersion.policy_id == Policy.id)
-              & (PolicyVersion.version == Policy.current_version))
+        .join(PolicyVersion, (PolicyVersion.policy_id == Policy.id) & (PolicyVersion.version == Policy.current_version))
         .outerjoin(Budget, Budget.policy_id == Policy.id)
-        .order_by(Policy.slug))
+        .order_by(Policy.slug)
+    )
 
 
 @bp.get("/policies")
@@ -70,11 +82,20 @@ def get_policy(slug: str):
         policy = session.scalar(select(Policy).where(Policy.slug == slug))
         if policy is None:
             raise NotFound(f"政策 {slug} 不存在")
-        versions = session.scalars(select(PolicyVersion).where(PolicyVersion.policy_id == policy.id)
-                                   .order_by(PolicyVersion.version)).all()
+        versions = session.scalars(
+            select(PolicyVersion).where(PolicyVersion.policy_id == policy.id).order_by(PolicyVersion.version)
+        ).all()
         current = next(v for v in versions if v.version == policy.current_version)
         budget = session.get(Budget, policy.id)
-        return jsonify(**_version_json(policy, current, budget), spec=current.spec,
-                       versions=[{"version": v.version, "spec_hash": v.spec_hash,
-                                  "published_at": v.published_at.isoformat() if v.published_at else None}
-                                 for v in versions])
+        return jsonify(
+            **_version_json(policy, current, budget),
+            spec=current.spec,
+            versions=[
+                {
+                    "version": v.version,
+                    "spec_hash": v.spec_hash,
+                    "published_at": v.published_at.isoformat() if v.published_at else None,
+                }
+                for v in versions
+            ],
+        )

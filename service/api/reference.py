@@ -15,8 +15,13 @@ def _industry_json(ind):
 
 
 def _region_json(reg):
-    return {"code": reg.code, "name": reg.name, "full_name": regions().full_name(reg.code),
-            "level": reg.level_label, "parent": reg.parent}
+    return {
+        "code": reg.code,
+        "name": reg.name,
+        "full_name": regions().full_name(reg.code),
+        "level": reg.level_label,
+        "parent": reg.parent,
+    }
 
 
 @bp.get("/health")
@@ -30,9 +35,11 @@ def industry(code: str):
     """One GB/T 4754-2017 industry with its ancestors and children."""
     tree = industries()
     ind = tree.get(code)
-    return jsonify(**_industry_json(ind),
-                   ancestors=[_industry_json(a) for a in tree.ancestors(ind.code)[1:]],
-                   children=[_industry_json(c) for c in tree.children(ind.code)])
+    return jsonify(
+        **_industry_json(ind),
+        ancestors=[_industry_json(a) for a in tree.ancestors(ind.code)[1:]],
+        children=[_industry_json(c) for c in tree.children(ind.code)],
+    )
 
 
 @bp.get("/reference/regions/<code>")
@@ -40,9 +47,11 @@ def region(code: str):
     """One administrative division with its ancestors and children."""
     tree = regions()
     reg = tree.get(code)
-    return jsonify(**_region_json(reg),
-                   ancestors=[_region_json(a) for a in tree.ancestors(reg.code)[1:]],
-                   children=[_region_json(c) for c in tree.children(reg.code)])
+    return jsonify(
+        **_region_json(reg),
+        ancestors=[_region_json(a) for a in tree.ancestors(reg.code)[1:]],
+        children=[_region_json(c) for c in tree.children(reg.code)],
+    )
 
 
 @bp.get("/reference/search")
@@ -61,9 +70,19 @@ def search():
 @bp.get("/reference/fields")
 def fields():
     """The field catalog: what a policy may test and an enterprise may declare."""
-    return jsonify(items=[
-        {"name": f.name, "label": f.label, "type": f.type, "unit": f.unit,
-         "source": f.source, "source_label": SOURCES[f.source], "choices": f.choices,
-         "derived": f.derived, "required": f.required}
-        for f in FIELDS.values()
-    ])
+    return jsonify(
+        items=[
+            {
+                "name": f.name,
+                "label": f.label,
+                "type": f.type,
+                "unit": f.unit,
+                "source": f.source,
+                "source_label": SOURCES[f.source],
+                "choices": f.choices,
+                "derived": f.derived,
+                "required": f.required,
+            }
+            for f in FIELDS.values()
+        ]
+    )

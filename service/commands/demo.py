@@ -17,8 +17,14 @@ def _stage(msg: str) -> None:
 
 
 @click.command("demo")
-@click.option("--dir", "workdir", default="zhida-demo", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="演示数据与数据库所在目录")
+@click.option(
+    "--dir",
+    "workdir",
+    default="zhida-demo",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="演示数据与数据库所在目录",
+)
 @click.option("--enterprises", default=2000, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=7, show_default=True, type=int)
 @click.option("--city", default="南京市", show_default=True)
@@ -57,10 +63,10 @@ def cli(workdir: Path, enterprises: int, seed: int, city: str, port: int, no_ser
     _stage("创建演示密钥")
     with session_scope(engine) as session:
         first_uscc = next(iter(_first_enterprise(session)))
-        keys = {role: auth.create_key(session, role, label="demo")[1]
-                for role in ("admin", "officer", "analyst", "system")}
-        keys["enterprise"] = auth.create_key(
-            session, "enterprise", enterprise_uscc=first_uscc, label="demo")[1]
+        keys = {
+            role: auth.create_key(session, role, label="demo")[1] for role in ("admin", "officer", "analyst", "system")
+        }
+        keys["enterprise"] = auth.create_key(session, "enterprise", enterprise_uscc=first_uscc, label="demo")[1]
 
     app = create_app({"DATABASE_URL": url})
     elapsed = time.perf_counter() - started

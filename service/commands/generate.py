@@ -34,5 +34,7 @@ def cli(n: int, seed: int, city: str, out: Path) -> None:
         summary = generate_world(n, seed, city, out, progress=progress)
     except UnknownCode as e:
         raise click.BadParameter(str(e), param_hint="--city") from None
-    click.echo(f"已生成 {summary['city']}：企业 {summary['enterprises']} 家，政策 {summary['policies']} 项，"
-               f"互动记录 {summary['events']} 条，输出到 {out}，用时 {time.perf_counter() - started:.1f} s")
+    click.echo(
+        f"已生成 {summary['city']}：企业 {summary['enterprises']} 家，政策 {summary['policies']} 项，"
+        f"互动记录 {summary['events']} 条，输出到 {out}，用时 {time.perf_counter() - started:.1f} s"
+    )

@@ -41,16 +41,14 @@ def cli() -> None:
 @cli.command("enterprises")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--skip-bad", is_flag=True, help="写入正确的行，报告错误行")
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None,
-              help="默认按扩展名判断")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None, help="默认按扩展名判断")
 @click.option("--source", default=None, help="整份文件的数据来源，如 declared（默认按字段目录）")
 def enterprises_cmd(path: Path, skip_bad: bool, fmt: str | None, source: str | None) -> None:
     """导入企业（CSV 或 JSON Lines）。"""
     from service.importer import import_enterprises
 
     try:
-        report = import_enterprises(_engine(), path, skip_bad=skip_bad, fmt=fmt, source=source,
-                                    progress=_progress)
+        report = import_enterprises(_engine(), path, skip_bad=skip_bad, fmt=fmt, source=source, progress=_progress)
     except ValueError as e:
         raise click.BadParameter(str(e)) from None
     _finish(report)

@@ -122,8 +122,9 @@ def _driver_value(dialect: str, value):
     return value
 
 
-def fast_upsert(conn, table, columns: list[str], rows: Iterable[tuple], conflict: list[str] | None = None,
-                update: list[str] = ()) -> int:
+def fast_upsert(
+    conn, table, columns: list[str], rows: Iterable[tuple], conflict: list[str] | None = None, update: list[str] = ()
+) -> int:
     """Bulk ``INSERT … [ON CONFLICT DO UPDATE]`` straight through the driver's executemany.
 
     For millions of rows the per-row parameter processing of the ORM/Core
@@ -132,8 +133,7 @@ def fast_upsert(conn, table, columns: list[str], rows: Iterable[tuple], conflict
     """
     dialect = conn.dialect.name
     mark = "?" if dialect == "sqlite" else "%s"
-    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
-           f"VALUES ({', '.join([mark] * len(columns))})")
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
     if conflict:
         sets = ", ".join(f"{c} = excluded.{c}" for c in update)
         sql += f" ON CONFLICT ({', '.join(conflict)}) DO " + (f"UPDATE SET {sets}" if update else "NOTHING")
@@ -154,8 +154,9 @@ def fast_upsert(conn, table, columns: list[str], rows: Iterable[tuple], conflict
     return n
 
 
-def current_facts(session: Session, enterprise_id: int, as_of: dt.date | None = None
-                  ) -> dict[str, tuple[str, str, dt.date]]:
+def current_facts(
+    session: Session, enterprise_id: int, as_of: dt.date | None = None
+) -> dict[str, tuple[str, str, dt.date]]:
     """Per field, the value that counts: ``{field: (value_text, source, as_of)}``.
 
     A verified value (税务/社保/市场监管/...) always beats a declared one; among
@@ -174,5 +175,15 @@ def current_facts(session: Session, enterprise_id: int, as_of: dt.date | None = 
     return {name: (fv.value, fv.source, fv.as_of) for name, (_, fv) in best.items()}
 
 
-__all__ = ["Base", "database_url", "make_engine", "upgrade", "current_revision",
-           "session_scope", "bulk_insert", "fast_upsert", "current_facts", "alembic_config"]
+__all__ = [
+    "Base",
+    "database_url",
+    "make_engine",
+    "upgrade",
+    "current_revision",
+    "session_scope",
+    "bulk_insert",
+    "fast_upsert",
+    "current_facts",
+    "alembic_config",
+]

@@ -24,7 +24,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -128,8 +127,7 @@ class Tag(Base):
 
 class EnterpriseTag(Base):
     __tablename__ = "enterprise_tags"
-    enterprise_id: Mapped[int] = mapped_column(
-        ForeignKey("enterprises.id", ondelete="CASCADE"), primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id", ondelete="CASCADE"), primary_key=True)
     tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
     source: Mapped[str] = mapped_column(String(32), primary_key=True)
     score: Mapped[Decimal | None] = mapped_column(Numeric(8, 4))
@@ -155,8 +153,7 @@ class Application(Base):
 class Decision(Base):
     __tablename__ = "decisions"
     __table_args__ = (
-        CheckConstraint(_in("outcome", ("eligible", "not_eligible", "undetermined", "refused")),
-                        name="outcome"),
+        CheckConstraint(_in("outcome", ("eligible", "not_eligible", "undetermined", "refused")), name="outcome"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     application_id: Mapped[int | None] = mapped_column(ForeignKey("applications.id"))

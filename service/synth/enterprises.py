@@ -77,15 +77,18 @@ def business_scope(code: str) -> str:
     for text in (ind.description, parent.description):
         for piece in re.split(r"[，；。：]", text or ""):
             piece = piece.strip().removeprefix("指").removeprefix("包括").removeprefix("对")
-            if 3 < len(piece) <= 20 and "本类" not in piece and "不包括" not in piece \
-                    and piece not in items:
+            if 3 < len(piece) <= 20 and "本类" not in piece and "不包括" not in piece and piece not in items:
                 items.append(piece)
             if len(items) >= 7:
                 break
     section = code[0]
-    generic = {"C": "货物进出口", "F": "互联网销售（除销售需要许可的商品）",
-               "I": "技术服务、技术开发、技术咨询、技术交流、技术转让、技术推广",
-               "M": "技术服务、技术开发、技术咨询", "L": "企业管理咨询"}.get(section)
+    generic = {
+        "C": "货物进出口",
+        "F": "互联网销售（除销售需要许可的商品）",
+        "I": "技术服务、技术开发、技术咨询、技术交流、技术转让、技术推广",
+        "M": "技术服务、技术开发、技术咨询",
+        "L": "企业管理咨询",
+    }.get(section)
     if generic:
         items.append(generic)
     return "；".join(dict.fromkeys(items)) + "（依法须经批准的项目，经相关部门批准后方可开展经营活动）"
@@ -96,8 +99,7 @@ def _money(values: np.ndarray) -> np.ndarray:
     return np.char.add(np.round(values).astype(np.int64).astype(str), ".00")
 
 
-def generate(n: int, rng: np.random.Generator, city: str,
-             reference_date: dt.date = P.REFERENCE_DATE) -> pd.DataFrame:
+def generate(n: int, rng: np.random.Generator, city: str, reference_date: dt.date = P.REFERENCE_DATE) -> pd.DataFrame:
     """``n`` enterprises as a DataFrame of catalog-formatted text columns (+ ``as_of``)."""
     _, districts, dweights = city_districts(city)
     region = np.array([d.code for d in districts])[rng.choice(len(districts), n, p=dweights)]
@@ -119,27 +121,28 @@ def generate(n: int, rng: np.random.Generator, city: str,
     established = np.array([reference_date - dt.timedelta(days=int(d)) for d in age_days])
     age_years = age_days / 365.25
 
-    log_emp = P.LOG_EMPLOYEES_MEAN + P.LOG_EMPLOYEES_SD * rng.standard_t(P.LOG_EMPLOYEES_T_DF, n) \
+    log_emp = (
+        P.LOG_EMPLOYEES_MEAN
+        + P.LOG_EMPLOYEES_SD * rng.standard_t(P.LOG_EMPLOYEES_T_DF, n)
         + P.LOG_EMPLOYEES_PER_AGE_YEAR * np.minimum(age_years, 20)
+    )
     employees = np.maximum(1, np.round(np.exp(np.minimum(log_emp, P.LOG_EMPLOYEES_MAX)))).astype(np.int64)
     rpe = np.array([by_prefix(c, P.REVENUE_PER_EMPLOYEE) for c in industry])
     revenue = employees * rpe * np.exp(rng.normal(0, P.LOG_REVENUE_PER_EMPLOYEE_SD, n))
     growth = np.clip(rng.normal(P.REVENUE_GROWTH_MEAN, P.REVENUE_GROWTH_SD, n), -0.7, 3.0)
     revenue_prev = revenue / (1 + growth)
     young = age_years < 1.2  # no full previous year on record
-    assets = revenue * np.array([by_prefix(c, P.ASSETS_TO_REVENUE) for c in industry]) \
-        * np.exp(rng.normal(0, 0.5, n))
-    tax = revenue * np.array([by_prefix(c, P.TAX_RATE_OF_REVENUE) for c in industry]) \
-        * np.exp(rng.normal(0, 0.4, n))
-    capital = np.maximum(10_000, revenue * P.REGISTERED_CAPITAL_TO_REVENUE
-                         * np.exp(rng.normal(0, 0.8, n)))
+    assets = revenue * np.array([by_prefix(c, P.ASSETS_TO_REVENUE) for c in industry]) * np.exp(rng.normal(0, 0.5, n))
+    tax = revenue * np.array([by_prefix(c, P.TAX_RATE_OF_REVENUE) for c in industry]) * np.exp(rng.normal(0, 0.4, n))
+    capital = np.maximum(10_000, revenue * P.REGISTERED_CAPITAL_TO_REVENUE * np.exp(rng.normal(0, 0.8, n)))
     capital = np.round(capital / 10_000) * 10_000  # registered in whole 万元
     insured = np.minimum(employees, np.round(employees * rng.uniform(*P.INSURED_SHARE, n))).astype(np.int64)
     ui_paid = insured * P.UNEMPLOYMENT_INSURANCE_PER_HEAD * np.exp(rng.normal(0, 0.25, n))
 
     does_rd = rng.random(n) < np.array([by_prefix(c, P.RD_PROPENSITY) for c in industry])
-    intensity = np.array([by_prefix(c, P.RD_INTENSITY_MEDIAN) for c in industry]) \
-        * np.exp(rng.normal(0, P.RD_INTENSITY_SD, n))
+    intensity = np.array([by_prefix(c, P.RD_INTENSITY_MEDIAN) for c in industry]) * np.exp(
+        rng.normal(0, P.RD_INTENSITY_SD, n)
+    )
     rd = np.where(does_rd, revenue * np.minimum(intensity, 0.6), np.nan)
     patents = np.where(does_rd, rng.poisson(np.nan_to_num(rd) / 1e6 * P.PATENTS_PER_RD_MILLION), 0)
     graduates = rng.poisson(employees * P.GRADUATE_HIRE_RATE)
@@ -149,8 +152,9 @@ def generate(n: int, rng: np.random.Generator, city: str,
     loan_interest = revenue * rng.uniform(*P.LOAN_INTEREST_OF_REVENUE, n)
 
     quals = _qualifications(rng, n, does_rd, intensity, patents, revenue, age_years)
-    scale = np.array([classify(c, int(e), int(r), int(a))
-                      for c, e, r, a in zip(industry, employees, revenue, assets)], dtype=object)
+    scale = np.array(
+        [classify(c, int(e), int(r), int(a)) for c, e, r, a in zip(industry, employees, revenue, assets)], dtype=object
+    )
     listed = np.full(n, "unlisted", dtype=object)
     large, medium = scale == "large", scale == "medium"
     boards = np.array(["sse_main", "szse_main", "star", "chinext", "bse", "overseas"])
@@ -162,31 +166,33 @@ def generate(n: int, rng: np.random.Generator, city: str,
     codes = [uscc.make(r, int(s)) for r, s in zip(region, serials)]
     names = _names(rng, n, industry, city.removesuffix("市"))
 
-    frame = pd.DataFrame({
-        "uscc": codes,
-        "name": names,
-        "region": region,
-        "industry": industry,
-        "established_on": [d.isoformat() for d in established],
-        "registered_capital": _money(capital),
-        "business_scope": [business_scope(c) for c in industry],
-        "employees": employees.astype(str),
-        "insured_employees": insured.astype(str),
-        "revenue": _money(revenue),
-        "revenue_prev": np.where(young, "", _money(revenue_prev)),
-        "total_assets": _money(assets),
-        "tax_paid": _money(tax),
-        "rd_expense": np.where(does_rd, _money(np.nan_to_num(rd)), ""),
-        "unemployment_insurance_paid": _money(ui_paid),
-        "graduates_hired": graduates.astype(str),
-        "skill_certificates": np.where(certs_known, certs.astype(str), ""),
-        "invention_patents": patents.astype(str),
-        "loan_interest_paid": np.where(has_loan, _money(loan_interest), ""),
-        "qualifications": quals,
-        "listed_status": listed,
-        "on_dishonesty_list": np.where(rng.random(n) < P.DISHONEST_SHARE, "true", "false"),
-        "in_abnormal_operation": np.where(rng.random(n) < P.ABNORMAL_SHARE, "true", "false"),
-    })
+    frame = pd.DataFrame(
+        {
+            "uscc": codes,
+            "name": names,
+            "region": region,
+            "industry": industry,
+            "established_on": [d.isoformat() for d in established],
+            "registered_capital": _money(capital),
+            "business_scope": [business_scope(c) for c in industry],
+            "employees": employees.astype(str),
+            "insured_employees": insured.astype(str),
+            "revenue": _money(revenue),
+            "revenue_prev": np.where(young, "", _money(revenue_prev)),
+            "total_assets": _money(assets),
+            "tax_paid": _money(tax),
+            "rd_expense": np.where(does_rd, _money(np.nan_to_num(rd)), ""),
+            "unemployment_insurance_paid": _money(ui_paid),
+            "graduates_hired": graduates.astype(str),
+            "skill_certificates": np.where(certs_known, certs.astype(str), ""),
+            "invention_patents": patents.astype(str),
+            "loan_interest_paid": np.where(has_loan, _money(loan_interest), ""),
+            "qualifications": quals,
+            "listed_status": listed,
+            "on_dishonesty_list": np.where(rng.random(n) < P.DISHONEST_SHARE, "true", "false"),
+            "in_abnormal_operation": np.where(rng.random(n) < P.ABNORMAL_SHARE, "true", "false"),
+        }
+    )
     assert list(frame.columns) == [f.name for f in catalog.FACT_FIELDS]
     frame["as_of"] = reference_date.isoformat()
     return frame
@@ -206,8 +212,11 @@ def _names(rng, n, industry, city_short: str) -> list[str]:
 
 def _qualifications(rng, n, does_rd, intensity, patents, revenue, age_years) -> np.ndarray:
     """Qualifications concentrated on R&D-intensive, patenting firms; 小巨人 ⊂ 专精特新."""
-    score = np.where(does_rd, np.log(np.maximum(intensity, 1e-4)) + 0.3 * np.log1p(patents)
-                     + 0.15 * np.log(np.maximum(revenue, 1.0)), -np.inf)
+    score = np.where(
+        does_rd,
+        np.log(np.maximum(intensity, 1e-4)) + 0.3 * np.log1p(patents) + 0.15 * np.log(np.maximum(revenue, 1.0)),
+        -np.inf,
+    )
     order = np.argsort(-score + rng.normal(0, 0.8, n))  # noisy ranking by "innovativeness"
     rank = np.empty(n, dtype=np.int64)
     rank[order] = np.arange(n)

@@ -17,8 +17,14 @@ from matcher.derived import with_derived
 UNKNOWN = type("Unknown", (), {"__repr__": lambda self: "UNKNOWN"})()
 CENT = Decimal("0.01")
 ROUNDING = {"half_up": ROUND_HALF_UP, "down": ROUND_DOWN}
-COMPARE = {"==": operator.eq, "!=": operator.ne, ">": operator.gt, ">=": operator.ge,
-           "<": operator.lt, "<=": operator.le}
+COMPARE = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+}
 
 
 def num(x) -> Decimal:
@@ -39,8 +45,7 @@ def _region_prefix(code: str) -> str:
 
 def _cmp(op, a, b) -> bool:
     numeric = (int, Decimal)
-    if (isinstance(a, numeric) or isinstance(b, numeric)) and not isinstance(a, bool) \
-            and not isinstance(b, bool):
+    if (isinstance(a, numeric) or isinstance(b, numeric)) and not isinstance(a, bool) and not isinstance(b, bool):
         a, b = num(a), num(b)
     return COMPARE[op](a, b)
 
@@ -49,7 +54,7 @@ def ev(rule, data: dict):
     """``(value, missing)``: value may be UNKNOWN, and then ``missing`` names the fields."""
     if not isinstance(rule, dict):
         return rule, frozenset()
-    (op, args), = rule.items()
+    ((op, args),) = rule.items()
     if op == "var":
         name = args[0] if isinstance(args, list) else args
         value = data.get(name)
@@ -87,7 +92,7 @@ def ev(rule, data: dict):
 def _leaf(op: str, vals: list):
     """Apply a non-logical operator to evaluated arguments."""
     if op == "!":
-        return (not vals[0])
+        return not vals[0]
     if op in ("==", "!=", ">", ">=", "<", "<="):
         return _cmp(op, vals[0], vals[1])
     if op == "in":
@@ -107,7 +112,7 @@ def _leaf(op: str, vals: list):
             out *= x
         return out
     if op == "-":
-        return (nums[0] - nums[1] if len(nums) == 2 else -nums[0])
+        return nums[0] - nums[1] if len(nums) == 2 else -nums[0]
     if op == "/":
         return nums[0] / nums[1]
     if op == "min":
@@ -149,13 +154,14 @@ def compile_test(rule):
     """
     if not isinstance(rule, dict):
         return lambda data: rule
-    (op, args), = rule.items()
+    ((op, args),) = rule.items()
     if op == "var":
         name = args[0] if isinstance(args, list) else args
 
         def var(data):
             value = data.get(name)
             return UNKNOWN if value is None else value
+
         return var
     if not isinstance(args, list):
         args = [args]
@@ -172,8 +178,10 @@ def compile_test(rule):
                 elif bool(v) is decisive:
                     return decisive
             return UNKNOWN if seen_unknown else (not decisive)
+
         return junction
     if op == "if":
+
         def branch(data):
             i = 0
             while i + 1 < len(parts):
@@ -184,6 +192,7 @@ def compile_test(rule):
                     return parts[i + 1](data)
                 i += 2
             return parts[i](data) if i < len(parts) else None
+
         return branch
 
     def apply(data):
@@ -191,4 +200,5 @@ def compile_test(rule):
         if UNKNOWN in values:
             return UNKNOWN
         return _leaf(op, values)
+
     return apply

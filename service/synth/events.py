@@ -26,13 +26,28 @@ TZ = dt.timezone(dt.timedelta(hours=8))
 CHANNELS = ("app", "sms", "wechat", "email")
 # Topic -> GB/T 4754 prefixes it speaks to (relevance beyond explicit conditions).
 TOPIC_SECTIONS = {
-    "科技创新": ("C", "I", "M"), "研发投入": ("C", "I", "M"), "数字经济": ("C39", "I"),
-    "软件": ("I65",), "人工智能": ("I65", "M73"), "消费": ("F", "H"), "商贸流通": ("F",),
-    "餐饮住宿": ("H",), "外贸": ("F51", "C"), "建筑业": ("E",), "智能制造": ("C",),
-    "绿色制造": ("C", "D"), "装备制造": ("C34", "C35", "C38"), "电子商务": ("F52", "I"),
+    "科技创新": ("C", "I", "M"),
+    "研发投入": ("C", "I", "M"),
+    "数字经济": ("C39", "I"),
+    "软件": ("I65",),
+    "人工智能": ("I65", "M73"),
+    "消费": ("F", "H"),
+    "商贸流通": ("F",),
+    "餐饮住宿": ("H",),
+    "外贸": ("F51", "C"),
+    "建筑业": ("E",),
+    "智能制造": ("C",),
+    "绿色制造": ("C", "D"),
+    "装备制造": ("C34", "C35", "C38"),
+    "电子商务": ("F52", "I"),
 }
-QUAL_TOPICS = {"high_tech": "高新技术企业", "srdi_sme": "专精特新", "little_giant": "小巨人",
-               "gazelle": "瞪羚企业", "unicorn": "独角兽企业"}
+QUAL_TOPICS = {
+    "high_tech": "高新技术企业",
+    "srdi_sme": "专精特新",
+    "little_giant": "小巨人",
+    "gazelle": "瞪羚企业",
+    "unicorn": "独角兽企业",
+}
 
 
 def _sigmoid(x: float) -> float:
@@ -83,8 +98,13 @@ def _in_scope(spec_region: str, firm_region: str) -> bool:
     return firm_region == spec_region
 
 
-def generate(frame: pd.DataFrame, specs: list[dict], rng: np.random.Generator,
-             reference_date: dt.date = P.REFERENCE_DATE, progress=None) -> list[dict]:
+def generate(
+    frame: pd.DataFrame,
+    specs: list[dict],
+    rng: np.random.Generator,
+    reference_date: dt.date = P.REFERENCE_DATE,
+    progress=None,
+) -> list[dict]:
     """Events of every firm over the year before ``reference_date``, in time order."""
     T = P.TAKEUP
     facts_list = typed_facts(frame)
@@ -102,8 +122,9 @@ def generate(frame: pd.DataFrame, specs: list[dict], rng: np.random.Generator,
         data = with_derived(facts, reference_date)
         scope = by_region.get(facts["region"])
         if scope is None:
-            scope = by_region[facts["region"]] = [j for j, s in enumerate(specs)
-                                                   if _in_scope(s["region"], facts["region"])]
+            scope = by_region[facts["region"]] = [
+                j for j, s in enumerate(specs) if _in_scope(s["region"], facts["region"])
+            ]
         rel_key = (facts["industry"], facts["qualifications"])
         rel_all = rel_cache.get(rel_key)
         if rel_all is None:
@@ -123,7 +144,10 @@ def generate(frame: pd.DataFrame, specs: list[dict], rng: np.random.Generator,
             eligible = tests[scope[pick]](data) is True
             t = start + dt.timedelta(days=float(times[slot]))
             pid = spec["id"]
-            add = lambda kind, when, payload: events.append((when, uscc, pid, kind, payload))  # noqa: E731
+
+            def add(kind, when, payload, uscc=uscc, pid=pid):
+                events.append((when, uscc, pid, kind, payload))
+
             add("push", t, {"channel": CHANNELS[int(u[slot, 0] * len(CHANNELS))], "relevance": round(r, 2)})
             amount = decide_data(spec, data)[1] if eligible else None
             if spec["mode"] == "automatic":
@@ -133,17 +157,20 @@ def generate(frame: pd.DataFrame, specs: list[dict], rng: np.random.Generator,
                     if u[slot, 2] < T["rating_share"]:
                         add("rating", paid_at + dt.timedelta(days=1), {"score": 5 if u[slot, 3] < 0.8 else 4})
                 continue
-            p_view = _sigmoid(T["view_intercept"] + T["view_relevance"] * r
-                              + T["view_engagement"] * engagement[i])
+            p_view = _sigmoid(T["view_intercept"] + T["view_relevance"] * r + T["view_engagement"] * engagement[i])
             if u[slot, 1] >= p_view:
                 continue
             t_view = t + dt.timedelta(hours=1 + float(u[slot, 2]) * 72)
             add("view", t_view, {})
             size_term = math.log(float(amount) / revenue * 100 + 1e-3) if amount else -3.0
-            p_apply = _sigmoid(T["apply_intercept"] + T["apply_eligible"] * eligible
-                               + T["apply_amount"] * size_term + T["apply_relevance"] * r
-                               + T["apply_engagement"] * engagement[i]
-                               + T["apply_history"] * min(applied_before, 3))
+            p_apply = _sigmoid(
+                T["apply_intercept"]
+                + T["apply_eligible"] * eligible
+                + T["apply_amount"] * size_term
+                + T["apply_relevance"] * r
+                + T["apply_engagement"] * engagement[i]
+                + T["apply_history"] * min(applied_before, 3)
+            )
             if u[slot, 3] >= p_apply:
                 continue
             applied_before += 1
@@ -164,9 +191,17 @@ def generate(frame: pd.DataFrame, specs: list[dict], rng: np.random.Generator,
     order = {"push": 0, "view": 1, "apply": 2, "approved": 3, "rejected": 3, "paid": 4, "rating": 5}
     events.sort(key=lambda e: (e[0], e[1], order[e[3]]))
     stamps = _local_iso([e[0] for e in events])
-    return [{"event_id": f"{uscc}:{pid}:{kind}", "uscc": uscc, "policy_id": pid, "kind": kind,
-             "occurred_at": stamp, "payload": payload}
-            for stamp, (_, uscc, pid, kind, payload) in zip(stamps, events)]
+    return [
+        {
+            "event_id": f"{uscc}:{pid}:{kind}",
+            "uscc": uscc,
+            "policy_id": pid,
+            "kind": kind,
+            "occurred_at": stamp,
+            "payload": payload,
+        }
+        for stamp, (_, uscc, pid, kind, payload) in zip(stamps, events)
+    ]
 
 
 def _local_iso(times: list[dt.datetime]) -> list[str]:

@@ -19,9 +19,27 @@ FIRST_ESTABLISHED = dt.date(1990, 1, 1)
 # Share of enterprises by GB/T 4754-2017 门类/大类 in a large Chinese city's
 # register (wholesale/retail and business services dominate; census 2018).
 SECTION_MIX: dict[str, float] = {
-    "F51": 0.17, "F52": 0.12, "L": 0.12, "M": 0.10, "C": 0.11, "I65": 0.06, "I64": 0.015,
-    "I63": 0.005, "E": 0.05, "H62": 0.04, "H61": 0.01, "K": 0.03, "G": 0.04, "O": 0.035,
-    "N": 0.02, "R": 0.025, "P": 0.01, "Q": 0.008, "A": 0.012, "D": 0.003, "B": 0.001,
+    "F51": 0.17,
+    "F52": 0.12,
+    "L": 0.12,
+    "M": 0.10,
+    "C": 0.11,
+    "I65": 0.06,
+    "I64": 0.015,
+    "I63": 0.005,
+    "E": 0.05,
+    "H62": 0.04,
+    "H61": 0.01,
+    "K": 0.03,
+    "G": 0.04,
+    "O": 0.035,
+    "N": 0.02,
+    "R": 0.025,
+    "P": 0.01,
+    "Q": 0.008,
+    "A": 0.012,
+    "D": 0.003,
+    "B": 0.001,
     "J": 0.005,
 }
 
@@ -38,10 +56,23 @@ LOG_EMPLOYEES_PER_AGE_YEAR = 0.035
 
 # Revenue per employee (yuan), median by section prefix, log-normal spread.
 REVENUE_PER_EMPLOYEE: dict[str, float] = {
-    "F51": 1_800_000, "F52": 450_000, "C": 700_000, "I65": 420_000, "I64": 600_000,
-    "I63": 900_000, "E": 600_000, "H": 180_000, "K": 1_500_000, "L": 350_000,
-    "M": 380_000, "G": 500_000, "D": 2_000_000, "B": 1_200_000, "A": 250_000,
-    "J": 900_000, "*": 250_000,
+    "F51": 1_800_000,
+    "F52": 450_000,
+    "C": 700_000,
+    "I65": 420_000,
+    "I64": 600_000,
+    "I63": 900_000,
+    "E": 600_000,
+    "H": 180_000,
+    "K": 1_500_000,
+    "L": 350_000,
+    "M": 380_000,
+    "G": 500_000,
+    "D": 2_000_000,
+    "B": 1_200_000,
+    "A": 250_000,
+    "J": 900_000,
+    "*": 250_000,
 }
 LOG_REVENUE_PER_EMPLOYEE_SD = 1.0
 REVENUE_GROWTH_MEAN = 0.06
@@ -53,11 +84,28 @@ REGISTERED_CAPITAL_TO_REVENUE = 0.35
 # R&D: who does it and how much (share of revenue). C39 and I65 are R&D-heavy,
 # retail and catering hardly do any (国家统计局 R&D 投入统计公报).
 RD_PROPENSITY: dict[str, float] = {
-    "C39": 0.65, "I65": 0.60, "M73": 0.75, "C35": 0.45, "C34": 0.40, "C27": 0.50, "C": 0.25,
-    "M": 0.20, "I": 0.35, "F52": 0.01, "H62": 0.005, "F51": 0.03, "*": 0.04,
+    "C39": 0.65,
+    "I65": 0.60,
+    "M73": 0.75,
+    "C35": 0.45,
+    "C34": 0.40,
+    "C27": 0.50,
+    "C": 0.25,
+    "M": 0.20,
+    "I": 0.35,
+    "F52": 0.01,
+    "H62": 0.005,
+    "F51": 0.03,
+    "*": 0.04,
 }
 RD_INTENSITY_MEDIAN: dict[str, float] = {
-    "C39": 0.055, "I65": 0.09, "M73": 0.15, "C27": 0.05, "C": 0.028, "I": 0.05, "*": 0.02,
+    "C39": 0.055,
+    "I65": 0.09,
+    "M73": 0.15,
+    "C27": 0.05,
+    "C": 0.028,
+    "I": 0.05,
+    "*": 0.02,
 }
 RD_INTENSITY_SD = 0.6
 
@@ -73,8 +121,13 @@ PATENTS_PER_RD_MILLION = 0.6
 # Qualifications: national counts relative to ≈ 50 M enterprises, higher in a
 # tech city, concentrated in R&D-intensive firms.
 QUALIFICATION_TARGET_SHARE: dict[str, float] = {
-    "high_tech": 0.015, "tech_sme": 0.03, "innovative_sme": 0.02, "srdi_sme": 0.006,
-    "little_giant": 0.0008, "gazelle": 0.002, "unicorn": 0.00005,
+    "high_tech": 0.015,
+    "tech_sme": 0.03,
+    "innovative_sme": 0.02,
+    "srdi_sme": 0.006,
+    "little_giant": 0.0008,
+    "gazelle": 0.002,
+    "unicorn": 0.00005,
 }
 LISTED_SHARE_OF_LARGE = 0.12
 NEEQ_SHARE_OF_MEDIUM = 0.04
@@ -87,9 +140,17 @@ DISTRICT_WEIGHT = {"区": 3.0, "*": 1.0}
 # Events: take-up is logistic in these terms (see events.py).
 PUSHES_PER_FIRM = (2, 7)  # uniform count of policies pushed to each firm over the year
 TAKEUP = {
-    "view_intercept": -0.2, "view_relevance": 1.6, "view_engagement": 1.0,
-    "apply_intercept": -1.6, "apply_eligible": 2.4, "apply_amount": 0.35,
-    "apply_relevance": 1.0, "apply_engagement": 1.2, "apply_history": 0.5,
-    "approve_eligible": 0.95, "approve_ineligible": 0.04, "rating_share": 0.4,
+    "view_intercept": -0.2,
+    "view_relevance": 1.6,
+    "view_engagement": 1.0,
+    "apply_intercept": -1.6,
+    "apply_eligible": 2.4,
+    "apply_amount": 0.35,
+    "apply_relevance": 1.0,
+    "apply_engagement": 1.2,
+    "apply_history": 0.5,
+    "approve_eligible": 0.95,
+    "approve_ineligible": 0.04,
+    "rating_share": 0.4,
 }
 EVENT_DAYS = 365

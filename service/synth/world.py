@@ -12,8 +12,9 @@ import yaml
 from service.synth import enterprises, events, params, policies
 
 
-def generate_world(n: int, seed: int, city: str, out_dir, progress=None,
-                   reference_date: dt.date = params.REFERENCE_DATE) -> dict:
+def generate_world(
+    n: int, seed: int, city: str, out_dir, progress=None, reference_date: dt.date = params.REFERENCE_DATE
+) -> dict:
     """Write ``enterprises.csv``, ``policies/*.yaml`` and ``events.jsonl`` under ``out_dir``.
 
     ``progress(stage, done, total)`` is called as work advances. Same arguments,
@@ -36,15 +37,12 @@ def generate_world(n: int, seed: int, city: str, out_dir, progress=None,
     specs = policies.build(city, reference_date)
     for spec in specs:
         with open(out / "policies" / f"{spec['id']}.yaml", "w", encoding="utf-8") as fh:
-            yaml.safe_dump(policies.to_yaml_data(spec), fh, allow_unicode=True, sort_keys=False,
-                           width=100)
+            yaml.safe_dump(policies.to_yaml_data(spec), fh, allow_unicode=True, sort_keys=False, width=100)
     say("policies", len(specs), len(specs))
 
-    evs = events.generate(frame, specs, rng, reference_date,
-                          progress=lambda done, total: say("events", done, total))
+    evs = events.generate(frame, specs, rng, reference_date, progress=lambda done, total: say("events", done, total))
     with open(out / "events.jsonl", "w", encoding="utf-8") as fh:
         for e in evs:
             fh.write(json.dumps(e, ensure_ascii=False, separators=(",", ":")) + "\n")
     say("events", n, n)
-    return {"enterprises": n, "policies": len(specs), "events": len(evs), "city": city,
-            "seed": seed, "out": str(out)}
+    return {"enterprises": n, "policies": len(specs), "events": len(evs), "city": city, "seed": seed, "out": str(out)}

@@ -20,9 +20,9 @@ def _engine():
 def _current_versions(session):
     return session.execute(
         select(Policy, PolicyVersion)
-        .join(PolicyVersion, (PolicyVersion.policy_id == Policy.id)
-              & (PolicyVersion.version == Policy.current_version))
-        .order_by(PolicyVersion.mode, Policy.slug)).all()
+        .join(PolicyVersion, (PolicyVersion.policy_id == Policy.id) & (PolicyVersion.version == Policy.current_version))
+        .order_by(PolicyVersion.mode, Policy.slug)
+    ).all()
 
 
 @bp.get("/")
@@ -43,8 +43,18 @@ def home():
 def policies():
     """政策清单."""
     with session_scope(_engine()) as session:
-        items = [(p.slug, v.name, MODES[v.mode], regions().full_name(v.region), v.valid_from,
-                  v.valid_to, v.spec.get("department", "")) for p, v in _current_versions(session)]
+        items = [
+            (
+                p.slug,
+                v.name,
+                MODES[v.mode],
+                regions().full_name(v.region),
+                v.valid_from,
+                v.valid_to,
+                v.spec.get("department", ""),
+            )
+            for p, v in _current_versions(session)
+        ]
     return render_template("policies.html", items=items)
 
 
@@ -54,12 +64,21 @@ def policy(slug: str):
     with session_scope(_engine()) as session:
         row = session.execute(
             select(Policy, PolicyVersion)
-            .join(PolicyVersion, (PolicyVersion.policy_id == Policy.id)
-                  & (PolicyVersion.version == Policy.current_version))
-            .where(Policy.slug == slug)).first()
+            .join(
+                PolicyVersion,
+                (PolicyVersion.policy_id == Policy.id) & (PolicyVersion.version == Policy.current_version),
+            )
+            .where(Policy.slug == slug)
+        ).first()
         if row is None:
             abort(404, description=f"政策 {slug} 不存在")
         p, v = row
         spec = dict(v.spec)
-    return render_template("policy.html", slug=slug, spec=spec, version=v.version,
-                           mode=MODES[spec["mode"]], region=regions().full_name(spec["region"]))
+    return render_template(
+        "policy.html",
+        slug=slug,
+        spec=spec,
+        version=v.version,
+        mode=MODES[spec["mode"]],
+        region=regions().full_name(spec["region"]),
+    )

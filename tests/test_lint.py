@@ -2,6 +2,7 @@
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.mark.parametrize("args", [["check", "."], ["format", "--check", "."]])
 def test_ruff(args):
-    ruff = shutil.which("ruff")
+    beside = Path(sys.executable).parent / "ruff"  # the venv's, even when it is not activated
+    ruff = str(beside) if beside.exists() else shutil.which("ruff")
     if ruff is None:
         pytest.skip("ruff not installed (pip install -e '.[test]' installs it)")
     result = subprocess.run([ruff, *args], cwd=ROOT, capture_output=True, text=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
 from graph import industries
 
@@ -71,6 +72,7 @@ GROUPS: tuple[Group, ...] = (
 OUT_OF_SCOPE = {"J": "金融业", "S": "公共管理、社会保障和社会组织", "T": "国际组织"}
 
 
+@lru_cache(maxsize=4096)
 def group(industry_code: str) -> Group | None:
     """The group whose most specific prefix covers the industry (K7010 before K)."""
     code = industries().canonical(industry_code)

@@ -81,6 +81,9 @@ def test_enterprise_key_sees_only_its_own_enterprise(app, keys):
     assert other.status_code == 403
     assert get(c, "/api/enterprises", keys["enterprise"]).status_code == 403
     assert get(c, f"/api/enterprises/{keys['other']}", keys["officer"]).status_code == 200
+    bad = get(c, "/api/enterprises/91350100M000100Y44", keys["officer"])
+    assert bad.status_code == 400 and "校验位" in bad.json["detail"]
+    assert get(c, "/api/enterprises/91350100M000100Y43", keys["officer"]).status_code == 404
 
 
 def test_staff_list_filters_by_region_and_industry(app, keys):

@@ -9,7 +9,9 @@ from sqlalchemy import func, select
 
 from graph import industries, regions
 from matcher import catalog
+from matcher import uscc as uscc_codes
 from matcher.derived import derive
+from matcher.errors import InvalidUSCC
 from service.api import bp
 from service.api.guard import current_principal, require
 from service.errors import AccessDenied, BadRequest, NotFound
@@ -25,7 +27,11 @@ def _engine():
 
 
 def _load(session, uscc: str) -> Enterprise:
-    ent = session.scalar(select(Enterprise).where(Enterprise.uscc == uscc.strip().upper()))
+    try:
+        code = uscc_codes.validate(uscc)
+    except InvalidUSCC as e:
+        raise BadRequest(str(e), field="uscc") from None
+    ent = session.scalar(select(Enterprise).where(Enterprise.uscc == code))
     if ent is None:
         raise NotFound(f"企业 {uscc} 不存在")
     if not current_principal().can_access_enterprise(ent.id):

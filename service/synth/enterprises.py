@@ -94,6 +94,12 @@ def business_scope(code: str) -> str:
     return "；".join(dict.fromkeys(items)) + "（依法须经批准的项目，经相关部门批准后方可开展经营活动）"
 
 
+def per_industry(industry: np.ndarray, table: dict) -> np.ndarray:
+    """``by_prefix`` for every firm, computed once per distinct industry."""
+    codes, inverse = np.unique(industry, return_inverse=True)
+    return np.array([by_prefix(c, table) for c in codes])[inverse]
+
+
 def _money(values: np.ndarray) -> np.ndarray:
     """Whole yuan as text with two places (money stays text until parsed as Decimal)."""
     return np.char.add(np.round(values).astype(np.int64).astype(str), ".00")
@@ -127,22 +133,20 @@ def generate(n: int, rng: np.random.Generator, city: str, reference_date: dt.dat
         + P.LOG_EMPLOYEES_PER_AGE_YEAR * np.minimum(age_years, 20)
     )
     employees = np.maximum(1, np.round(np.exp(np.minimum(log_emp, P.LOG_EMPLOYEES_MAX)))).astype(np.int64)
-    rpe = np.array([by_prefix(c, P.REVENUE_PER_EMPLOYEE) for c in industry])
+    rpe = per_industry(industry, P.REVENUE_PER_EMPLOYEE)
     revenue = employees * rpe * np.exp(rng.normal(0, P.LOG_REVENUE_PER_EMPLOYEE_SD, n))
     growth = np.clip(rng.normal(P.REVENUE_GROWTH_MEAN, P.REVENUE_GROWTH_SD, n), -0.7, 3.0)
     revenue_prev = revenue / (1 + growth)
     young = age_years < 1.2  # no full previous year on record
-    assets = revenue * np.array([by_prefix(c, P.ASSETS_TO_REVENUE) for c in industry]) * np.exp(rng.normal(0, 0.5, n))
-    tax = revenue * np.array([by_prefix(c, P.TAX_RATE_OF_REVENUE) for c in industry]) * np.exp(rng.normal(0, 0.4, n))
+    assets = revenue * per_industry(industry, P.ASSETS_TO_REVENUE) * np.exp(rng.normal(0, 0.5, n))
+    tax = revenue * per_industry(industry, P.TAX_RATE_OF_REVENUE) * np.exp(rng.normal(0, 0.4, n))
     capital = np.maximum(10_000, revenue * P.REGISTERED_CAPITAL_TO_REVENUE * np.exp(rng.normal(0, 0.8, n)))
     capital = np.round(capital / 10_000) * 10_000  # registered in whole 万元
     insured = np.minimum(employees, np.round(employees * rng.uniform(*P.INSURED_SHARE, n))).astype(np.int64)
     ui_paid = insured * P.UNEMPLOYMENT_INSURANCE_PER_HEAD * np.exp(rng.normal(0, 0.25, n))
 
-    does_rd = rng.random(n) < np.array([by_prefix(c, P.RD_PROPENSITY) for c in industry])
-    intensity = np.array([by_prefix(c, P.RD_INTENSITY_MEDIAN) for c in industry]) * np.exp(
-        rng.normal(0, P.RD_INTENSITY_SD, n)
-    )
+    does_rd = rng.random(n) < per_industry(industry, P.RD_PROPENSITY)
+    intensity = per_industry(industry, P.RD_INTENSITY_MEDIAN) * np.exp(rng.normal(0, P.RD_INTENSITY_SD, n))
     rd = np.where(does_rd, revenue * np.minimum(intensity, 0.6), np.nan)
     patents = np.where(does_rd, rng.poisson(np.nan_to_num(rd) / 1e6 * P.PATENTS_PER_RD_MILLION), 0)
     graduates = rng.poisson(employees * P.GRADUATE_HIRE_RATE)

@@ -274,12 +274,33 @@ def _bind(name):
     return bindparam("b_" + name)
 
 
-def read_events(path, known_usccs: dict[str, int], known_policies: dict[str, int], now: dt.datetime | None = None):
+def read_events(
+    path,
+    known_usccs: dict[str, int],
+    known_policies: dict[str, int],
+    now: dt.datetime | None = None,
+    fmt: str | None = None,
+):
     """Validated event rows ready to insert, and row errors."""
     path = Path(path)
     now = now or dt.datetime.now(dt.UTC)
     rows, errors, seen = [], [], set()
-    for line, rec, problem in _Rows(path, "jsonl"):
+    for line, rec, problem in _Rows(path, fmt):
+        if problem == "header":
+            unknown = [c for c in rec if c not in EVENT_KEYS]
+            if unknown or not {"uscc", "kind", "occurred_at"} <= set(rec):
+                bad = unknown or sorted({"uscc", "kind", "occurred_at"} - set(rec))
+                errors.extend(RowError(path.name, 1, c, "未知的列" if unknown else "缺少必需的列") for c in bad)
+                return [], errors
+            continue
+        if isinstance(rec, dict) and problem is None and isinstance(rec.get("payload"), str):
+            try:  # CSV carries the payload as JSON text
+                rec["payload"] = json.loads(rec["payload"]) if rec["payload"] else {}
+            except json.JSONDecodeError:
+                errors.append(RowError(path.name, line, "payload", "不是合法的 JSON", rec["payload"]))
+                continue
+        if isinstance(rec, dict) and problem is None:
+            rec = {k: (None if v == "" and k in ("event_id", "policy_id") else v) for k, v in rec.items()}
         if problem:
             errors.append(RowError(path.name, line, None, problem))
             continue
@@ -339,13 +360,13 @@ def read_events(path, known_usccs: dict[str, int], known_policies: dict[str, int
     return rows, errors
 
 
-def import_events(engine, path, skip_bad: bool = False, progress=None) -> ImportReport:
+def import_events(engine, path, skip_bad: bool = False, fmt: str | None = None, progress=None) -> ImportReport:
     """Events by enterprise USCC and policy id; an ``event_id`` already stored is skipped."""
     started = time.perf_counter()
     with engine.connect() as conn:
         usccs = dict(conn.execute(select(Enterprise.uscc, Enterprise.id)).all())
         policies = dict(conn.execute(select(Policy.slug, Policy.id)).all())
-    rows, errors = read_events(path, usccs, policies)
+    rows, errors = read_events(path, usccs, policies, fmt=fmt)
     report = ImportReport(
         "events", read=len(rows) + len({e.line for e in errors}), bad=len({e.line for e in errors}), errors=errors
     )

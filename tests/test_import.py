@@ -212,3 +212,17 @@ def test_cli_import_reports_and_exits_non_zero_on_bad_rows(db_url, small_world, 
     assert bad.exit_code == 1 and "bad.csv:4: revenue:" in bad.output and "未写入任何数据" in bad.output
     ok = runner.invoke(main, ["import", "enterprises", str(tmp_path / "bad.csv"), "--skip-bad"])
     assert ok.exit_code == 0 and "导入企业 299 条" in ok.output
+
+
+def test_events_from_csv_with_json_payload(loaded, small_world, tmp_path):
+    with open(small_world / "events.jsonl", encoding="utf-8") as fh:
+        first = [json.loads(line) for line in fh][:5]
+    rows = [dict(e, event_id="csv-" + e["event_id"][-20:], payload=json.dumps(e["payload"])) for e in first]
+    write_rows(tmp_path / "ev.csv", rows)
+    before = count(loaded, Event)
+    report = import_events(loaded, tmp_path / "ev.csv")
+    assert report.committed and report.written == 5 and count(loaded, Event) == before + 5
+    rows[2]["payload"] = "{broken"
+    write_rows(tmp_path / "bad.csv", rows)
+    bad = import_events(loaded, tmp_path / "bad.csv")
+    assert not bad.committed and (bad.errors[0].line, bad.errors[0].field) == (4, "payload")

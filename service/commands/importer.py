@@ -57,11 +57,12 @@ def enterprises_cmd(path: Path, skip_bad: bool, fmt: str | None, source: str | N
 @cli.command("events")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--skip-bad", is_flag=True, help="写入正确的行，报告错误行")
-def events_cmd(path: Path, skip_bad: bool) -> None:
-    """导入互动事件（JSON Lines）。"""
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None, help="默认按扩展名判断")
+def events_cmd(path: Path, skip_bad: bool, fmt: str | None) -> None:
+    """导入互动事件（JSON Lines 或 CSV）。"""
     from service.importer import import_events
 
-    _finish(import_events(_engine(), path, skip_bad=skip_bad, progress=_progress))
+    _finish(import_events(_engine(), path, skip_bad=skip_bad, fmt=fmt, progress=_progress))
 
 
 @cli.command("policies")

@@ -3,7 +3,8 @@
 MatcherError
  ├── InvalidUSCC        a 统一社会信用代码 that fails GB 32100-2015
  ├── InvalidFieldValue  a value that does not fit its field in the catalog
- └── SpecError          a policy spec that cannot be accepted (path + reason)
+ ├── SpecError          a policy spec that cannot be accepted (path + reason)
+ └── RuleError          a rule that cannot be evaluated (path in the rule + reason)
 """
 
 from __future__ import annotations
@@ -39,3 +40,12 @@ class SpecError(MatcherError, ValueError):
         self.source = source
         where = f"{source}: " if source else ""
         super().__init__(f"{where}{path}: {reason}")
+
+
+class RuleError(MatcherError, ValueError):
+    """A rule that cannot be evaluated: ``path`` inside the rule and a Chinese reason."""
+
+    def __init__(self, path: str, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(f"规则 {path}: {reason}")

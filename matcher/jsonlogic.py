@@ -287,9 +287,9 @@ class JsonLogic:
             return self.missing(data, args, here) if op == "missing" else self.missing_some(data, args, here)
         if op in LOGIC:
             return getattr(self, "op_" + {"?:": "if"}.get(op, op))(values, data, here, depth)
-        fn = self.operators.get(op)
-        if fn is None:
+        if op not in self.operators:
             raise RuleError(here, f"未知运算符 {op!r}")
+        fn = self.operators[op]
         args = [self.apply(v, data, f"{here}[{i}]", depth + 1) for i, v in enumerate(values)]
         return self.call(op, fn, args, here)
 

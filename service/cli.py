@@ -19,6 +19,7 @@ COMMANDS = {
     "export": "exporter",
     "serve": "serve",
     "demo": "demo",
+    "policy": "policy",
 }
 
 

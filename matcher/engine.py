@@ -234,6 +234,7 @@ class PolicyLogic(JsonLogic):
         name = fields[0].name if fields else (sorted(missing[0].fields)[0] if missing else None)
         value = fields[0].value if fields else None
         others = [_plain(a) for a in args if not isinstance(a, (_Var, _Missing))]
+        others += [a.value for a in fields[1:]]  # comparing two fields: the second is the threshold
         threshold = others[0] if len(others) == 1 else (others or None)
         flipped = bool(fields) and args and args[0] is not fields[0] and op in COMPARISONS
         shown_op = _FLIP.get(op, op) if flipped else op
@@ -471,7 +472,9 @@ def explain(op, name, value, threshold, outcome) -> tuple[str, Decimal | None]:
     shown, limit = _show(name, value), _show(name, threshold) if name else str(threshold)
     if op == "in":
         return f"{label} {shown}，{'属于' if outcome else '不属于'} {limit}", None
-    numeric = name and catalog.FIELDS[name].numeric and not isinstance(threshold, list)
+    numeric = (
+        name and catalog.FIELDS[name].numeric and threshold is not None and not isinstance(threshold, (list, bool))
+    )
     gap = None
     if numeric and not outcome and op in (">=", ">"):
         gap = dec(threshold, "") - dec(value, "")

@@ -186,9 +186,7 @@ class _Columns:
         if not parts:
             raise _Fallback
         known = np.logical_and.reduce([k for _, k, _ in parts])
-        miss = {}
-        for _, k, m in parts:
-            miss = _merge(self.n, known, miss, m)
+        miss = _merge(self.n, known, *(m for _, _, m in parts))
         vals = [v for v, _, _ in parts]
         with np.errstate(all="ignore"):
             if op == "+":

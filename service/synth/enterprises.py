@@ -155,6 +155,12 @@ def generate(n: int, rng: np.random.Generator, city: str, reference_date: dt.dat
     has_loan = rng.random(n) < P.LOAN_SHARE
     loan_interest = revenue * rng.uniform(*P.LOAN_INTEREST_OF_REVENUE, n)
 
+    rd_growth = np.clip(rng.normal(P.RD_GROWTH_MEAN, P.RD_GROWTH_SD, n), -0.6, 3.0)
+    manufacturing = np.char.startswith(industry.astype(str), "C")
+    assessed = manufacturing & (rng.random(n) < P.SMART_MANUFACTURING_ASSESSED)
+    smart_level = np.where(assessed, rng.choice([1, 2, 3, 4, 5], n, p=P.SMART_MANUFACTURING_LEVELS), 0)
+    diagnosed = manufacturing & (rng.random(n) < P.DIGITAL_DIAGNOSIS_SHARE)
+    diagnosis_fee = np.round(rng.lognormal(np.log(P.DIGITAL_DIAGNOSIS_FEE_MEDIAN), 0.6, n), -2)
     quals = _qualifications(rng, n, does_rd, intensity, patents, revenue, age_years)
     scale = np.array(
         [classify(c, int(e), int(r), int(a)) for c, e, r, a in zip(industry, employees, revenue, assets)], dtype=object
@@ -185,12 +191,15 @@ def generate(n: int, rng: np.random.Generator, city: str, reference_date: dt.dat
             "revenue_prev": np.where(young, "", _money(revenue_prev)),
             "total_assets": _money(assets),
             "tax_paid": _money(tax),
+            "rd_expense_prev": np.where(does_rd & ~young, _money(np.nan_to_num(rd) / (1 + rd_growth)), ""),
             "rd_expense": np.where(does_rd, _money(np.nan_to_num(rd)), ""),
             "unemployment_insurance_paid": _money(ui_paid),
             "graduates_hired": graduates.astype(str),
             "skill_certificates": np.where(certs_known, certs.astype(str), ""),
             "invention_patents": patents.astype(str),
             "loan_interest_paid": np.where(has_loan, _money(loan_interest), ""),
+            "smart_manufacturing_level": np.where(smart_level > 0, smart_level.astype(str), ""),
+            "digital_diagnosis_fee": np.where(diagnosed, _money(diagnosis_fee), ""),
             "qualifications": quals,
             "listed_status": listed,
             "on_dishonesty_list": np.where(rng.random(n) < P.DISHONEST_SHARE, "true", "false"),

@@ -109,6 +109,14 @@ RD_INTENSITY_MEDIAN: dict[str, float] = {
 }
 RD_INTENSITY_SD = 0.6
 
+RD_GROWTH_MEAN = 0.12  # year-on-year change of R&D expense
+RD_GROWTH_SD = 0.35
+# 智能制造能力成熟度 (GB/T 39116-2020): few manufacturers are assessed, most at 1–2.
+SMART_MANUFACTURING_ASSESSED = 0.04
+SMART_MANUFACTURING_LEVELS = [0.45, 0.33, 0.16, 0.05, 0.01]
+DIGITAL_DIAGNOSIS_SHARE = 0.03  # manufacturers that bought a 数字化转型诊断 last year
+DIGITAL_DIAGNOSIS_FEE_MEDIAN = 120_000.0
+
 INSURED_SHARE = (0.70, 0.98)  # uniform range of insured / employees
 UNEMPLOYMENT_INSURANCE_PER_HEAD = 420.0  # yuan/yr: 0.5 % unit rate on ≈ 84k wage base
 GRADUATE_HIRE_RATE = 0.04  # graduates hired per employee per year

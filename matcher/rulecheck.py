@@ -107,3 +107,136 @@ def _check_domain_literal(op: str, args: list, where: str) -> list[SpecError]:
     except UnknownCode as e:
         return [SpecError(f"{where}[1]", str(e))]
     return []
+
+
+# -- strict typing: operators must fit the fields they test ---------------------
+NUMERIC_FIELD_TYPES = frozenset({"money", "count", "percent"})
+ORDERED = {">", ">=", "<", "<="}
+ARITH = {"+", "-", "*", "/", "%", "min", "max"}
+FIELD_OPS = {"in_region": "region", "in_industry": "industry", "has_qualification": "set"}
+
+
+def _literal_type(x) -> str:
+    if isinstance(x, bool):
+        return "bool"
+    if isinstance(x, (int, float)):
+        return "number"
+    if isinstance(x, str):
+        try:
+            float(x)
+            return "number"
+        except ValueError:
+            return "text"
+    if x is None:
+        return "null"
+    if isinstance(x, list):
+        return "list"
+    return "other"
+
+
+def _is_numeric(t: str | None) -> bool:
+    return t in NUMERIC_FIELD_TYPES or t == "number"
+
+
+def check_types(rule, path: str) -> list[SpecError]:
+    """Type errors of a rule that already passed :func:`check_rule` (fields and operators exist)."""
+    errors: list[SpecError] = []
+    _infer(rule, path, errors)
+    return errors
+
+
+def _infer(node, path, errors) -> str | None:
+    """The type of ``node`` ("money", "number", "bool", "region", ... or None when unknown)."""
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            _infer(item, f"{path}[{i}]", errors)
+        return "list"
+    if not isinstance(node, dict):
+        return _literal_type(node)
+    if len(node) != 1:
+        return None
+    ((op, args),) = node.items()
+    here = f"{path}.{op}"
+    if op == "var":
+        name = args[0] if isinstance(args, list) and args else args
+        f = FIELDS.get(name) if isinstance(name, str) else None
+        return f.type if f else None
+    arglist = args if isinstance(args, list) else [args]
+    types = [_infer(a, f"{here}[{i}]", errors) for i, a in enumerate(arglist)]
+    fields = [FIELDS.get(_var_name(a["var"])) if isinstance(a, dict) and "var" in a else None for a in arglist]
+    if op in ORDERED:
+        for i, (t, f) in enumerate(zip(types, fields)):
+            if t is not None and not _is_numeric(t) and t not in ("date", "text"):
+                label = f"{f.label}（{f.name}）" if f else "该值"
+                errors.append(SpecError(f"{here}[{i}]", f"{label}的类型为 {t}，不能比较大小"))
+        _check_units(here, arglist, types, fields, errors)
+        return "bool"
+    if op in ("==", "!=", "===", "!=="):
+        _check_equality(here, arglist, types, fields, errors)
+        return "bool"
+    if op in ARITH:
+        for i, t in enumerate(types):
+            if t is not None and not _is_numeric(t):
+                errors.append(SpecError(f"{here}[{i}]", f"算术运算需要数字，这里是 {t}"))
+        return "number"
+    if op in FIELD_OPS and arglist:
+        want = FIELD_OPS[op]
+        if types[0] is not None and types[0] != want:
+            errors.append(SpecError(f"{here}[0]", f"{op} 的第一个参数应为 {want} 类型的字段，这里是 {types[0]}"))
+        return "bool"
+    if op == "in" and len(arglist) == 2 and fields[0] is not None and isinstance(arglist[1], list):
+        f = fields[0]
+        if f.choices:
+            for i, member in enumerate(arglist[1]):
+                if member not in f.choices:
+                    errors.append(
+                        SpecError(f"{here}[1][{i}]", f"{member!r} 不是{f.label}的可选值（{'、'.join(f.choices)}）")
+                    )
+        return "bool"
+    if op in ("and", "or", "!", "!!", "in", "has_qualification", "before", "after"):
+        return "bool"
+    if op == "years_since":
+        return "count"
+    if op in ("if", "?:"):
+        branches = [t for i, t in enumerate(types) if i % 2 == 1 or i == len(types) - 1]
+        return branches[0] if branches and all(b == branches[0] for b in branches) else None
+    return None
+
+
+def _check_units(here, args, types, fields, errors) -> None:
+    """A threshold written with a unit ("500万", "3%") or a fraction for a count is refused."""
+    field = next((f for f in fields if f is not None), None)
+    if field is None:
+        return
+    for i, a in enumerate(args):
+        if fields[i] is not None or isinstance(a, dict):
+            continue
+        if isinstance(a, str) and _literal_type(a) == "text":
+            hint = {
+                "money": '金额以元为单位，写成数字，如 "5000000"',
+                "percent": "百分比写成数字，如 3 表示 3%",
+                "count": "写成整数",
+            }.get(field.type, "应为数字")
+            errors.append(SpecError(f"{here}[{i}]", f"{field.label}的阈值 {a!r} 不是数字：{hint}"))
+        elif field.type == "count" and _literal_type(a) == "number" and float(a) != int(float(a)):
+            errors.append(
+                SpecError(f"{here}[{i}]", f"{field.label}以{field.unit or '个'}计，阈值应为整数（实际 {a!r}）")
+            )
+
+
+def _check_equality(here, args, types, fields, errors) -> None:
+    field = next((f for f in fields if f is not None), None)
+    if field is None or len(args) != 2:
+        return
+    other_index = 1 if fields[0] is field else 0
+    other, other_type = args[other_index], types[other_index]
+    if isinstance(other, dict):
+        return
+    if field.choices and field.type == "enum" and other not in field.choices:
+        errors.append(
+            SpecError(f"{here}[{other_index}]", f"{other!r} 不是{field.label}的可选值（{'、'.join(field.choices)}）")
+        )
+    elif field.type in NUMERIC_FIELD_TYPES and other_type != "number":
+        errors.append(SpecError(f"{here}[{other_index}]", f"{field.label}是数字，不能与 {other!r} 比较"))
+    elif field.type == "bool" and other_type != "bool":
+        errors.append(SpecError(f"{here}[{other_index}]", f"{field.label}是真假值，应与 true/false 比较"))

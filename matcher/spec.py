@@ -21,7 +21,7 @@ import yaml
 from graph import UnknownCode, regions
 from matcher import catalog
 from matcher.errors import InvalidFieldValue, MatcherError, SpecError
-from matcher.rulecheck import check_rule
+from matcher.rulecheck import check_rule, check_types
 
 MODES = ("automatic", "instant", "review")
 BENEFIT_TYPES = ("subsidy", "reward", "interest_subsidy", "fee_reduction", "tax_reduction")
@@ -272,7 +272,10 @@ def parse_spec(data, source: str | None = None) -> PolicySpec:
     limit = data["time_limit_days"]
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
         c.fail("time_limit_days", f"应为非负整数（工作日）（实际 {limit!r}）")
-    c.errors.extend(_with_source(check_rule(data["conditions"], "conditions"), source))
+    rule_errors = check_rule(data["conditions"], "conditions")
+    if not rule_errors:  # types are only meaningful once fields and operators exist
+        rule_errors = check_types(data["conditions"], "conditions")
+    c.errors.extend(_with_source(rule_errors, source))
     amount = _amount(c, data["amount"])
     budget = c.money(data["budget"], "budget")
     group = data.get("exclusive_group")
@@ -326,7 +329,8 @@ def _amount(c: _Checker, raw) -> Amount | None:
         return None
     formula = raw["formula"]
     if isinstance(formula, (dict, list)):
-        c.errors.extend(_with_source(check_rule(formula, "amount.formula"), c.source))
+        errors = check_rule(formula, "amount.formula") or check_types(formula, "amount.formula")
+        c.errors.extend(_with_source(errors, c.source))
     else:
         c.money(formula, "amount.formula")
     cap = c.money(raw.get("cap"), "amount.cap", required=False)

@@ -74,6 +74,28 @@ def test_each_problem_is_reported_at_its_path(mutate, path, words):
     assert words in found[path]
 
 
+@pytest.mark.parametrize(
+    "condition, path, words",
+    [
+        ({">": [{"var": "region"}, "320100"]}, "conditions.>[0]", "不能比较大小"),
+        ({">=": [{"var": "revenue"}, "500万"]}, "conditions.>=[1]", "以元为单位"),
+        ({">=": [{"var": "employees"}, 2.5]}, "conditions.>=[1]", "整数"),
+        ({"==": [{"var": "listed_status"}, "nasdaq"]}, "conditions.==[1]", "可选值"),
+        ({"==": [{"var": "revenue"}, "很多"]}, "conditions.==[1]", "数字"),
+        ({"==": [{"var": "on_dishonesty_list"}, "no"]}, "conditions.==[1]", "true/false"),
+        ({"in": [{"var": "scale"}, ["small", "tiny"]]}, "conditions.in[1][1]", "可选值"),
+        ({"in_region": [{"var": "industry"}, "320100"]}, "conditions.in_region[0]", "region"),
+        ({">": [{"+": [{"var": "revenue"}, {"var": "region"}]}, 0]}, "conditions.>[0].+[1]", "算术"),
+    ],
+)
+def test_strict_types_and_units(condition, path, words):
+    data = example()
+    data["conditions"] = condition
+    found = errors_of(data)
+    assert path in found, found
+    assert words in found[path]
+
+
 def test_all_problems_of_a_file_come_together():
     data = example()
     data["mode"], data["budget"], data["region"] = "x", "-1", "000000"

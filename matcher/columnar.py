@@ -16,61 +16,101 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 
 from graph import industries, regions
 from matcher import catalog
-from matcher.decision import Decision, compute_amount, decide, facts_to_declare
+from matcher.decision import CENT, Decision, decide, facts_to_declare
 from matcher.derived import with_derived
 from matcher.errors import RuleError
 from matcher.spec import PolicySpec
 
 TRUE, FALSE, UNKNOWN = 1, 0, -1
 REL_TOL = 1e-9
+EXACT_LIMIT = 1e9  # below this, decimals with ≤ 6 places differ by more than float spacing
+
+
+def _exact_const(value) -> bool:
+    """A literal whose float is ordered exactly like its Decimal against 2-place fields."""
+    if isinstance(value, bool):
+        return False
+    try:
+        d = Decimal(str(value))
+    except Exception:
+        return False
+    return d.is_finite() and abs(d) < Decimal(EXACT_LIMIT) and d.as_tuple().exponent >= -6
 
 
 class _Fallback(Exception):
     """The columnar path cannot take this rule; use the scalar one."""
 
 
-@dataclass
 class Table:
-    """Typed facts of many enterprises, with derived fields, as columns."""
+    """Typed facts of many enterprises as columns, with the derived fields.
 
-    rows: list[dict]  # typed facts with derived fields (for the scalar fallback)
-    facts: list[dict]  # typed facts as given
-    as_of: dt.date
+    Numbers are float64 with a ``known`` mask; text, codes and enums are numpy
+    strings ("" when missing); qualifications are ``;``-joined text; flags are
+    booleans. ``row(i)`` gives the typed facts of one enterprise for the exact
+    scalar path, and ``ambiguous`` marks rows whose derived percentages sit on a
+    rounding boundary in float (they are always re-decided exactly).
+    """
+
+    def __init__(self, n: int, as_of: dt.date, numeric: dict, text: dict, row_fn, facts_fn, ambiguous=None):
+        self.n, self.as_of = n, as_of
+        self._numeric, self._text = numeric, text
+        self._row, self._facts = row_fn, facts_fn
+        self.ambiguous = ambiguous if ambiguous is not None else np.zeros(n, dtype=bool)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def numeric(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        return self._numeric[name]
+
+    def text(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        return self._text[name]
+
+    def row(self, i: int) -> dict:
+        return self._row(i)
+
+    def facts(self, i: int) -> dict:
+        return self._facts(i)
 
     @classmethod
     def from_records(cls, records: list[dict], as_of: dt.date) -> Table:
-        return cls([with_derived(r, as_of) for r in records], list(records), as_of)
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def column(self, name: str) -> np.ndarray:
-        cache = self.__dict__.setdefault("_cols", {})
-        if name not in cache:
-            cache[name] = np.array([r.get(name) for r in self.rows], dtype=object)
-        return cache[name]
-
-    def numeric(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        cache = self.__dict__.setdefault("_nums", {})
-        if name not in cache:
-            col = self.column(name)
+        """From typed facts (dicts of catalog values); derived fields computed per row."""
+        rows = [with_derived(r, as_of) for r in records]
+        numeric, text = {}, {}
+        for name, f in catalog.FIELDS.items():
+            col = [r.get(name) for r in rows]
             known = np.array([v is not None for v in col], dtype=bool)
-            values = np.array([float(v) if v is not None else np.nan for v in col], dtype=float)
-            cache[name] = (values, known)
-        return cache[name]
+            if f.type in ("money", "count", "percent"):
+                numeric[name] = (np.array([float(v) if v is not None else np.nan for v in col]), known)
+            elif f.type == "bool":
+                text[name] = (np.array([bool(v) for v in col], dtype=bool), known)
+            elif f.type == "set":
+                text[name] = (np.array([";".join(sorted(v)) if v is not None else "" for v in col], dtype=str), known)
+            elif f.type == "date":
+                text[name] = (np.array([v.isoformat() if v is not None else "" for v in col], dtype=str), known)
+            else:
+                text[name] = (np.array([v if v is not None else "" for v in col], dtype=str), known)
+        return cls(len(rows), as_of, numeric, text, rows.__getitem__, list(records).__getitem__)
+
+    @classmethod
+    def from_frame(cls, frame, as_of: dt.date) -> Table:
+        """From catalog-formatted text columns (an enterprises.csv read as strings), vectorised."""
+        return table_from_frame(frame, as_of)
 
 
 @dataclass
 class _Node:
-    kind: str  # bool | num | obj | const
+    kind: str  # bool | num | obj | date | set | const
     values: object
     known: np.ndarray | None = None
     miss: dict | None = None  # field -> rows where its absence makes this node unknown
+    exact: bool = False  # a field or literal whose float compares exactly like its Decimal (see _exact_const)
 
 
 class _Columns:
@@ -107,12 +147,13 @@ class _Columns:
         f = catalog.FIELDS[name]
         if f.type in ("money", "count", "percent"):
             values, known = self.t.numeric(name)
-            return _Node("num", values, known, {name: ~known})
-        col = self.t.column(name)
-        known = np.array([v is not None for v in col], dtype=bool)
+            return _Node("num", values, known, {name: ~known}, exact=True)
+        values, known = self.t.text(name)
         if f.type == "bool":
-            return _Node("bool", np.array([bool(v) for v in col]), known, {name: ~known})
-        return _Node("obj", col, known, {name: ~known})
+            return _Node("bool", values & known, known, {name: ~known})
+        if f.type in ("date", "set"):
+            return _Node(f.type, values, known, {name: ~known})
+        return _Node("obj", values, known, {name: ~known})
 
     # -- logic ----------------------------------------------------------------
     def _as_bool(self, node: _Node) -> _Node:
@@ -156,7 +197,10 @@ class _Columns:
             y, ky, my = self._num(b)
             known = kx & ky
             with np.errstate(invalid="ignore"):
-                close = np.abs(x - y) <= REL_TOL * np.maximum(1.0, np.maximum(np.abs(x), np.abs(y)))
+                if self._exact(a) and self._exact(b):  # plain fields and short literals: only huge ties are unsure
+                    close = (x == y) & (np.abs(x) >= EXACT_LIMIT)
+                else:
+                    close = np.abs(x - y) <= REL_TOL * np.maximum(1.0, np.maximum(np.abs(x), np.abs(y)))
                 result = {">": x > y, ">=": x >= y, "<": x < y, "<=": x <= y, "==": x == y, "!=": x != y}[op]
             self.uncertain |= known & close
             return _Node("bool", np.where(known, result, False), known, _merge(self.n, known, mx, my))
@@ -170,6 +214,11 @@ class _Columns:
             eq = a.values == b.values
             return _Node("bool", eq if op == "==" else ~eq, a.known, a.miss)
         raise _Fallback
+
+    def _exact(self, node: _Node) -> bool:
+        if node.kind == "num":
+            return node.exact
+        return node.kind == "const" and _exact_const(node.values)
 
     def _num(self, node: _Node):
         if node.kind == "num":
@@ -206,13 +255,38 @@ class _Columns:
                 raise _Fallback
         return _Node("num", out, known, miss)
 
+    def op_if(self, op, args):
+        """Numeric if/else-if chains (tiers); the first deciding condition wins, as in the scalar path."""
+        if len(args) % 2 == 0 or len(args) < 3:
+            raise _Fallback
+        *pairs, last = args
+        value, known, miss = self._num(self.ev(last))
+        value, known = np.array(value, dtype=float), known.copy()
+        for j in range(len(pairs) - 2, -1, -2):  # innermost (last) branch first, earlier ones override
+            cond = self._as_bool(self.ev(pairs[j]))
+            then_v, then_k, then_m = self._num(self.ev(pairs[j + 1]))
+            unknown, take = ~cond.known, cond.known & cond.values
+            keep = cond.known & ~cond.values
+            value = np.where(take, then_v, value)
+            known = (take & then_k) | (keep & known)
+            names = set(miss) | set(then_m) | set(cond.miss or {})
+            zero = np.zeros(self.n, dtype=bool)
+            miss = {
+                m: (unknown & (cond.miss or {}).get(m, zero))
+                | (take & then_m.get(m, zero))
+                | (keep & miss.get(m, zero))
+                for m in names
+            }
+        return _Node("num", value, known, miss)
+
     def op_in(self, op, args):
         if len(args) != 2:
             raise _Fallback
         a, b = self.ev(args[0]), self.ev(args[1])
-        if a.kind in ("obj",) and b.kind == "const" and isinstance(b.values, list):
-            allowed = set(b.values)
-            out = np.array([v in allowed for v in a.values])
+        if a.kind == "obj" and b.kind == "const" and isinstance(b.values, list):
+            if not all(isinstance(v, str) for v in b.values):
+                raise _Fallback
+            out = np.isin(a.values, np.array(b.values, dtype=str))
             return _Node("bool", out & a.known, a.known, a.miss)
         raise _Fallback
 
@@ -220,24 +294,23 @@ class _Columns:
         if len(args) != 2:
             raise _Fallback
         a, b = self.ev(args[0]), self.ev(args[1])
-        if a.kind != "obj" or b.kind != "const" or not isinstance(b.values, str):
+        if b.kind != "const" or not isinstance(b.values, str):
             raise _Fallback
         target = b.values
         try:
-            if op == "in_region":
-                prefix = _region_prefix(regions().canonical(target))
-                test = lambda v: v.startswith(prefix)  # noqa: E731
-            elif op == "in_industry":
-                prefix = industries().canonical(target)
-                test = lambda v: v.startswith(prefix)  # noqa: E731
+            if op == "in_region" and a.kind == "obj":
+                out = np.char.startswith(a.values, _region_prefix(regions().canonical(target)))
+            elif op == "in_industry" and a.kind == "obj":
+                out = np.char.startswith(a.values, industries().canonical(target))
+            elif op == "has_qualification" and a.kind == "set" and target in catalog.QUALIFICATIONS:
+                out = np.char.find(np.char.add(np.char.add(";", a.values), ";"), f";{target};") >= 0
             else:
-                if target not in catalog.QUALIFICATIONS:
-                    raise _Fallback
-                test = lambda v: target in v  # noqa: E731
+                raise _Fallback
+        except _Fallback:
+            raise
         except Exception:
             raise _Fallback from None
-        out = np.array([v is not None and test(v) for v in a.values], dtype=bool)
-        return _Node("bool", out, a.known, a.miss)
+        return _Node("bool", out & a.known, a.known, a.miss)
 
 
 _NAMES = {
@@ -259,6 +332,8 @@ _NAMES = {
     "min": "arith",
     "max": "arith",
     "in": "in",
+    "if": "if",
+    "?:": "if",
     "in_region": "domain",
     "in_industry": "domain",
     "has_qualification": "domain",
@@ -278,6 +353,22 @@ def _merge(n, known, *masks):
     return out
 
 
+def _conditions(rule, table: Table):
+    """Vectorised conditions: (outcome int8, missing masks, rows to re-decide exactly)."""
+    n = len(table)
+    cols = _Columns(table)
+    try:
+        node = cols._as_bool(cols.ev(rule))
+        outcome = np.where(node.known, node.values.astype(np.int8), UNKNOWN).astype(np.int8)
+        return outcome, node.miss or {}, cols.uncertain | table.ambiguous
+    except _Fallback:
+        return np.full(n, UNKNOWN, dtype=np.int8), {}, np.ones(n, dtype=bool)
+
+
+def _missing_of(masks: dict, i: int) -> tuple[str, ...]:
+    return tuple(sorted(name for name, mask in masks.items() if mask[i]))
+
+
 def evaluate_conditions(rule, table: Table) -> tuple[np.ndarray, list[tuple[str, ...]]]:
     """Per row: TRUE / FALSE / UNKNOWN, and the missing fields of unknown rows.
 
@@ -286,22 +377,12 @@ def evaluate_conditions(rule, table: Table) -> tuple[np.ndarray, list[tuple[str,
     from matcher.engine import UNKNOWN as SCALAR_UNKNOWN
     from matcher.engine import evaluate_rule
 
-    n = len(table)
-    cols = _Columns(table)
-    try:
-        node = cols._as_bool(cols.ev(rule))
-        outcome = np.where(node.known, node.values.astype(np.int8), UNKNOWN).astype(np.int8)
-        missing_masks = node.miss or {}
-        redo = np.flatnonzero(cols.uncertain)
-    except _Fallback:
-        outcome, missing_masks, redo = np.full(n, UNKNOWN, dtype=np.int8), {}, np.arange(n)
-    names = sorted(missing_masks)
-    missing: list[tuple[str, ...]] = [()] * n
-    unknown_rows = np.flatnonzero(outcome == UNKNOWN)
-    for i in unknown_rows:
-        missing[i] = tuple(m for m in names if missing_masks[m][i])
-    for i in redo:
-        ev = evaluate_rule(rule, table.rows[i], as_of=table.as_of)
+    outcome, masks, redo = _conditions(rule, table)
+    missing: list[tuple[str, ...]] = [()] * len(table)
+    for i in np.flatnonzero(outcome == UNKNOWN):
+        missing[i] = _missing_of(masks, i)
+    for i in np.flatnonzero(redo):
+        ev = evaluate_rule(rule, table.row(i), as_of=table.as_of)
         if ev.value is SCALAR_UNKNOWN:
             outcome[i], missing[i] = UNKNOWN, tuple(sorted(ev.missing))
         else:
@@ -311,34 +392,180 @@ def evaluate_conditions(rule, table: Table) -> tuple[np.ndarray, list[tuple[str,
     return outcome, missing
 
 
+@dataclass
+class Sweep:
+    """One policy decided for every row of a table: arrays, plus exact overrides.
+
+    ``outcome``: 1 eligible, 0 not eligible, -1 undetermined; ``cents``: the
+    amount of eligible rows in 分 (exact integers); rows in ``exact`` were
+    decided by the scalar engine and hold their :class:`Decision`.
+    """
+
+    spec: PolicySpec
+    table: Table
+    outcome: np.ndarray
+    cents: np.ndarray
+    masks: dict
+    amount_unknown: np.ndarray
+    exact: dict
+
+    def decision(self, i: int) -> Decision:
+        if i in self.exact:
+            return self.exact[i]
+        sid, as_of = self.spec.id, self.table.as_of
+        o = self.outcome[i]
+        if o == TRUE:
+            return Decision(sid, "eligible", amount=(Decimal(int(self.cents[i])) / 100).quantize(CENT), as_of=as_of)
+        if o == FALSE:
+            return Decision(sid, "not_eligible", as_of=as_of)
+        note = "条件已满足，计算金额还需补充数据" if self.amount_unknown[i] else ""
+        return Decision(
+            sid,
+            "undetermined",
+            missing=facts_to_declare(_missing_of(self.masks, i), self.table.facts(i)),
+            as_of=as_of,
+            note=note,
+        )
+
+    def decisions(self) -> list[Decision]:
+        return [self.decision(i) for i in range(len(self.table))]
+
+    @property
+    def eligible(self) -> int:
+        return int((self.outcome == TRUE).sum())
+
+    @property
+    def total(self) -> Decimal:
+        """Money for all eligible rows, exact."""
+        return (Decimal(int(self.cents[self.outcome == TRUE].sum())) / 100).quantize(CENT)
+
+
+def sweep(spec: PolicySpec, table: Table) -> Sweep:
+    """Decide ``spec`` for every row: the scalar answers, computed column-wise."""
+    n, as_of = len(table), table.as_of
+    outcome, masks, redo = _conditions(spec.conditions, table)
+    cents = np.zeros(n, dtype=np.int64)
+    amount_unknown = np.zeros(n, dtype=bool)
+    eligible = outcome == TRUE
+    try:
+        value, known, amask, ambiguous = _amounts(spec, table)
+        redo = redo | (eligible & ambiguous)
+        cents = np.where(eligible & known, value, 0).astype(np.int64)
+        amount_unknown = eligible & ~known
+        for name, mask in amask.items():
+            masks[name] = masks.get(name, np.zeros(n, dtype=bool)) | (mask & amount_unknown)
+        outcome = np.where(amount_unknown, UNKNOWN, outcome).astype(np.int8)
+    except _Fallback:
+        redo = redo | eligible
+    exact = {}
+    for i in np.flatnonzero(redo):
+        d = decide(spec, table.facts(i), as_of)
+        exact[int(i)] = Decision(spec.id, d.outcome, d.amount, d.missing, [], as_of, d.note)
+        outcome[i] = {"eligible": TRUE, "not_eligible": FALSE}.get(d.outcome, UNKNOWN)
+        cents[i] = int(d.amount * 100) if d.amount is not None else 0
+    return Sweep(spec, table, outcome, cents, masks, amount_unknown, exact)
+
+
+def _amounts(spec: PolicySpec, table: Table):
+    """Amounts in 分 as float-computed integers, and the rows too close to a boundary to trust."""
+    n = len(table)
+    amount = spec.amount
+    cols = _Columns(table)
+    if isinstance(amount.formula, (dict, list)):
+        node = cols.ev(amount.formula)
+        x, known, miss = cols._num(node)
+    else:
+        x, known, miss = np.full(n, float(Decimal(str(amount.formula)))), np.ones(n, dtype=bool), {}
+    x = np.array(x, dtype=float)
+    # negative amounts raise in the scalar path; tiny ones may be float noise around zero
+    ambiguous = cols.uncertain.copy() | (known & ((x < 0) | ((x != 0) & (np.abs(x) < 1e-9))))
+    for bound, pick in ((amount.floor, np.maximum), (amount.cap, np.minimum)):
+        if bound is not None:
+            b = float(bound)
+            ambiguous |= np.abs(x - b) <= 1e-9 * max(1.0, abs(b))
+            x = pick(x, b)
+    scaled = x * 100
+    tol = np.maximum(1e-6, np.abs(scaled) * 1e-12)
+    frac = scaled - np.floor(scaled)
+    if amount.rounding == "down":
+        cents = np.floor(scaled)
+        ambiguous |= (frac < tol) | (frac > 1 - tol)
+        cents = np.where(frac > 1 - tol, cents + 1, cents)  # exact integers stay exact
+    else:
+        cents = np.floor(scaled + 0.5)
+        ambiguous |= np.abs(frac - 0.5) < tol
+    return np.nan_to_num(cents), known, miss, ambiguous & known
+
+
 def decide_columns(spec: PolicySpec, table: Table) -> list[Decision]:
-    """The scalar :func:`~matcher.decision.decide` for every row, without the trace, computed column-wise."""
-    outcome, missing = evaluate_conditions(spec.conditions, table)
-    out = []
-    for i in range(len(table)):
-        if outcome[i] == FALSE:
-            out.append(Decision(spec.id, "not_eligible", as_of=table.as_of))
-        elif outcome[i] == UNKNOWN:
-            out.append(
-                Decision(
-                    spec.id, "undetermined", missing=facts_to_declare(missing[i], table.facts[i]), as_of=table.as_of
-                )
-            )
+    """The scalar :func:`~matcher.decision.decide` for every row (without the trace), column-wise."""
+    return sweep(spec, table).decisions()
+
+
+def _half_up(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Round to 2 places half away from zero, as Decimal ROUND_HALF_UP does; and the rows too close to call."""
+    scaled = np.abs(x) * 100
+    frac = scaled - np.floor(scaled)
+    ambiguous = np.abs(frac - 0.5) < 1e-6
+    return np.sign(x) * np.floor(scaled + 0.5) / 100, ambiguous
+
+
+def table_from_frame(frame, as_of: dt.date) -> Table:
+    """A :class:`Table` from catalog-formatted text columns, without a Python loop per row."""
+    import pandas as pd
+
+    from matcher.decision import typed_facts
+    from matcher.scale import classify_arrays
+
+    n = len(frame)
+    numeric, text = {}, {}
+    for f in catalog.FACT_FIELDS:
+        raw = frame[f.name].fillna("").astype(str).to_numpy() if f.name in frame else np.full(n, "")
+        known = raw != ""
+        if f.type in ("money", "count", "percent"):
+            numeric[f.name] = (np.where(known, raw, "nan").astype(float), known)
+        elif f.type == "bool":
+            text[f.name] = (raw == "true", known)
         else:
-            value, miss, _ = compute_amount(spec.amount, table.rows[i], table.as_of)
-            if value is None:
-                out.append(
-                    Decision(
-                        spec.id,
-                        "undetermined",
-                        missing=facts_to_declare(miss, table.facts[i]),
-                        as_of=table.as_of,
-                        note="条件已满足，计算金额还需补充数据",
-                    )
-                )
-            else:
-                out.append(Decision(spec.id, "eligible", amount=value, as_of=table.as_of))
-    return out
+            text[f.name] = (raw.astype(str), known)
+    ambiguous = np.zeros(n, dtype=bool)
+    est, est_known = text["established_on"]
+    dates = pd.Series(pd.to_datetime(est, errors="coerce", format="%Y-%m-%d"))
+    years = as_of.year - dates.dt.year
+    before = (dates.dt.month > as_of.month) | ((dates.dt.month == as_of.month) & (dates.dt.day > as_of.day))
+    numeric["age_years"] = ((years - before).to_numpy(dtype=float), est_known)
+    rd, rd_k = numeric["rd_expense"]
+    rev, rev_k = numeric["revenue"]
+    prev, prev_k = numeric["revenue_prev"]
+    with np.errstate(all="ignore"):
+        ratio, amb1 = _half_up(rd * 100 / rev)
+        growth, amb2 = _half_up((rev - prev) * 100 / prev)
+    ratio_k, growth_k = rd_k & rev_k & (rev != 0), rev_k & prev_k & (prev != 0)
+    numeric["rd_ratio"] = (np.where(ratio_k, ratio, np.nan), ratio_k)
+    numeric["revenue_growth"] = (np.where(growth_k, growth, np.nan), growth_k)
+    ambiguous |= (amb1 & ratio_k) | (amb2 & growth_k)
+    emp, emp_k = numeric["employees"]
+    assets, assets_k = numeric["total_assets"]
+    ind, ind_k = text["industry"]
+    scale = classify_arrays(ind, emp, emp_k, rev, rev_k, assets, assets_k)
+    text["scale"] = (np.where(scale == None, "", scale).astype(str), scale != None)  # noqa: E711
+    columns = {name: frame[name].fillna("").astype(str).tolist() for name in frame.columns if name in catalog.FIELDS}
+
+    def facts(i):
+        raw = {name: col[i] for name, col in columns.items() if col[i] != ""}
+        return typed_facts(raw, as_of)
+
+    return Table(n, as_of, numeric, text, lambda i: with_derived(facts(i), as_of), facts, ambiguous)
 
 
-__all__ = ["Table", "evaluate_conditions", "decide_columns", "decide", "TRUE", "FALSE", "UNKNOWN"]
+__all__ = [
+    "Table",
+    "Sweep",
+    "sweep",
+    "table_from_frame",
+    "evaluate_conditions",
+    "decide_columns",
+    "TRUE",
+    "FALSE",
+    "UNKNOWN",
+]

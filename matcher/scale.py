@@ -115,3 +115,42 @@ def classify(industry_code: str, employees=None, revenue=None, total_assets=None
         if all(present[k] >= g.bounds[k][i] for k in g.bounds):
             return name
     raise AssertionError("unreachable: every indicator is at least the 小型 bound")
+
+
+def classify_arrays(industry, employees, employees_known, revenue, revenue_known, assets, assets_known):
+    """:func:`classify` for many enterprises at once (numpy), with the same answers.
+
+    ``industry`` holds canonical codes ("" when missing); the numbers are float
+    arrays with ``*_known`` masks. Returns an object array of scale names or None.
+    """
+    import numpy as np
+
+    n = len(industry)
+    out = np.full(n, None, dtype=object)
+    values = {
+        "employees": (employees, employees_known),
+        "revenue": (revenue, revenue_known),
+        "total_assets": (assets, assets_known),
+    }
+    codes, inverse = np.unique(industry, return_inverse=True)
+    groups = {}
+    for i, code in enumerate(codes):
+        g = group(code) if code else None
+        if g is not None:
+            groups.setdefault(g.name, (g, []))[1].append(i)
+    for g, idx in groups.values():
+        rows = np.isin(inverse, idx)
+        present_all = rows.copy()
+        micro = np.zeros(n, dtype=bool)
+        for name, bounds in g.bounds.items():
+            v, k = values[name]
+            micro |= rows & k & (v < float(bounds[2]))
+            present_all &= k
+        out[micro] = "micro"
+        decided = present_all & ~micro
+        for level, label in enumerate(ORDER):
+            meets = decided.copy()
+            for name, bounds in g.bounds.items():
+                meets &= values[name][0] >= float(bounds[level])
+            out[meets & (out == None)] = label  # noqa: E711
+    return out

@@ -80,7 +80,7 @@ def scalar(rule, facts):
 @given(rule=rules, people=st.lists(enterprise, min_size=1, max_size=12))
 def test_columnar_equals_scalar_on_random_rules_and_data(rule, people):
     table = Table.from_records(people, AS_OF)
-    expected = [scalar(rule, row) for row in table.rows]
+    expected = [scalar(rule, table.row(i)) for i in range(len(table))]
     if any(e[0] == "error" for e in expected):
         with pytest.raises(RuleError):
             evaluate_conditions(rule, table)
@@ -111,3 +111,107 @@ def test_decide_columns_matches_decide_on_a_generated_city(small_world):
         for f, c in zip(facts, columnar):
             s = decide(spec, f, AS_OF)
             assert (c.outcome, c.amount, c.missing) == (s.outcome, s.amount, s.missing), spec.id
+
+
+def test_frame_table_equals_record_table(small_world):
+    import csv
+
+    import pandas as pd
+
+    from matcher.decision import typed_facts
+
+    frame = pd.read_csv(small_world / "enterprises.csv", dtype=str, keep_default_na=False)
+    with open(small_world / "enterprises.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    facts = [typed_facts({k: v for k, v in r.items() if k != "as_of" and v != ""}, AS_OF) for r in rows]
+    fast, slow = Table.from_frame(frame, AS_OF), Table.from_records(facts, AS_OF)
+    specs, _ = load_specs(small_world / "policies")
+    for spec in specs:
+        a = [(d.outcome, d.amount, d.missing) for d in decide_columns(spec, fast)]
+        b = [(d.outcome, d.amount, d.missing) for d in decide_columns(spec, slow)]
+        assert a == b, spec.id
+
+
+def test_vectorised_scale_matches_the_scalar_one(small_world):
+    import pandas as pd
+
+    from matcher.scale import classify
+
+    frame = pd.read_csv(small_world / "enterprises.csv", dtype=str, keep_default_na=False)
+    table = Table.from_frame(frame, AS_OF)
+    scales, known = table.text("scale")
+    for i, r in frame.iterrows():
+        expected = classify(
+            r["industry"],
+            int(r["employees"]) if r["employees"] else None,
+            Decimal(r["revenue"]) if r["revenue"] else None,
+            Decimal(r["total_assets"]) if r["total_assets"] else None,
+        )
+        assert (scales[i] if known[i] else None) == expected
+
+
+amount_formula = st.one_of(
+    numeric_expr,
+    st.tuples(numeric_field, threshold, numeric_expr, st.sampled_from(["100000", "0.5", 0])).map(
+        lambda t: {"if": [{">=": [V(t[0]), t[1]]}, t[2], t[3]]}
+    ),
+    st.sampled_from(["200000.00", "0.00", 1500]),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rule=rules,
+    formula=amount_formula,
+    people=st.lists(enterprise, min_size=1, max_size=10),
+    cap=st.one_of(st.none(), st.sampled_from(["100000.00", "5000.55"])),
+    floor=st.one_of(st.none(), st.sampled_from(["0.00", "2000.00"])),
+    rounding=st.sampled_from(["half_up", "down"]),
+)
+def test_sweep_equals_decide_with_amounts(rule, formula, people, cap, floor, rounding):
+    from hypothesis import assume
+
+    from matcher.columnar import sweep
+    from matcher.spec import SpecErrors, parse_spec
+
+    if cap is not None and floor is not None and float(floor) > float(cap):
+        floor = None
+    amount = {"formula": formula, "rounding": rounding}
+    amount.update({k: v for k, v in (("cap", cap), ("floor", floor)) if v is not None})
+    spec = parse_spec(
+        {
+            "id": "prop",
+            "name": "性质测试",
+            "document": "d",
+            "document_number": "n",
+            "department": "x",
+            "region": "320100",
+            "valid_from": "2026-01-01",
+            "valid_to": "2026-12-31",
+            "target": "t",
+            "topics": ["t"],
+            "mode": "instant",
+            "time_limit_days": 1,
+            "benefit_type": "subsidy",
+            "period": "annual",
+            "budget": "1.00",
+            "materials": [],
+            "conditions": rule,
+            "amount": amount,
+            "tests": [{"name": "x", "facts": {}, "expect": {"decision": "undetermined"}}],
+        }
+    )
+    table = Table.from_records(people, AS_OF)
+    expected = []
+    for i in range(len(table)):
+        try:
+            d = decide(spec, table.facts(i), AS_OF)
+            expected.append((d.outcome, d.amount, d.missing))
+        except RuleError:
+            expected.append("error")
+    if "error" in expected:
+        with pytest.raises(RuleError):
+            sweep(spec, table).decisions()
+        return
+    got = [(d.outcome, d.amount, d.missing) for d in sweep(spec, table).decisions()]
+    assert got == expected

@@ -178,29 +178,31 @@ def test_sweep_equals_decide_with_amounts(rule, formula, people, cap, floor, rou
         floor = None
     amount = {"formula": formula, "rounding": rounding}
     amount.update({k: v for k, v in (("cap", cap), ("floor", floor)) if v is not None})
-    spec = parse_spec(
-        {
-            "id": "prop",
-            "name": "性质测试",
-            "document": "d",
-            "document_number": "n",
-            "department": "x",
-            "region": "320100",
-            "valid_from": "2026-01-01",
-            "valid_to": "2026-12-31",
-            "target": "t",
-            "topics": ["t"],
-            "mode": "instant",
-            "time_limit_days": 1,
-            "benefit_type": "subsidy",
-            "period": "annual",
-            "budget": "1.00",
-            "materials": [],
-            "conditions": rule,
-            "amount": amount,
-            "tests": [{"name": "x", "facts": {}, "expect": {"decision": "undetermined"}}],
-        }
-    )
+    data = {
+        "id": "prop",
+        "name": "性质测试",
+        "document": "d",
+        "document_number": "n",
+        "department": "x",
+        "region": "320100",
+        "valid_from": "2026-01-01",
+        "valid_to": "2026-12-31",
+        "target": "t",
+        "topics": ["t"],
+        "mode": "instant",
+        "time_limit_days": 1,
+        "benefit_type": "subsidy",
+        "period": "annual",
+        "budget": "1.00",
+        "materials": [],
+        "conditions": rule,
+        "amount": amount,
+        "tests": [{"name": "x", "facts": {}, "expect": {"decision": "undetermined"}}],
+    }
+    try:
+        spec = parse_spec(data)
+    except SpecErrors:
+        assume(False)  # refused at publish time by the strict checker: nothing to evaluate
     table = Table.from_records(people, AS_OF)
     expected = []
     for i in range(len(table)):

@@ -60,3 +60,46 @@ def test_cmd(paths) -> None:
         click.echo(f"ERROR {e}", err=True)
     click.echo(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed or bad_files else 0)
+
+
+@cli.command("decide")
+@click.option("--uscc", required=True, help="企业统一社会信用代码")
+@click.option("--policy", "slug", required=True, help="政策 id")
+@click.option("--as-of", "as_of", default=None, help="按此日期的数据判定（默认今天）")
+@click.option("--version", type=int, default=None, help="政策版本（默认现行版本）")
+def decide_cmd(uscc: str, slug: str, as_of: str | None, version: int | None) -> None:
+    """判定一家在库企业是否符合一项政策，并给出逐条理由。"""
+    import datetime as dt
+
+    from matcher import uscc as uscc_codes
+    from matcher.errors import InvalidUSCC
+    from service.decisions import decide_stored
+    from service.errors import ServiceError
+    from service.store import database_url, make_engine, session_scope, upgrade
+
+    try:
+        code = uscc_codes.validate(uscc)
+        day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+    except (InvalidUSCC, ValueError) as e:
+        raise click.BadParameter(str(e)) from None
+    url = database_url()
+    upgrade(url)
+    try:
+        with session_scope(make_engine(url)) as session:
+            d, pv, _ = decide_stored(session, code, slug, day, version)
+    except ServiceError as e:
+        raise click.UsageError(str(e)) from None
+    labels = {"eligible": "符合", "not_eligible": "不符合", "undetermined": "待补充材料"}
+    amount = f"，金额 {d.amount} 元" if d.amount is not None else ""
+    click.echo(f"{pv.name}（第 {pv.version} 版，按 {day} 的数据）：{labels[d.outcome]}{amount}")
+    for leaf in d.trace:
+        mark = {True: "✓", False: "✗", None: "?"}[leaf.outcome]
+        click.echo(f"  {mark} {leaf.sentence}")
+    if d.missing:
+        click.echo("需补充：" + "、".join(catalog_label(m) for m in d.missing))
+
+
+def catalog_label(name: str) -> str:
+    from matcher.catalog import FIELDS
+
+    return FIELDS[name].label

@@ -1,0 +1,62 @@
+"""Decisions over stored facts record their policy version and replay identically."""
+
+import datetime as dt
+import shutil
+
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from service.cli import main
+from service.decisions import decide_stored, replay
+from service.importer import import_enterprises, import_policies
+from service.store import session_scope
+from service.store.models import Enterprise, FieldValue
+
+
+def test_replay_gives_the_same_result_after_data_and_policy_change(engine, small_world, tmp_path):
+    import_policies(engine, small_world / "policies")
+    import_enterprises(engine, small_world / "enterprises.csv")
+    as_of = dt.date(2026, 6, 30)
+    with session_scope(engine) as s:
+        uscc = s.scalars(select(Enterprise.uscc).order_by(Enterprise.id)).first()
+        first, pv, row = decide_stored(s, uscc, "xina-jiuye-buzhu", as_of, record=True)
+        decision_id = row.id
+        assert pv.version == 1 and row.policy_version_id == pv.id
+    # newer facts and a new policy version must not change the replay
+    with session_scope(engine) as s:
+        ent = s.scalar(select(Enterprise).where(Enterprise.uscc == uscc))
+        s.add(
+            FieldValue(
+                enterprise_id=ent.id,
+                field="graduates_hired",
+                value="40",
+                source="social_security",
+                as_of=dt.date(2026, 9, 30),
+            )
+        )
+    folder = tmp_path / "p"
+    shutil.copytree(small_world / "policies", folder)
+    path = folder / "xina-jiuye-buzhu.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("- '1000'", "- '2000'"), encoding="utf-8")
+    assert import_policies(engine, folder).written == 1
+    with session_scope(engine) as s:
+        again = replay(s, decision_id)
+        now, pv_now, _ = decide_stored(s, uscc, "xina-jiuye-buzhu", dt.date(2026, 10, 1))
+    assert (again.outcome, again.amount, again.missing) == (first.outcome, first.amount, first.missing)
+    assert [leaf.sentence for leaf in again.trace] == [leaf.sentence for leaf in first.trace]
+    assert pv_now.version == 2 and now.outcome == "eligible" and now.amount == min(40 * 2000, 100000)
+
+
+def test_decide_command_explains(db_url, engine, small_world, monkeypatch):
+    import_policies(engine, small_world / "policies")
+    import_enterprises(engine, small_world / "enterprises.csv")
+    with session_scope(engine) as s:
+        uscc = s.scalars(select(Enterprise.uscc).order_by(Enterprise.id)).first()
+    monkeypatch.setenv("ZHIDA_DATABASE_URL", db_url)
+    out = CliRunner().invoke(
+        main, ["policy", "decide", "--uscc", uscc, "--policy", "xina-jiuye-buzhu", "--as-of", "2026-06-30"]
+    )
+    assert out.exit_code == 0, out.output
+    assert "一次性吸纳就业补贴（第 1 版" in out.stdout and "注册地" in out.stdout
+    bad = CliRunner().invoke(main, ["policy", "decide", "--uscc", "91350100M000100Y44", "--policy", "x"])
+    assert bad.exit_code != 0 and "校验位" in bad.output

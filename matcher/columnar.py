@@ -111,6 +111,7 @@ class _Node:
     known: np.ndarray | None = None
     miss: dict | None = None  # field -> rows where its absence makes this node unknown
     exact: bool = False  # a field or literal whose float compares exactly like its Decimal (see _exact_const)
+    field: str | None = None  # the catalog field a var node reads
 
 
 class _Columns:
@@ -150,10 +151,10 @@ class _Columns:
             return _Node("num", values, known, {name: ~known}, exact=True)
         values, known = self.t.text(name)
         if f.type == "bool":
-            return _Node("bool", values & known, known, {name: ~known})
+            return _Node("bool", values & known, known, {name: ~known}, field=name)
         if f.type in ("date", "set"):
-            return _Node(f.type, values, known, {name: ~known})
-        return _Node("obj", values, known, {name: ~known})
+            return _Node(f.type, values, known, {name: ~known}, field=name)
+        return _Node("obj", values, known, {name: ~known}, field=name)
 
     # -- logic ----------------------------------------------------------------
     def _as_bool(self, node: _Node) -> _Node:
@@ -204,14 +205,8 @@ class _Columns:
                 result = {">": x > y, ">=": x >= y, "<": x < y, "<=": x <= y, "==": x == y, "!=": x != y}[op]
             self.uncertain |= known & close
             return _Node("bool", np.where(known, result, False), known, _merge(self.n, known, mx, my))
-        if (
-            a.kind == "obj"
-            and b.kind == "const"
-            and op in ("==", "!=")
-            and isinstance(b.values, str)
-            and all(isinstance(v, str) for v in a.values[a.known])
-        ):
-            eq = a.values == b.values
+        if a.kind == "obj" and b.kind == "const" and op in ("==", "!=") and isinstance(b.values, str):
+            eq = (a.values == b.values) & a.known
             return _Node("bool", eq if op == "==" else ~eq, a.known, a.miss)
         raise _Fallback
 
@@ -297,20 +292,30 @@ class _Columns:
         if b.kind != "const" or not isinstance(b.values, str):
             raise _Fallback
         target = b.values
+        key = (op, a.field, target)
+        cache = self.t.__dict__.setdefault("_domain_cache", {})
+        if a.field is not None and key in cache:  # every city policy asks the same in_region question
+            return _Node("bool", cache[key], a.known, a.miss)
         try:
             if op == "in_region" and a.kind == "obj":
                 out = np.char.startswith(a.values, _region_prefix(regions().canonical(target)))
             elif op == "in_industry" and a.kind == "obj":
                 out = np.char.startswith(a.values, industries().canonical(target))
             elif op == "has_qualification" and a.kind == "set" and target in catalog.QUALIFICATIONS:
-                out = np.char.find(np.char.add(np.char.add(";", a.values), ";"), f";{target};") >= 0
+                padded = cache.get(("padded", a.field))
+                if padded is None:
+                    padded = cache[("padded", a.field)] = np.char.add(np.char.add(";", a.values), ";")
+                out = np.char.find(padded, f";{target};") >= 0
             else:
                 raise _Fallback
         except _Fallback:
             raise
         except Exception:
             raise _Fallback from None
-        return _Node("bool", out & a.known, a.known, a.miss)
+        out = out & a.known
+        if a.field is not None:
+            cache[key] = out
+        return _Node("bool", out, a.known, a.miss)
 
 
 _NAMES = {

@@ -82,7 +82,9 @@ def main() -> int:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"columnar: table of {len(table)} enterprises built in {t_table:.1f} s; "
-        f"{len(specs)} policies evaluated in {t_cols:.1f} s ({eligible} eligible pairs), peak RSS {peak:.0f} MB"
+        f"{len(specs)} policies evaluated in {t_cols:.1f} s ({eligible} eligible pairs with exact amounts, "
+        f"{exact} rows re-decided by the scalar engine), "
+        f"peak RSS {peak:.0f} MB"
     )
     print(
         f"summary: scalar p99 {p99:.3f} ms; columnar {len(specs)} × {len(table)} in {t_cols:.1f} s "

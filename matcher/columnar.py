@@ -554,11 +554,10 @@ def table_from_frame(frame, as_of: dt.date) -> Table:
     ind, ind_k = text["industry"]
     scale = classify_arrays(ind, emp, emp_k, rev, rev_k, assets, assets_k)
     text["scale"] = (np.where(scale == None, "", scale).astype(str), scale != None)  # noqa: E711
-    names = [name for name in frame.columns if name in catalog.FIELDS]
+    arrays = {name: frame[name].to_numpy() for name in frame.columns if name in catalog.FIELDS}  # views, no copy
 
-    def facts(i):  # for the few rows the scalar path re-decides; one row read straight from the frame
-        values = frame.iloc[i]
-        raw = {name: values[name] for name in names if isinstance(values[name], str) and values[name] != ""}
+    def facts(i):  # for the rows the scalar path re-decides
+        raw = {name: col[i] for name, col in arrays.items() if isinstance(col[i], str) and col[i] != ""}
         return typed_facts(raw, as_of)
 
     return Table(n, as_of, numeric, text, lambda i: with_derived(facts(i), as_of), facts, ambiguous)

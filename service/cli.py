@@ -20,6 +20,7 @@ COMMANDS = {
     "serve": "serve",
     "demo": "demo",
     "policy": "policy",
+    "audit": "audit",
 }
 
 

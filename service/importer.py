@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from matcher import catalog
 from matcher.errors import InvalidFieldValue
 from matcher.spec import load_specs
+from service import audit
 from service.store import fast_upsert, session_scope
 from service.store.models import (
     EVENT_KINDS,
@@ -388,7 +389,7 @@ def import_events(engine, path, skip_bad: bool = False, fmt: str | None = None, 
     return report
 
 
-def import_policies(engine, path, skip_bad: bool = False, progress=None) -> ImportReport:
+def import_policies(engine, path, skip_bad: bool = False, progress=None, actor: str = "system:import") -> ImportReport:
     """Publish specs: a new id is version 1; a changed spec becomes the next version."""
     started = time.perf_counter()
     specs, spec_errors = load_specs(path)
@@ -452,6 +453,13 @@ def import_policies(engine, path, skip_bad: bool = False, progress=None) -> Impo
             )
             policy.current_version = version
             policy.status = "published"
+            audit.append(
+                session,
+                actor,
+                "policy.publish",
+                spec.id,
+                {"version": version, "spec_hash": digest, "budget": spec.budget, "name": spec.name},
+            )
             report.written += 1
         if report.errors and not skip_bad:
             session.rollback()

@@ -1,0 +1,144 @@
+"""全程留痕: the hash-chained, append-only audit log.
+
+Each record's hash is SHA-256 over the previous record's hash and the canonical
+JSON of the record (seq, at, actor, action, subject, payload); ``seq`` is
+gapless from 1. Records are appended in the caller's transaction, so an
+audited change and its record commit or roll back together. The database
+refuses UPDATE and DELETE on the table (migration 0002).
+
+A checkpoint — the head (seq, hash) signed with HMAC-SHA256 under
+``ZHIDA_AUDIT_KEY`` — is exported for safekeeping outside the database;
+:func:`verify` checks the chain and that the checkpointed head is still in it,
+so even a consistent rewrite of the whole chain is detected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from service.errors import BadRequest
+from service.store.models import AuditRecord
+
+GENESIS = "0" * 64
+KEY_ENV = "ZHIDA_AUDIT_KEY"
+
+
+def _default(x):
+    if isinstance(x, Decimal):
+        return f"{x:f}"
+    if isinstance(x, (dt.date, dt.datetime)):
+        return x.isoformat()
+    if isinstance(x, (set, frozenset)):
+        return sorted(x)
+    raise TypeError(f"not JSON-serialisable: {type(x).__name__}")
+
+
+def canonical(obj) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default)
+
+
+def _at_text(at: dt.datetime) -> str:
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def record_hash(prev_hash: str, seq: int, at: dt.datetime, actor: str, action: str, subject: str, payload) -> str:
+    body = canonical(
+        {"seq": seq, "at": _at_text(at), "actor": actor, "action": action, "subject": subject, "payload": payload}
+    )
+    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
+def append(session: Session, actor: str, action: str, subject: str, payload: dict) -> AuditRecord:
+    """Append one record in the caller's transaction (serialised per database)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(727001)"))  # one appender at a time
+    head = session.execute(select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)).first()
+    seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
+    at = dt.datetime.now(dt.UTC)
+    payload = json.loads(canonical(payload))  # store exactly what was hashed
+    rec = AuditRecord(
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        subject=subject,
+        payload=payload,
+        prev_hash=prev,
+        hash=record_hash(prev, seq, at, actor, action, subject, payload),
+    )
+    session.add(rec)
+    session.flush()
+    return rec
+
+
+@dataclass(frozen=True)
+class Problem:
+    seq: int
+    kind: str  # edited | deleted | inserted_or_reordered | rewritten | truncated
+    detail: str
+
+    def __str__(self) -> str:
+        return f"第 {self.seq} 条：{self.detail}"
+
+
+def verify(session: Session, checkpoint: dict | None = None) -> Problem | None:
+    """The first problem in the chain (None when it is intact and contains the checkpoint)."""
+    prev, expected_seq, seen_checkpoint = GENESIS, 1, checkpoint is None
+    for rec in session.scalars(select(AuditRecord).order_by(AuditRecord.seq)):
+        if rec.seq != expected_seq:
+            return Problem(
+                expected_seq, "deleted", f"序号不连续：缺少第 {expected_seq} 条（下一条为第 {rec.seq} 条），记录被删除"
+            )
+        if rec.prev_hash != prev:
+            return Problem(rec.seq, "inserted_or_reordered", "与前一条记录的哈希不衔接：记录被插入、删除或调换了顺序")
+        actual = record_hash(prev, rec.seq, rec.at, rec.actor, rec.action, rec.subject, rec.payload)
+        if actual != rec.hash:
+            return Problem(rec.seq, "edited", "内容与其哈希不符：记录被修改")
+        if checkpoint is not None and rec.seq == checkpoint["seq"]:
+            if rec.hash != checkpoint["hash"]:
+                return Problem(rec.seq, "rewritten", "与保存的检查点哈希不同：整条链在此之前被重写")
+            seen_checkpoint = True
+        prev, expected_seq = rec.hash, expected_seq + 1
+    if not seen_checkpoint:
+        return Problem(checkpoint["seq"], "truncated", f"检查点第 {checkpoint['seq']} 条已不在链中：记录被截断")
+    return None
+
+
+def _key() -> bytes:
+    key = os.environ.get(KEY_ENV)
+    if not key:
+        raise BadRequest(f"未设置 {KEY_ENV}：检查点需用该密钥签名（请设置一个足够长的随机值并妥善保管）")
+    return key.encode()
+
+
+def checkpoint(session: Session) -> dict:
+    """The signed head of the chain."""
+    head = session.execute(select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)).first()
+    seq, digest = (head.seq, head.hash) if head else (0, GENESIS)
+    body = {"seq": seq, "hash": digest, "at": _at_text(dt.datetime.now(dt.UTC))}
+    body["signature"] = hmac.new(
+        _key(), canonical({k: body[k] for k in ("seq", "hash", "at")}).encode(), hashlib.sha256
+    ).hexdigest()
+    return body
+
+
+def check_signature(cp: dict) -> None:
+    body = canonical({k: cp.get(k) for k in ("seq", "hash", "at")})
+    good = hmac.new(_key(), body.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(good, str(cp.get("signature", ""))):
+        raise BadRequest("检查点签名无效：文件被改动，或使用了不同的 ZHIDA_AUDIT_KEY")
+
+
+def count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(AuditRecord)) or 0

@@ -1,0 +1,160 @@
+"""The audit chain: every single-record edit, deletion, insertion or reordering is found."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from service import audit
+from service.cli import main
+from service.store import current_revision, session_scope
+from service.store.models import AuditRecord
+
+KEY = "test-audit-key-0123456789abcdef"
+
+
+@pytest.fixture
+def chain(engine):
+    with session_scope(engine) as s:
+        for i in range(6):
+            audit.append(s, "officer:zk_test", "policy.publish", f"policy-{i}", {"version": i + 1, "amount": "1.50"})
+    return engine
+
+
+def _unguard(engine):
+    """An attacker with DBA rights: drop the append-only triggers first."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("DROP TRIGGER audit_log_append_only ON audit_log"))
+        else:
+            conn.execute(text("DROP TRIGGER audit_log_no_update"))
+            conn.execute(text("DROP TRIGGER audit_log_no_delete"))
+
+
+def _problem(engine, cp=None):
+    with session_scope(engine) as s:
+        return audit.verify(s, cp)
+
+
+def test_intact_chain_verifies(chain):
+    assert _problem(chain) is None
+    with session_scope(chain) as s:
+        assert [r.seq for r in s.scalars(select(AuditRecord).order_by(AuditRecord.seq))] == [1, 2, 3, 4, 5, 6]
+
+
+def test_database_refuses_update_and_delete(chain):
+    assert current_revision(str(chain.url.render_as_string(hide_password=False))) == "0002"
+    for sql in ("UPDATE audit_log SET actor = 'x' WHERE seq = 2", "DELETE FROM audit_log WHERE seq = 2"):
+        with pytest.raises((IntegrityError, DBAPIError)), chain.begin() as conn:
+            conn.execute(text(sql))
+    assert _problem(chain) is None
+
+
+@pytest.mark.parametrize("seq", [1, 3, 6])
+def test_an_edited_record_is_named(chain, seq):
+    _unguard(chain)
+    with chain.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET subject = 'tampered' WHERE seq = :s"), {"s": seq})
+    problem = _problem(chain)
+    assert (problem.seq, problem.kind) == (seq, "edited")
+
+
+@pytest.mark.parametrize("seq", [1, 3])
+def test_a_deleted_record_is_named(chain, seq):
+    _unguard(chain)
+    with chain.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log WHERE seq = :s"), {"s": seq})
+    problem = _problem(chain)
+    assert problem.seq == seq and problem.kind == "deleted"
+
+
+def test_an_inserted_record_is_found(chain):
+    _unguard(chain)
+    with chain.begin() as conn:  # shift 4..6 up and slip a forged record in at 4
+        for seq in (6, 5, 4):
+            conn.execute(text("UPDATE audit_log SET seq = seq + 1 WHERE seq = :s"), {"s": seq})
+    with session_scope(chain) as s:
+        prev = s.get(AuditRecord, 3)
+        payload = {"forged": True}
+        at = prev.at
+        s.add(
+            AuditRecord(
+                seq=4,
+                at=at,
+                actor="x",
+                action="payout",
+                subject="p",
+                payload=payload,
+                prev_hash=prev.hash,
+                hash=audit.record_hash(prev.hash, 4, at, "x", "payout", "p", payload),
+            )
+        )
+    problem = _problem(chain)
+    assert problem.seq == 5 and problem.kind == "inserted_or_reordered"
+
+
+def test_reordered_records_are_found(chain):
+    _unguard(chain)
+    with chain.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET seq = 100 WHERE seq = 2"))
+        conn.execute(text("UPDATE audit_log SET seq = 2 WHERE seq = 3"))
+        conn.execute(text("UPDATE audit_log SET seq = 3 WHERE seq = 100"))
+    problem = _problem(chain)
+    assert problem.seq == 2 and problem.kind == "inserted_or_reordered"
+
+
+def test_a_rewritten_chain_is_found_only_with_a_checkpoint(chain, monkeypatch):
+    monkeypatch.setenv(audit.KEY_ENV, KEY)
+    with session_scope(chain) as s:
+        cp = audit.checkpoint(s)
+    _unguard(chain)
+    table = AuditRecord.__table__
+    with chain.begin() as conn:  # rewrite record 2 and recompute every later hash consistently
+        rows = [dict(r._mapping) for r in conn.execute(select(table).order_by(table.c.seq))]
+        conn.execute(table.delete())
+        prev = audit.GENESIS
+        for r in rows:
+            if r["seq"] == 2:
+                r["subject"] = "rewritten"
+            r["prev_hash"] = prev
+            r["hash"] = prev = audit.record_hash(
+                prev, r["seq"], r["at"], r["actor"], r["action"], r["subject"], r["payload"]
+            )
+        conn.execute(table.insert(), rows)
+    assert _problem(chain) is None  # internally consistent…
+    problem = _problem(chain, cp)
+    assert problem.kind == "rewritten" and problem.seq == 6  # …but not the chain we checkpointed
+
+
+def test_checkpoint_and_verify_cli(db_url, chain, tmp_path, monkeypatch):
+    monkeypatch.setenv("ZHIDA_DATABASE_URL", db_url)
+    runner = CliRunner()
+    assert runner.invoke(main, ["audit", "checkpoint"]).exit_code != 0  # no key: refuses
+    monkeypatch.setenv(audit.KEY_ENV, KEY)
+    out = tmp_path / "cp.json"
+    assert runner.invoke(main, ["audit", "checkpoint", "--out", str(out)]).exit_code == 0
+    ok = runner.invoke(main, ["audit", "verify", "--checkpoint", str(out)])
+    assert ok.exit_code == 0 and "6 条记录" in ok.output
+    forged = json.loads(out.read_text())
+    forged["seq"] = 5
+    out.write_text(json.dumps(forged))
+    bad = runner.invoke(main, ["audit", "verify", "--checkpoint", str(out)])
+    assert bad.exit_code != 0 and "签名无效" in bad.output
+    _unguard(chain)
+    with chain.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET actor = 'someone' WHERE seq = 4"))
+    failed = runner.invoke(main, ["audit", "verify"])
+    assert failed.exit_code == 1 and "第 4 条" in failed.output
+
+
+def test_policy_publication_is_audited(engine, small_world):
+    from service.importer import import_policies
+
+    report = import_policies(engine, small_world / "policies", actor="officer:zk_demo")
+    with session_scope(engine) as s:
+        records = list(s.scalars(select(AuditRecord).order_by(AuditRecord.seq)))
+        assert audit.verify(s) is None
+    assert len(records) == report.written and records[0].action == "policy.publish"
+    assert records[0].actor == "officer:zk_demo" and "spec_hash" in records[0].payload

@@ -59,10 +59,19 @@ def record_hash(prev_hash: str, seq: int, at: dt.datetime, actor: str, action: s
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
+def lock(session: Session) -> None:
+    """Take the audit append lock now (PostgreSQL; SQLite write transactions are already serial).
+
+    A transaction that will append after locking other rows takes this first, so
+    lock order is always audit → rows and two writers cannot deadlock.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(727001)"))
+
+
 def append(session: Session, actor: str, action: str, subject: str, payload: dict) -> AuditRecord:
     """Append one record in the caller's transaction (serialised per database)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(727001)"))  # one appender at a time
+    lock(session)  # one appender at a time; re-entrant within a transaction
     head = session.execute(select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)).first()
     seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
     at = dt.datetime.now(dt.UTC)

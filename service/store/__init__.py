@@ -51,7 +51,10 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
-            conn.exec_driver_sql("BEGIN")
+            # a write transaction takes the write lock up front, so two deciders never
+            # both read and then fail to upgrade (SQLITE_BUSY without waiting)
+            immediate = conn.get_execution_options().get("zhida_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -92,6 +95,20 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextlib.contextmanager
+def write_scope(engine: Engine) -> Iterator[Session]:
+    """A unit of work that writes: on SQLite it holds the write lock from its first statement."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(zhida_write=True)
+        session = Session(bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint")
+        try:
+            with conn.begin():
+                yield session
+                session.flush()
+        finally:
+            session.close()
 
 
 def bulk_insert(conn, table, rows: Iterable[dict]) -> int:

@@ -1,0 +1,137 @@
+"""Payouts under concurrency: never twice, never over budget, never to the blacklisted."""
+
+import datetime as dt
+import threading
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select, update
+
+from matcher.decision import Decision
+from service import audit
+from service.payouts import settle
+from service.store import session_scope, write_scope
+from service.store.models import Budget, Enterprise, Payout, Policy, PolicyVersion
+
+AS_OF = dt.date(2026, 6, 30)
+SPEC = {"id": "test-reward", "period": "annual"}
+
+
+@pytest.fixture
+def setup(engine):
+    """One policy with a budget of 10,000.00 and 40 enterprises."""
+    with session_scope(engine) as s:
+        policy = Policy(slug="test-reward", status="published", current_version=1)
+        s.add(policy)
+        s.flush()
+        pv = PolicyVersion(
+            policy_id=policy.id,
+            version=1,
+            spec=SPEC,
+            spec_hash="0" * 64,
+            name="测试奖励",
+            mode="instant",
+            region="320100",
+            valid_from=dt.date(2026, 1, 1),
+            valid_to=dt.date(2026, 12, 31),
+            budget=Decimal("10000.00"),
+        )
+        s.add_all([pv, Budget(policy_id=policy.id, total=Decimal("10000.00"))])
+        from matcher.uscc import make
+
+        ents = [
+            Enterprise(uscc=make("320102", i + 1), name=f"测试{i}", region="320102", industry="C3911")
+            for i in range(40)
+        ]
+        s.add_all(ents)
+        s.flush()
+        return engine, policy.id, pv.id, [e.id for e in ents]
+
+
+def _settle(engine, pv_id, enterprise_id, amount="1000.00", facts=None, results=None):
+    decision = Decision("test-reward", "eligible", Decimal(amount), as_of=AS_OF)
+    with write_scope(engine) as s:
+        ent, pv = s.get(Enterprise, enterprise_id), s.get(PolicyVersion, pv_id)
+        result = settle(s, ent, pv, decision, facts or {}, "system:test")
+    if results is not None:
+        results.append(result.outcome)
+    return result
+
+
+def _run_concurrently(fns):
+    barrier = threading.Barrier(len(fns))
+    errors = []
+
+    def run(fn):
+        barrier.wait()
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(fn,)) for fn in fns]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_fifty_identical_applications_pay_once(setup):
+    engine, policy_id, pv_id, ents = setup
+    results = []
+    _run_concurrently([lambda: _settle(engine, pv_id, ents[0], results=results) for _ in range(50)])
+    assert sorted(set(results)) == ["already_paid", "paid"] and results.count("paid") == 1
+    with session_scope(engine) as s:
+        assert s.scalar(select(func.count(Payout.id))) == 1
+        assert s.get(Budget, policy_id).reserved == Decimal("1000.00")
+        assert audit.verify(s) is None
+
+
+def test_budget_for_k_payouts_pays_exactly_k_under_32_deciders(setup):
+    engine, policy_id, pv_id, ents = setup
+    results = []
+    _run_concurrently([lambda e=e: _settle(engine, pv_id, e, "1500.00", results=results) for e in ents[:32]])
+    assert results.count("paid") == 6 and results.count("budget_exhausted") == 26  # 6 × 1,500 ≤ 10,000 < 7 × 1,500
+    with session_scope(engine) as s:
+        budget = s.get(Budget, policy_id)
+        paid = s.scalar(select(func.sum(Payout.amount)))
+        assert budget.reserved == paid == Decimal("9000.00") and budget.total - budget.reserved >= 0
+        assert audit.verify(s) is None
+
+
+def test_blacklisted_enterprises_are_refused_with_the_reason(setup):
+    engine, policy_id, pv_id, ents = setup
+    r = _settle(engine, pv_id, ents[1], facts={"on_dishonesty_list": True})
+    assert r.outcome == "refused" and "失信" in r.reason
+    r = _settle(engine, pv_id, ents[2], facts={"in_abnormal_operation": True})
+    assert r.outcome == "refused" and "经营异常" in r.reason
+    with session_scope(engine) as s:
+        assert s.scalar(select(func.count(Payout.id))) == 0
+        assert s.get(Budget, policy_id).reserved == 0
+
+
+def test_a_failed_transaction_leaves_no_trace(setup):
+    engine, policy_id, pv_id, ents = setup
+    with pytest.raises(RuntimeError), write_scope(engine) as s:
+        settle(
+            s,
+            s.get(Enterprise, ents[3]),
+            s.get(PolicyVersion, pv_id),
+            Decision("test-reward", "eligible", Decimal("100.00"), as_of=AS_OF),
+            {},
+            "system:test",
+        )
+        raise RuntimeError("crash between decision and commit")
+    with session_scope(engine) as s:
+        assert s.scalar(select(func.count(Payout.id))) == 0 and s.get(Budget, policy_id).reserved == 0
+        assert audit.count(s) == 0
+
+
+def test_budget_exhausted_is_an_outcome_not_a_payout(setup):
+    engine, policy_id, pv_id, ents = setup
+    with session_scope(engine) as s:
+        s.execute(update(Budget).where(Budget.policy_id == policy_id).values(total=Decimal("500.00")))
+    r = _settle(engine, pv_id, ents[4], "500.01")
+    assert r.outcome == "budget_exhausted" and "预算" in r.reason
+    assert _settle(engine, pv_id, ents[4], "500.00").outcome == "paid"

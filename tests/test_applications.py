@@ -1,0 +1,127 @@
+"""即申即办 through the HTTP API: instant explained decisions, declared facts, idempotency keys."""
+
+import datetime as dt
+import shutil
+
+import pytest
+from sqlalchemy import func, select
+
+from service import auth
+from service.app import create_app
+from service.importer import import_enterprises, import_policies
+from service.store import session_scope
+from service.store.models import Enterprise, FieldValue, Payout
+
+TODAY = dt.date.today().isoformat()
+
+
+@pytest.fixture
+def app(engine, db_url, small_world, tmp_path):
+    folder = tmp_path / "p"
+    shutil.copytree(small_world / "policies", folder)
+    for path in folder.glob("*.yaml"):  # open the measures for applications today
+        text = path.read_text(encoding="utf-8")
+        path.write_text(text.replace("valid_to: '2026-12-31'", "valid_to: '2030-12-31'"), encoding="utf-8")
+    import_policies(engine, folder)
+    import_enterprises(engine, small_world / "enterprises.csv")
+    return create_app({"DATABASE_URL": db_url, "TESTING": True})
+
+
+def _eligible_for_graduates(engine):
+    """An enterprise in the city that hired graduates and is in good standing."""
+    with session_scope(engine) as s:
+        for ent in s.scalars(select(Enterprise).order_by(Enterprise.id)):
+            vals = {
+                fv.field: fv.value for fv in s.scalars(select(FieldValue).where(FieldValue.enterprise_id == ent.id))
+            }
+            if (
+                int(vals.get("graduates_hired", "0")) >= 1
+                and vals.get("on_dishonesty_list") == "false"
+                and vals.get("in_abnormal_operation") == "false"
+            ):
+                return ent.uscc, int(vals["graduates_hired"])
+    pytest.skip("no enterprise with graduates in this world")
+
+
+@pytest.fixture
+def keys(engine, app):
+    uscc, grads = _eligible_for_graduates(engine)
+    with session_scope(engine) as s:
+        return {
+            "uscc": uscc,
+            "graduates": grads,
+            "enterprise": auth.create_key(s, "enterprise", enterprise_uscc=uscc)[1],
+            "system": auth.create_key(s, "system")[1],
+        }
+
+
+def post(client, key, body, idem="k1"):
+    headers = {"Authorization": f"Bearer {key}"}
+    if idem:
+        headers["Idempotency-Key"] = idem
+    return client.post("/api/applications", json=body, headers=headers)
+
+
+def test_instant_application_pays_and_explains(app, keys, engine):
+    c = app.test_client()
+    body = {"uscc": keys["uscc"], "policy_id": "xina-jiuye-buzhu", "commitment": True}
+    r = post(c, keys["enterprise"], body)
+    assert r.status_code == 201, r.json
+    expected = min(keys["graduates"] * 1000, 100000)
+    assert r.json["outcome"] == "paid" and r.json["amount"] == f"{expected:.2f}" and r.json["payout_id"]
+    assert any("当年吸纳高校毕业生人数" in s for s in r.json["trace"])
+    again = post(c, keys["enterprise"], body, idem="k2")  # a new request for the same period
+    assert again.json["outcome"] == "already_paid"
+    with session_scope(engine) as s:
+        assert s.scalar(select(func.count(Payout.id))) == 1
+    detail = c.get(
+        f"/api/applications/{r.json['application_id']}", headers={"Authorization": f"Bearer {keys['enterprise']}"}
+    )
+    assert detail.json["payout"]["amount"] == f"{expected:.2f}"
+
+
+def test_same_key_same_request_replays_byte_for_byte(app, keys):
+    c = app.test_client()
+    body = {"uscc": keys["uscc"], "policy_id": "xina-jiuye-buzhu", "commitment": True}
+    first = post(c, keys["enterprise"], body, idem="same")
+    second = post(c, keys["enterprise"], body, idem="same")
+    assert second.status_code == first.status_code == 201
+    assert second.get_data() == first.get_data() and second.headers["Idempotent-Replayed"] == "true"
+    different = post(c, keys["enterprise"], dict(body, policy_id="jineng-tisheng-butie"), idem="same")
+    assert different.status_code == 422 and "不同的请求" in different.json["detail"]
+    other_caller = post(c, keys["system"], body, idem="same")  # keys are scoped to the caller
+    assert other_caller.status_code == 201 and other_caller.json["outcome"] == "already_paid"
+
+
+def test_write_without_a_key_is_refused(app, keys):
+    r = post(app.test_client(), keys["enterprise"], {"policy_id": "xina-jiuye-buzhu", "commitment": True}, idem=None)
+    assert r.status_code == 400 and "Idempotency-Key" in r.json["detail"]
+
+
+def test_declared_facts_must_be_allowed_and_match_verified_data(app, keys):
+    c = app.test_client()
+    base = {"uscc": keys["uscc"], "policy_id": "xina-jiuye-buzhu", "commitment": True}
+    wrong = post(c, keys["enterprise"], dict(base, declared={"graduates_hired": keys["graduates"] + 5}), idem="d1")
+    assert wrong.status_code == 422 and "与核验数据" in wrong.json["detail"]
+    not_allowed = post(c, keys["enterprise"], dict(base, declared={"revenue": "1.00"}), idem="d2")
+    assert not_allowed.status_code == 422 and "不接受自主申报" in not_allowed.json["detail"]
+    no_commitment = post(c, keys["enterprise"], {"uscc": keys["uscc"], "policy_id": "xina-jiuye-buzhu"}, idem="d3")
+    assert no_commitment.status_code == 400 and "信用承诺" in no_commitment.json["detail"]
+
+
+def test_enterprise_key_cannot_apply_for_another(app, keys, engine):
+    with session_scope(engine) as s:
+        other = s.scalars(select(Enterprise.uscc).where(Enterprise.uscc != keys["uscc"])).first()
+    r = post(
+        app.test_client(), keys["enterprise"], {"uscc": other, "policy_id": "xina-jiuye-buzhu", "commitment": True}
+    )
+    assert r.status_code == 403
+
+
+def test_automatic_policies_need_no_application(app, keys):
+    r = post(
+        app.test_client(),
+        keys["enterprise"],
+        {"uscc": keys["uscc"], "policy_id": "gaoqi-shouci-rending", "commitment": True},
+    )
+    assert r.status_code == 422 and "免申即享" in r.json["detail"]

@@ -76,7 +76,46 @@ def _read_csv(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-class IndustryTree:
+class _Tree:
+    """What both classifications share: canonical lookup, membership, iteration, the parent chain."""
+
+    _by_code: dict
+    _children: dict
+
+    def canonical(self, code: str) -> str:  # pragma: no cover - each tree defines its codes
+        raise NotImplementedError
+
+    def get(self, code: str):
+        return self._by_code[self.canonical(code)]
+
+    def __contains__(self, code: object) -> bool:
+        try:
+            self.canonical(str(code))
+        except UnknownCode:
+            return False
+        return True
+
+    def __iter__(self):
+        return iter(self._by_code.values())
+
+    def __len__(self) -> int:
+        return len(self._by_code)
+
+    def ancestors(self, code: str) -> list:
+        """From the node itself up to its root."""
+        out = []
+        node = self.get(code)
+        while node is not None:
+            out.append(node)
+            node = self._by_code[node.parent] if node.parent else None
+        return out
+
+    def children(self, code: str | None) -> list:
+        key = self.canonical(code) if code is not None else None
+        return [self._by_code[c] for c in self._children.get(key, [])]
+
+
+class IndustryTree(_Tree):
     """GB/T 4754-2017 with lookups by code and by name, and the hierarchy."""
 
     def __init__(self, rows: list[dict[str, str]]):
@@ -119,38 +158,9 @@ class IndustryTree:
             raise UnknownCode("industry", code, "不是 GB/T 4754-2017 的行业代码")
         return c
 
-    def get(self, code: str) -> Industry:
-        return self._by_code[self.canonical(code)]
-
-    def __contains__(self, code: object) -> bool:
-        try:
-            self.canonical(str(code))
-        except UnknownCode:
-            return False
-        return True
-
-    def __iter__(self):
-        return iter(self._by_code.values())
-
-    def __len__(self) -> int:
-        return len(self._by_code)
-
     def by_name(self, name: str) -> list[Industry]:
         """All industries with exactly this name (names repeat across levels)."""
         return list(self._by_name.get(name.strip(), []))
-
-    def ancestors(self, code: str) -> list[Industry]:
-        """From the industry itself up to its 门类."""
-        out = []
-        ind: Industry | None = self.get(code)
-        while ind is not None:
-            out.append(ind)
-            ind = self._by_code[ind.parent] if ind.parent else None
-        return out
-
-    def children(self, code: str | None) -> list[Industry]:
-        key = self.canonical(code) if code is not None else None
-        return [self._by_code[c] for c in self._children.get(key, [])]
 
     def is_within(self, code: str, ancestor: str) -> bool:
         """True when ``code`` equals ``ancestor`` or lies below it (C3911 in C39, C)."""
@@ -161,7 +171,7 @@ class IndustryTree:
         return [i for i in self._by_code.values() if i.level == level]
 
 
-class RegionTree:
+class RegionTree(_Tree):
     """Provinces, cities and districts, with lookups by code and by name."""
 
     def __init__(self, provinces, cities, areas):
@@ -192,22 +202,6 @@ class RegionTree:
             raise UnknownCode("region", code, "不是现行的行政区划代码")
         return c
 
-    def get(self, code: str) -> Region:
-        return self._by_code[self.canonical(code)]
-
-    def __contains__(self, code: object) -> bool:
-        try:
-            self.canonical(str(code))
-        except UnknownCode:
-            return False
-        return True
-
-    def __iter__(self):
-        return iter(self._by_code.values())
-
-    def __len__(self) -> int:
-        return len(self._by_code)
-
     def by_name(self, name: str, within: str | None = None) -> list[Region]:
         """Regions with this name (鼓楼区 exists in several cities), optionally under ``within``."""
         name = name.strip()
@@ -222,18 +216,6 @@ class RegionTree:
         if len(found) != 1:
             raise UnknownCode("region", name, "不是唯一的地级市名称" if found else "不是地级市名称")
         return found[0]
-
-    def ancestors(self, code: str) -> list[Region]:
-        out = []
-        reg: Region | None = self.get(code)
-        while reg is not None:
-            out.append(reg)
-            reg = self._by_code[reg.parent] if reg.parent else None
-        return out
-
-    def children(self, code: str | None) -> list[Region]:
-        key = self.canonical(code) if code is not None else None
-        return [self._by_code[c] for c in self._children.get(key, [])]
 
     def is_within(self, code: str, ancestor: str) -> bool:
         """True when ``code`` equals ``ancestor`` or lies inside it (a district in its city)."""

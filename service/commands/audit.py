@@ -8,13 +8,7 @@ from pathlib import Path
 
 import click
 
-
-def _engine():
-    from service.store import database_url, make_engine, upgrade
-
-    url = database_url()
-    upgrade(url)
-    return make_engine(url)
+from service.commands import store_engine
 
 
 @click.group("audit")
@@ -33,7 +27,7 @@ def checkpoint_cmd(out: Path | None) -> None:
     from service.store import session_scope
 
     try:
-        with session_scope(_engine()) as session:
+        with session_scope(store_engine()) as session:
             cp = audit.checkpoint(session)
     except ServiceError as e:
         raise click.UsageError(str(e)) from None
@@ -66,7 +60,7 @@ def verify_cmd(cp_path: Path | None) -> None:
             audit.check_signature(cp)
         except (ValueError, ServiceError) as e:
             raise click.UsageError(f"检查点 {cp_path}：{e}") from None
-    with session_scope(_engine()) as session:
+    with session_scope(store_engine()) as session:
         problem = audit.verify(session, cp)
         n = audit.count(session)
     if problem:

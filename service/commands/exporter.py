@@ -6,13 +6,7 @@ from pathlib import Path
 
 import click
 
-
-def _engine():
-    from service.store import database_url, make_engine, upgrade
-
-    url = database_url()
-    upgrade(url)
-    return make_engine(url)
+from service.commands import store_engine
 
 
 @click.group("export")
@@ -26,7 +20,7 @@ def enterprises_cmd(path: Path) -> None:
     """导出企业（.csv 或 .jsonl）。"""
     from service.exporter import export_enterprises
 
-    click.echo(f"已导出企业 {export_enterprises(_engine(), path)} 家到 {path}")
+    click.echo(f"已导出企业 {export_enterprises(store_engine(), path)} 家到 {path}")
 
 
 @cli.command("events")
@@ -35,7 +29,7 @@ def events_cmd(path: Path) -> None:
     """导出互动事件（JSON Lines）。"""
     from service.exporter import export_events
 
-    click.echo(f"已导出事件 {export_events(_engine(), path)} 条到 {path}")
+    click.echo(f"已导出事件 {export_events(store_engine(), path)} 条到 {path}")
 
 
 @cli.command("policies")
@@ -44,4 +38,4 @@ def policies_cmd(folder: Path) -> None:
     """导出政策（每项一个 YAML 文件）。"""
     from service.exporter import export_policies
 
-    click.echo(f"已导出政策 {export_policies(_engine(), folder)} 项到 {folder}")
+    click.echo(f"已导出政策 {export_policies(store_engine(), folder)} 项到 {folder}")

@@ -7,16 +7,10 @@ from pathlib import Path
 
 import click
 
+from service.commands import store_engine
+
 MAX_SHOWN = 50
 STAGES = {"validated": "校验完成", "enterprises": "写入企业", "facts": "写入字段值", "events": "写入事件"}
-
-
-def _engine():
-    from service.store import database_url, make_engine, upgrade
-
-    url = database_url()
-    upgrade(url)
-    return make_engine(url)
 
 
 def _progress(stage, done, total):
@@ -48,7 +42,7 @@ def enterprises_cmd(path: Path, skip_bad: bool, fmt: str | None, source: str | N
     from service.importer import import_enterprises
 
     try:
-        report = import_enterprises(_engine(), path, skip_bad=skip_bad, fmt=fmt, source=source, progress=_progress)
+        report = import_enterprises(store_engine(), path, skip_bad=skip_bad, fmt=fmt, source=source, progress=_progress)
     except ValueError as e:
         raise click.BadParameter(str(e)) from None
     _finish(report)
@@ -62,7 +56,7 @@ def events_cmd(path: Path, skip_bad: bool, fmt: str | None) -> None:
     """导入互动事件（JSON Lines 或 CSV）。"""
     from service.importer import import_events
 
-    _finish(import_events(_engine(), path, skip_bad=skip_bad, fmt=fmt, progress=_progress))
+    _finish(import_events(store_engine(), path, skip_bad=skip_bad, fmt=fmt, progress=_progress))
 
 
 @cli.command("policies")
@@ -72,4 +66,4 @@ def policies_cmd(path: Path, skip_bad: bool) -> None:
     """导入政策（YAML 文件或目录）。"""
     from service.importer import import_policies
 
-    _finish(import_policies(_engine(), path, skip_bad=skip_bad))
+    _finish(import_policies(store_engine(), path, skip_bad=skip_bad))

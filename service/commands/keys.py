@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import click
 
+from service.commands import store_engine
 from service.store.models import ROLES
-
-
-def _engine():
-    from service.store import database_url, make_engine, upgrade
-
-    url = database_url()
-    upgrade(url)
-    return make_engine(url)
 
 
 @click.group("keys")
@@ -31,7 +24,7 @@ def create_cmd(role: str, enterprise: str | None, label: str) -> None:
     from service.store import session_scope
 
     try:
-        with session_scope(_engine()) as session:
+        with session_scope(store_engine()) as session:
             prefix, secret = auth.create_key(session, role, enterprise, label)
     except ServiceError as e:
         raise click.UsageError(str(e)) from None
@@ -45,7 +38,7 @@ def list_cmd() -> None:
     from service import auth
     from service.store import session_scope
 
-    with session_scope(_engine()) as session:
+    with session_scope(store_engine()) as session:
         for k in auth.list_keys(session):
             state = "已吊销" if k.revoked_at else "有效"
             click.echo(f"{k.prefix}\t{k.role}\t{state}\t{k.label}")
@@ -60,7 +53,7 @@ def revoke_cmd(prefix: str) -> None:
     from service.store import session_scope
 
     try:
-        with session_scope(_engine()) as session:
+        with session_scope(store_engine()) as session:
             auth.revoke(session, prefix)
     except ServiceError as e:
         raise click.UsageError(str(e)) from None

@@ -21,6 +21,7 @@ COMMANDS = {
     "demo": "demo",
     "policy": "policy",
     "audit": "audit",
+    "sweep": "sweep",
 }
 
 

@@ -1,0 +1,42 @@
+"""``zhida sweep``: 免申即享 — pay every enterprise that meets an automatic policy, with no application."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from decimal import Decimal
+
+import click
+
+from service.commands import store_engine
+
+
+@click.command("sweep")
+@click.option("--policy", "slug", default=None, help="只扫描这一项政策（默认：全部免申即享政策）")
+@click.option("--as-of", "as_of", default=None, help="按此日期的核验数据判定（默认今天）")
+@click.option("--dry-run", is_flag=True, help="只计算，不写入、不兑现")
+def cli(slug: str | None, as_of: str | None, dry_run: bool) -> None:
+    """免申即享扫描：符合条件的企业无需申请，直接兑现。"""
+    from service.sweeps import run_sweep
+
+    try:
+        day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+    except ValueError:
+        raise click.BadParameter(f"日期格式应为 YYYY-MM-DD（收到 {as_of!r}）", param_hint="--as-of") from None
+    started = time.perf_counter()
+
+    def progress(policy, done, total):
+        click.echo(f"  {policy}: 已处理 {done}/{total}", err=True)
+
+    reports = run_sweep(store_engine(), slug, day, dry_run=dry_run, progress=progress)
+    if slug and not reports:
+        raise click.UsageError(f"{slug} 不是 {day} 有效的免申即享政策")
+    for r in reports:
+        click.echo(r.line())
+    paid = sum(r.outcomes.get("paid", 0) + r.outcomes.get("would_pay", 0) for r in reports)
+    money = sum((r.money for r in reports), start=Decimal("0.00"))
+    verb = "模拟" if dry_run else "完成"
+    click.echo(
+        f"扫描{verb}：{len(reports)} 项政策，{'可兑现' if dry_run else '新兑现'} {paid} 笔，"
+        f"金额 {money} 元，用时 {time.perf_counter() - started:.1f} s"
+    )

@@ -1,0 +1,139 @@
+"""免申即享 sweeps: evaluate every enterprise against the automatic policies and pay the eligible.
+
+Only verified facts count (税务, 社保, 市场监管, …): money never moves on a
+declaration in a sweep. Conditions are evaluated column-wise
+(:func:`matcher.columnar.sweep`); each eligible enterprise is then settled by
+:func:`service.payouts.settle` in batches of write transactions. Because the
+ledger allows one payout per (policy, enterprise, period), a sweep killed at
+any point and run again pays every eligible enterprise exactly once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pandas as pd
+from sqlalchemy import select
+
+from matcher import catalog
+from matcher.columnar import TRUE, UNKNOWN, Table
+from matcher.columnar import sweep as evaluate_policy
+from matcher.spec import parse_spec
+from service.payouts import settle
+from service.store import session_scope, write_scope
+from service.store.models import Enterprise, FieldValue, Policy, PolicyVersion
+
+BATCH = 200
+
+
+@dataclass
+class PolicyReport:
+    policy_id: str
+    name: str
+    eligible: int = 0
+    undetermined: int = 0
+    outcomes: Counter = field(default_factory=Counter)
+    money: Decimal = Decimal("0.00")
+    missing: Counter = field(default_factory=Counter)
+
+    def line(self) -> str:
+        done = "，".join(f"{k} {v}" for k, v in sorted(self.outcomes.items())) or "未兑现"
+        top = "、".join(f"{catalog.FIELDS[m].label} {n}" for m, n in self.missing.most_common(3))
+        missing = f"；待补充：{top}" if top else ""
+        return (
+            f"{self.name}（{self.policy_id}）：符合 {self.eligible} 家（{done}），金额 {self.money} 元，"
+            f"待定 {self.undetermined} 家{missing}"
+        )
+
+
+def automatic_policies(session, as_of: dt.date, slug: str | None = None) -> list[PolicyVersion]:
+    query = (
+        select(PolicyVersion)
+        .join(Policy, (Policy.id == PolicyVersion.policy_id) & (Policy.current_version == PolicyVersion.version))
+        .where(
+            Policy.status == "published",
+            PolicyVersion.mode == "automatic",
+            PolicyVersion.valid_from <= as_of,
+            PolicyVersion.valid_to >= as_of,
+        )
+        .order_by(Policy.slug)
+    )
+    if slug is not None:
+        query = query.where(Policy.slug == slug)
+    return list(session.scalars(query))
+
+
+def verified_table(engine, as_of: dt.date) -> tuple[Table, list[int]]:
+    """All enterprises' verified facts as of a date, as a column table (and their ids, row by row)."""
+    with engine.connect() as conn:
+        ents = conn.execute(
+            select(
+                Enterprise.id, Enterprise.uscc, Enterprise.region, Enterprise.industry, Enterprise.established_on
+            ).order_by(Enterprise.id)
+        ).all()
+        best: dict[tuple[int, str], tuple] = {}
+        query = select(
+            FieldValue.enterprise_id, FieldValue.field, FieldValue.value, FieldValue.as_of, FieldValue.recorded_at
+        ).where(FieldValue.source.in_(catalog.VERIFIED_SOURCES), FieldValue.as_of <= as_of)
+        for eid, name, value, fact_as_of, recorded in conn.execute(query):
+            key = (eid, name)
+            if key not in best or (fact_as_of, recorded) > best[key][1:]:
+                best[key] = (value, fact_as_of, recorded)
+    index = {e.id: i for i, e in enumerate(ents)}
+    columns = {f.name: [""] * len(ents) for f in catalog.FACT_FIELDS}
+    for i, e in enumerate(ents):
+        columns["uscc"][i], columns["region"][i], columns["industry"][i] = e.uscc, e.region, e.industry
+        columns["established_on"][i] = e.established_on.isoformat() if e.established_on else ""
+    for (eid, name), (value, _, _) in best.items():
+        if name in columns:
+            columns[name][index[eid]] = value
+    return Table.from_frame(pd.DataFrame(columns, dtype=str), as_of), [e.id for e in ents]
+
+
+def run_sweep(
+    engine,
+    slug: str | None = None,
+    as_of: dt.date | None = None,
+    dry_run: bool = False,
+    actor: str = "system:sweep",
+    progress=None,
+) -> list[PolicyReport]:
+    """Sweep one automatic policy (``slug``) or all; ``dry_run`` computes and writes nothing."""
+    as_of = as_of or dt.date.today()
+    say = progress or (lambda *a: None)
+    with session_scope(engine) as session:
+        versions = automatic_policies(session, as_of, slug)
+        specs = [(pv.id, parse_spec(pv.spec)) for pv in versions]
+    table, ids = verified_table(engine, as_of)
+    reports = []
+    for pv_id, spec in specs:
+        result = evaluate_policy(spec, table)
+        report = PolicyReport(spec.id, spec.name)
+        rows = [int(i) for i in (result.outcome == TRUE).nonzero()[0]]
+        report.eligible = len(rows)
+        for i in (result.outcome == UNKNOWN).nonzero()[0]:
+            report.undetermined += 1
+            report.missing.update(result.decision(int(i)).missing)
+        if dry_run:
+            flags = [
+                i for i in rows if any(table.facts(i).get(f) for f in ("on_dishonesty_list", "in_abnormal_operation"))
+            ]
+            report.outcomes.update({"would_refuse": len(flags), "would_pay": len(rows) - len(flags)})
+            report.money = sum((result.decision(i).amount for i in rows if i not in set(flags)), Decimal("0.00"))
+            reports.append(report)
+            continue
+        for start in range(0, len(rows), BATCH):
+            with write_scope(engine) as s:
+                pv = s.get(PolicyVersion, pv_id)
+                for i in rows[start : start + BATCH]:
+                    ent = s.get(Enterprise, ids[i])
+                    outcome = settle(s, ent, pv, result.decision(i), table.facts(i), actor)
+                    report.outcomes[outcome.outcome] += 1
+                    if outcome.outcome == "paid":
+                        report.money += outcome.amount
+            say(spec.id, min(start + BATCH, len(rows)), len(rows))
+        reports.append(report)
+    return reports

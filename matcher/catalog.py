@@ -53,6 +53,8 @@ LISTED_STATUS: dict[str, str] = {
     "chinext": "创业板上市",
     "overseas": "境外上市",
 }
+# A set field written as one of these is known to be empty ("" means unknown).
+NONE_WORDS = ("none", "无")
 SCALES: dict[str, str] = {"large": "大型", "medium": "中型", "small": "小型", "micro": "微型"}
 
 # type -> (python type description, operators family) ; checked by parse_value
@@ -256,6 +258,8 @@ def parse_value(name: str, raw: object, *, today: dt.date | None = None) -> obje
             raise InvalidFieldValue(name, raw, f"应为 {', '.join(f.choices)} 之一")
         return s
     if t == "set":
+        if isinstance(raw, str) and raw.strip().lower() in NONE_WORDS:
+            return frozenset()  # known to hold none, which is not the same as unknown
         items = raw if isinstance(raw, (list, tuple, set, frozenset)) else str(raw).split(";")
         out = []
         for item in items:
@@ -275,7 +279,7 @@ def format_value(name: str, value: object) -> str:
         return ""
     f = field(name)
     if f.type == "set":
-        return ";".join(sorted(value))  # type: ignore[arg-type]
+        return ";".join(sorted(value)) or "none"  # type: ignore[arg-type]
     if f.type == "bool":
         return "true" if value else "false"
     if f.type == "date":

@@ -65,6 +65,9 @@ def test_industry_must_be_a_class():
 def test_sets_enums_and_flags():
     assert parse("qualifications", "high_tech;srdi_sme") == frozenset({"high_tech", "srdi_sme"})
     assert parse("qualifications", ["gazelle"]) == frozenset({"gazelle"})
+    assert parse("qualifications", "none") == frozenset() and parse("qualifications", "无") == frozenset()
+    assert parse("qualifications", "") is None  # unknown, not empty
+    assert catalog.format_value("qualifications", frozenset()) == "none"
     with pytest.raises(InvalidFieldValue, match="不是可选值"):
         parse("qualifications", "nobel_prize")
     assert parse("listed_status", "star") == "star"

@@ -241,6 +241,7 @@ def _qualifications(rng, n, does_rd, intensity, patents, revenue, age_years) -> 
     has["gazelle"] = has["high_tech"] & (age_years < 10) & (rng.random(n) < share["gazelle"] / share["high_tech"] * 3)
     has["unicorn"] = has["high_tech"] & (age_years < 10) & (revenue > 5e8)
     out = np.full(n, "", dtype=object)
-    for q in catalog.QUALIFICATIONS:
+    for q in sorted(catalog.QUALIFICATIONS):  # the catalog's canonical text: sorted, "none" when empty
         out = np.where(has[q], np.where(out == "", q, out + ";" + q), out)
+    out = np.where(out == "", "none", out)
     return out

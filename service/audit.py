@@ -91,6 +91,35 @@ def append(session: Session, actor: str, action: str, subject: str, payload: dic
     return rec
 
 
+def append_many(session: Session, entries: list[tuple[str, str, str, dict]]) -> None:
+    """Append ``(actor, action, subject, payload)`` records in order, with one insert (sweeps)."""
+    if not entries:
+        return
+    lock(session)
+    head = session.execute(select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)).first()
+    seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
+    at = dt.datetime.now(dt.UTC)
+    rows = []
+    for actor, action, subject, payload in entries:
+        seq += 1
+        payload = json.loads(canonical(payload))
+        digest = record_hash(prev, seq, at, actor, action, subject, payload)
+        rows.append(
+            {
+                "seq": seq,
+                "at": at,
+                "actor": actor,
+                "action": action,
+                "subject": subject,
+                "payload": payload,
+                "prev_hash": prev,
+                "hash": digest,
+            }
+        )
+        prev = digest
+    session.execute(AuditRecord.__table__.insert(), rows)
+
+
 @dataclass(frozen=True)
 class Problem:
     seq: int

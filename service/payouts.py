@@ -151,3 +151,116 @@ def settle(
 
 class _BudgetExhausted(Exception):
     pass
+
+
+def settle_many(
+    session: Session, pv: PolicyVersion, items: list[tuple[Enterprise, Decision, dict]], actor: str
+) -> list[Settlement]:
+    """:func:`settle` for a batch of eligible decisions of one policy, with a handful of statements.
+
+    Same outcomes as settling the items one after another in order: refusals,
+    already-paid, then the budget taken first-come while it lasts. A payout that a
+    concurrent writer committed meanwhile is skipped by ``ON CONFLICT DO NOTHING``
+    and its reservation given back, all in the caller's transaction.
+    """
+    from sqlalchemy import insert
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    audit.lock(session)
+    out: list[Settlement | None] = [None] * len(items)
+    entries: list[tuple[str, str, str, dict]] = []
+    period = period_of(pv.spec["period"], items[0][1].as_of if items else dt.date.today())
+    ids = [e.id for e, _, _ in items]
+    paid_before = dict(
+        session.execute(
+            select(Payout.enterprise_id, Payout.id).where(
+                Payout.policy_id == pv.policy_id, Payout.period == period, Payout.enterprise_id.in_(ids)
+            )
+        ).all()
+    )
+    budget = session.execute(select(Budget).where(Budget.policy_id == pv.policy_id).with_for_update()).scalar_one()
+    remaining = budget.total - budget.reserved - budget.paid
+    decisions, take = [], []
+    for k, (ent, d, facts) in enumerate(items):
+        subject = f"{pv.spec['id']}:{ent.uscc}"
+        refusal = next((r for f, r in REFUSALS.items() if facts.get(f) is True), None)
+        outcome = "refused" if refusal else "eligible"
+        decisions.append(
+            {
+                "application_id": None,
+                "enterprise_id": ent.id,
+                "policy_version_id": pv.id,
+                "outcome": outcome,
+                "amount": d.amount if outcome == "eligible" else None,
+                "trace": [leaf.to_json() for leaf in d.trace],
+                "missing": [],
+                "as_of": d.as_of or dt.date.today(),
+                "decided_at": dt.datetime.now(dt.UTC),
+            }
+        )
+        if refusal:
+            out[k] = Settlement("refused", None, refusal, None, None)
+            entries.append((actor, "decision.refused", subject, {"reason": refusal}))
+        elif ent.id in paid_before:
+            out[k] = Settlement(
+                "already_paid", d.amount, f"本期（{period}）已兑现，不重复支付", paid_before[ent.id], None
+            )
+        elif d.amount <= remaining:
+            remaining -= d.amount
+            take.append(k)
+        else:
+            out[k] = Settlement("budget_exhausted", d.amount, "资金预算已用完，暂无法兑现", None, None)
+            entries.append((actor, "decision.budget_exhausted", subject, {"amount": d.amount}))
+    decision_ids = (
+        session.execute(insert(DecisionRow).returning(DecisionRow.id, sort_by_parameter_order=True), decisions)
+        .scalars()
+        .all()
+    )
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    created = {}
+    if take:
+        stmt = (
+            dialect.insert(Payout)
+            .on_conflict_do_nothing(index_elements=["policy_id", "enterprise_id", "period"])
+            .returning(Payout.enterprise_id, Payout.id)
+        )
+        now = dt.datetime.now(dt.UTC)
+        rows = [
+            {
+                "policy_id": pv.policy_id,
+                "enterprise_id": items[k][0].id,
+                "period": period,
+                "amount": items[k][1].amount,
+                "status": "decided",
+                "decision_id": decision_ids[k],
+                "created_at": now,
+                "updated_at": now,
+            }
+            for k in take
+        ]
+        created = dict(session.execute(stmt, rows).all())
+    reserved = sum((items[k][1].amount for k in take if items[k][0].id in created), Decimal("0.00"))
+    session.execute(update(Budget).where(Budget.policy_id == pv.policy_id).values(reserved=Budget.reserved + reserved))
+    for k in take:
+        ent, d, _ = items[k]
+        if ent.id in created:
+            out[k] = Settlement("paid", d.amount, "", created[ent.id], decision_ids[k])
+            entries.append(
+                (
+                    actor,
+                    "payout.decided",
+                    f"{pv.spec['id']}:{ent.uscc}",
+                    {
+                        "decision": decision_ids[k],
+                        "payout": created[ent.id],
+                        "amount": d.amount,
+                        "period": period,
+                        "policy_version": pv.version,
+                    },
+                )
+            )
+        else:  # a concurrent writer paid it between our read and our insert
+            out[k] = Settlement("already_paid", d.amount, f"本期（{period}）已兑现，不重复支付", None, decision_ids[k])
+    audit.append_many(session, entries)
+    session.expire(budget)
+    return out  # type: ignore[return-value]

@@ -22,11 +22,11 @@ from matcher import catalog
 from matcher.columnar import TRUE, UNKNOWN, Table
 from matcher.columnar import sweep as evaluate_policy
 from matcher.spec import parse_spec
-from service.payouts import settle
+from service.payouts import settle_many
 from service.store import session_scope, write_scope
 from service.store.models import Enterprise, FieldValue, Policy, PolicyVersion
 
-BATCH = 200
+BATCH = 1000
 
 
 @dataclass
@@ -128,9 +128,12 @@ def run_sweep(
         for start in range(0, len(rows), BATCH):
             with write_scope(engine) as s:
                 pv = s.get(PolicyVersion, pv_id)
-                for i in rows[start : start + BATCH]:
-                    ent = s.get(Enterprise, ids[i])
-                    outcome = settle(s, ent, pv, result.decision(i), table.facts(i), actor)
+                batch = rows[start : start + BATCH]
+                ents = {
+                    e.id: e for e in s.scalars(select(Enterprise).where(Enterprise.id.in_([ids[i] for i in batch])))
+                }
+                items = [(ents[ids[i]], result.decision(i), table.facts(i)) for i in batch]
+                for outcome in settle_many(s, pv, items, actor):
                     report.outcomes[outcome.outcome] += 1
                     if outcome.outcome == "paid":
                         report.money += outcome.amount

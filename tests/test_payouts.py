@@ -135,3 +135,25 @@ def test_budget_exhausted_is_an_outcome_not_a_payout(setup):
     r = _settle(engine, pv_id, ents[4], "500.01")
     assert r.outcome == "budget_exhausted" and "预算" in r.reason
     assert _settle(engine, pv_id, ents[4], "500.00").outcome == "paid"
+
+
+def test_batch_settlement_matches_settling_one_by_one(setup):
+    from service.payouts import settle_many
+
+    engine, policy_id, pv_id, ents = setup
+    assert _settle(engine, pv_id, ents[0], "1500.00").outcome == "paid"  # paid before the batch
+    with write_scope(engine) as s:
+        pv = s.get(PolicyVersion, pv_id)
+        items = []
+        for k, eid in enumerate(ents[:10]):
+            facts = {"on_dishonesty_list": True} if k == 1 else {}
+            items.append(
+                (s.get(Enterprise, eid), Decision("test-reward", "eligible", Decimal("1500.00"), as_of=AS_OF), facts)
+            )
+        outcomes = [r.outcome for r in settle_many(s, pv, items, "system:test")]
+    # 8,500 left after the first payout: five more fit, the rest are refused for budget
+    assert outcomes == ["already_paid", "refused"] + ["paid"] * 5 + ["budget_exhausted"] * 3
+    with session_scope(engine) as s:
+        assert s.get(Budget, policy_id).reserved == Decimal("9000.00")
+        assert s.scalar(select(func.count(Payout.id))) == 6
+        assert audit.verify(s) is None

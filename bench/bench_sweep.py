@@ -19,10 +19,31 @@ import time
 from pathlib import Path
 
 
+def _pad_automatic(folder: Path, wanted: int) -> None:
+    """Clone the city's automatic policies (new ids, own budgets) until there are ``wanted``."""
+    import yaml
+
+    automatic = [
+        p for p in sorted(folder.glob("*.yaml")) if yaml.safe_load(p.read_text(encoding="utf-8"))["mode"] == "automatic"
+    ]
+    k = 0
+    while len(automatic) + k < wanted:
+        source = automatic[k % len(automatic)]
+        data = yaml.safe_load(source.read_text(encoding="utf-8"))
+        data["id"] = f"{data['id']}-b{k}"
+        (folder / f"{data['id']}.yaml").write_text(
+            yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8"
+        )
+        k += 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--enterprises", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--policies", type=int, default=20, help="automatic policies (the city's are cloned to reach it)"
+    )
     args = parser.parse_args()
 
     from service.importer import import_enterprises, import_policies
@@ -33,6 +54,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         generate_world(args.enterprises, args.seed, "南京市", tmp / "w")
+        _pad_automatic(tmp / "w" / "policies", args.policies)
         url = f"sqlite:///{tmp / 'sweep.sqlite3'}"
         upgrade(url)
         engine = make_engine(url)

@@ -4,128 +4,257 @@ import csv
 import datetime as dt
 import hashlib
 import json
-from collections import Counter
+from collections import Counter, defaultdict
 from decimal import Decimal
 
 import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from graph import industries, regions
 from matcher import catalog, uscc
+from matcher.policytest import run_cases
+from matcher.rulecheck import fields_used
 from matcher.scale import classify
 from matcher.spec import load_specs
 from service.cli import main
+from service.synth import enterprises as synth_enterprises
 from service.synth import events as synth_events
-from service.synth.evaluate import decide
+from service.synth import params, policies
+from service.synth.evaluate import Columns, amounts_columns, conditions_columns, decide
 from service.synth.world import generate_world
 
-N = 3000
+N = 2000
+AS_OF = params.REFERENCE_DATE
+REQUIRED = (
+    "id name document document_number department region valid_from valid_to target topics mode "
+    "time_limit_days benefit_type period conditions amount budget materials tests"
+).split()
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     out = tmp_path_factory.mktemp("city")
     summary = generate_world(N, 5, "南京市", out)
-    rows = list(csv.DictReader(open(out / "enterprises.csv", encoding="utf-8")))
-    evs = [json.loads(line) for line in open(out / "events.jsonl", encoding="utf-8")]
-    return out, summary, rows, evs
+    frame = pd.read_csv(out / "enterprises.csv", dtype=str, keep_default_na=False)
+    with open(out / "events.jsonl", encoding="utf-8") as fh:
+        evs = [json.loads(line) for line in fh]
+    specs = {s["id"]: s for s in policies.build("南京市", AS_OF)}
+    return out, summary, frame, evs, specs
+
+
+@pytest.fixture(scope="module")
+def decisions(world):
+    """Per policy: conditions (1 / 0 / -1) and amounts of every firm, from the columnar evaluator."""
+    _, _, frame, _, specs = world
+    cols = Columns(frame, AS_OF)
+    out = {}
+    for pid, spec in specs.items():
+        elig = conditions_columns(spec, cols)
+        amount = amounts_columns(spec, cols)
+        elig[(elig == 1) & np.isnan(amount)] = -1
+        out[pid] = elig
+    return cols, out
 
 
 def _digest(folder):
     h = hashlib.sha256()
     for path in sorted(folder.rglob("*")):
         if path.is_file():
-            h.update(path.name.encode() + path.read_bytes())
+            h.update(str(path.relative_to(folder)).encode() + path.read_bytes())
     return h.hexdigest()
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
     for name, seed in (("a", 9), ("b", 9), ("c", 10)):
-        generate_world(300, seed, "南京市", tmp_path / name)
+        generate_world(400, seed, "南京市", tmp_path / name)
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b") != _digest(tmp_path / "c")
+    generate_world(400, 9, "南京市", tmp_path / "a")  # a rerun into the same folder changes nothing
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
 
 
-def test_every_cell_parses_with_the_catalog(world):
-    _, _, rows, _ = world
-    for row in rows[:2000]:
+def test_columns_are_the_catalog_facts_and_every_cell_parses(world):
+    out, _, frame, _, _ = world
+    with open(out / "enterprises.csv", encoding="utf-8") as fh:
+        header = next(csv.reader(fh))
+    assert header == [f.name for f in catalog.FACT_FIELDS] + ["as_of"]
+    for row in frame.to_dict("records"):
+        as_of = dt.date.fromisoformat(row["as_of"])
+        assert as_of == AS_OF
         for f in catalog.FACT_FIELDS:
-            catalog.parse_value(f.name, row[f.name], today=dt.date.fromisoformat(row["as_of"]))
+            value = catalog.parse_value(f.name, row[f.name], today=as_of)
+            assert (value is None) == (row[f.name] == ""), f.name
+            if f.required:
+                assert value is not None, f.name
+    # realistic gaps that later make decisions undetermined
+    for name in ("rd_expense", "skill_certificates", "loan_interest_paid", "revenue_prev"):
+        assert 0.05 < (frame[name] == "").mean() < 0.99, name
 
 
 def test_codes_are_real_valid_and_unique(world):
-    _, _, rows, _ = world
-    nanjing = regions().city("南京市").code
-    assert len({r["uscc"] for r in rows}) == len(rows) == N
-    assert len({r["name"] for r in rows}) == N
-    for r in rows:
-        assert uscc.is_valid(r["uscc"]) and r["uscc"][2:8] == r["region"]
-        assert regions().is_within(r["region"], nanjing) and regions().get(r["region"]).level == 2
-        assert industries().get(r["industry"]).level == 3
+    _, _, frame, _, _ = world
+    tree = regions()
+    nanjing = tree.city("南京市").code
+    assert frame["uscc"].is_unique and frame["name"].is_unique and len(frame) == N
+    for code, region, industry, name, est in frame[["uscc", "region", "industry", "name", "established_on"]].values:
+        assert uscc.is_valid(code) and code[2:8] == region
+        assert code[8:10] == "MA" or est < "2015-10-01"
+        assert tree.is_within(region, nanjing) and tree.is_registration_level(region)
+        assert tree.get(region).name != "市辖区"
+        assert industries().get(industry).level == 3
+        assert name.startswith("南京") and name.endswith("公司")
+        assert "1990-01-01" <= est < AS_OF.isoformat()
+    assert frame["region"].nunique() == len(regions().children(nanjing))
+    # core and high-tech districts register more firms than the rural ones
+    share = frame["region"].value_counts(normalize=True)
+    assert share["320115"] > 2 * share["320118"]  # 江宁 vs 高淳
+
+
+def test_vectorised_codes_equal_the_reference_builder():
+    region = np.array(["320102", "320115", "110105"])
+    serial = np.array([0, 123456, 31**6 - 1])
+    codes = synth_enterprises.make_usccs(region, serial, np.array([True, False, True]))
+    assert all(uscc.is_valid(c) for c in codes) and [c[2:8] for c in codes] == list(region)
+    assert codes[0][8:10] == codes[2][8:10] == "MA" and codes[1][8:16].isdigit()
+    more = synth_enterprises.make_usccs(np.full(5000, "320102"), np.arange(5000) * 7919, np.arange(5000) % 2 == 0)
+    assert len(set(more)) == 5000 and all(uscc.is_valid(c) for c in more[:500])
+
+
+def test_business_scope_uses_the_industry_vocabulary(world):
+    _, _, frame, _, _ = world
+    tree = industries()
+    for industry, scope in frame[["industry", "business_scope"]].values[:300]:
+        own = tree.get(industry).name.replace("其他", "").replace("未列明", "")
+        assert own.removesuffix("业") in scope, (industry, scope)
+        assert scope.endswith("经营活动）")
 
 
 def test_scale_mix_matches_the_census(world):
-    _, _, rows, _ = world
+    _, _, frame, _, _ = world
     scales = Counter(
-        classify(r["industry"], int(r["employees"]), Decimal(r["revenue"]), Decimal(r["total_assets"])) for r in rows
+        classify(
+            r["industry"],
+            int(r["employees"]),
+            Decimal(r["revenue"]) if r["revenue"] else None,
+            Decimal(r["total_assets"]),
+        )
+        for r in frame.to_dict("records")
     )
     share = {k: v / N for k, v in scales.items()}
-    assert share["micro"] >= 0.75 and 0.09 <= share["small"] <= 0.20
-    assert 0.005 <= share.get("medium", 0) <= 0.03 and share.get("large", 0) <= 0.01
+    assert 0.75 <= share["micro"] <= 0.88 and 0.10 <= share["small"] <= 0.19
+    assert 0.005 <= share.get("medium", 0) <= 0.03 and share.get("large", 0) <= 0.008
 
 
 def test_sizes_are_heavy_tailed_and_correlated(world):
-    _, _, rows, _ = world
-    revenue = np.array([float(r["revenue"]) for r in rows])
-    staff = np.array([float(r["employees"]) for r in rows])
-    top = np.sort(revenue)[::-1][: N // 100].sum() / revenue.sum()
+    _, _, frame, _, _ = world
+    known = frame[frame["revenue"] != ""]
+    revenue = known["revenue"].astype(float).to_numpy()
+    staff = known["employees"].astype(float).to_numpy()
+    assets = known["total_assets"].astype(float).to_numpy()
+    tax = known["tax_paid"].astype(float).to_numpy()
+    top = np.sort(revenue)[::-1][: len(revenue) // 100].sum() / revenue.sum()
     assert top > 0.30
     assert np.corrcoef(np.log(revenue), np.log(staff))[0, 1] > 0.5
-    assert all(int(r["insured_employees"]) <= int(r["employees"]) for r in rows)
+    assert np.corrcoef(np.log(revenue), np.log(assets))[0, 1] > 0.5
+    assert np.corrcoef(np.log(revenue), np.log(tax + 1))[0, 1] > 0.8
+    age = (pd.Timestamp(AS_OF) - pd.to_datetime(frame["established_on"])).dt.days
+    assert np.corrcoef(np.log(frame["employees"].astype(float)), age)[0, 1] > 0.05
+    assert (frame["insured_employees"].astype(int) <= frame["employees"].astype(int)).all()
 
 
 def test_rd_intensity_depends_on_industry(world):
-    _, _, rows, _ = world
+    _, _, frame, _, _ = world
+    known = frame[frame["revenue"] != ""]
 
     def mean_ratio(prefixes):
-        picked = [r for r in rows if r["industry"].startswith(prefixes)]
-        return np.mean([float(r["rd_expense"] or 0) / float(r["revenue"]) for r in picked])
+        picked = known[known["industry"].str.startswith(prefixes)]
+        rd = picked["rd_expense"].replace("", "0").astype(float)
+        return (rd / picked["revenue"].astype(float)).mean()
 
-    assert mean_ratio(("C39", "I65")) > 5 * mean_ratio(("F52", "H62"))
+    assert mean_ratio(("C39", "I65")) > 20 * mean_ratio(("F52", "H62"))
 
 
-def test_qualifications_are_rare_and_nested(world):
-    _, _, rows, _ = world
-    quals = [set(r["qualifications"].split(";")) - {""} for r in rows]
-    high_tech = sum("high_tech" in q for q in quals) / N
-    assert 0.005 <= high_tech <= 0.03
+def test_qualifications_are_rare_nested_and_follow_rd(world):
+    _, _, frame, _, _ = world
+    quals = [set(q.split(";")) - {""} for q in frame["qualifications"]]
+    high_tech = np.array(["high_tech" in q for q in quals])
+    assert 0.008 <= high_tech.mean() <= 0.025
     assert all("srdi_sme" in q for q in quals if "little_giant" in q)
+    assert all("high_tech" in q for q in quals if {"gazelle", "unicorn"} & q)
+    assert all(r != "" for r, h in zip(frame["rd_expense"], high_tech) if h)
+    patents = frame["invention_patents"].astype(int).to_numpy()
+    assert patents[high_tech].mean() > 5 * patents[~high_tech].mean()
+    listed = frame["listed_status"].isin(["sse_main", "szse_main", "star", "chinext", "bse", "overseas"])
+    for r in frame[listed].to_dict("records"):
+        assert (
+            classify(r["industry"], int(r["employees"]), Decimal(r["revenue"]), Decimal(r["total_assets"])) == "large"
+        )
 
 
-def test_policies_cover_the_programmes_and_modes(world):
-    out, summary, _, _ = world
+def test_policies_carry_every_element(world):
+    out, summary, _, _, _ = world
     specs, errors = load_specs(out / "policies")
     assert errors == [] and len(specs) == summary["policies"] >= 40
+    tree = regions()
+    nanjing = tree.city("南京市").code
+    for path in sorted((out / "policies").glob("*.yaml")):
+        import yaml
+
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert [k for k in REQUIRED if k not in data] == [], path.name
+        assert path.stem == data["id"] and isinstance(data["valid_from"], dt.date)
+        assert data["valid_from"] <= AS_OF <= data["valid_to"]
+        assert tree.is_within(data["region"], nanjing)
+        for rule in (data["conditions"], data["amount"]["formula"]):
+            assert fields_used(rule) <= set(catalog.FIELDS), path.name
+        assert {"in_region"} <= _operators(data["conditions"]) <= OPERATORS
+        assert _operators(data["amount"]["formula"]) <= OPERATORS
+        assert 1_000_000 <= Decimal(data["budget"]) <= 1_000_000_000
+        if data["mode"] == "review":
+            assert 5 <= data["time_limit_days"] <= 20
+        assert (data["time_limit_days"] == 0) == (data["mode"] == "automatic")
+        assert data["materials"] or data["mode"] == "automatic"
+        kinds = [c["expect"]["decision"] for c in data["tests"]]
+        assert kinds[0] == "eligible" and "amount" in data["tests"][0]["expect"]
+        assert {"not_eligible", "undetermined"} & set(kinds[1:])
     modes = Counter(s.mode for s in specs)
-    assert 0.15 <= modes["automatic"] / len(specs) <= 0.35 and modes["review"] >= 3
+    assert 0.18 <= modes["automatic"] / len(specs) <= 0.30 and modes["review"] >= 3
+    assert len({s.region for s in specs}) >= 3  # city-wide and district measures
+    assert len({s.exclusive_group for s in specs if s.exclusive_group}) >= 3
     names = " ".join(s.name for s in specs)
     for programme in (
         "稳岗返还",
         "高新技术企业",
         "研发费用",
         "专精特新",
-        "贴息",
+        "小巨人",
+        "贷款贴息",
         "吸纳就业",
         "租房",
         "上市",
-        "技能提升",
     ):
         assert programme in names
-    assert all(len(s.tests) >= 2 for s in specs)
+    for programme in ("技能提升", "小升规", "数字化转型", "瞪羚", "独角兽", "人才", "专利", "外贸", "首台", "房租"):
+        assert programme in names
 
 
-def test_spec_cases_agree_with_the_evaluator(world):
-    out, _, _, _ = world
+OPERATORS = {
+    "and", "or", "!", "if", "==", "!=", "<", "<=", ">", ">=", "in", "+", "-", "*", "/", "min", "max", "var",
+    "in_region", "in_industry", "has_qualification",
+}  # fmt: skip
+
+
+def _operators(rule) -> set:
+    if isinstance(rule, dict):
+        return set(rule) | set().union(*(_operators(v) for v in rule.values()))
+    if isinstance(rule, list):
+        return set().union(*(_operators(v) for v in rule)) if rule else set()
+    return set()
+
+
+def test_spec_cases_agree_with_the_evaluator_and_the_engine(world):
+    out, _, _, _, _ = world
     specs, _ = load_specs(out / "policies")
     for spec in specs:
         data = spec.to_json()
@@ -135,52 +264,142 @@ def test_spec_cases_agree_with_the_evaluator(world):
             if case.amount is not None:
                 assert amount == case.amount
             if case.missing is not None:
-                assert tuple(missing) == case.missing
+                assert tuple(missing) == tuple(case.missing)
+        assert [r.detail for r in run_cases(spec) if not r.passed] == [], spec.id
+
+
+def test_columnar_evaluator_agrees_with_the_exact_one(world, decisions):
+    _, _, frame, _, specs = world
+    cols, elig = decisions
+    facts = [synth_events.row_facts(frame, i) for i in range(400)]
+    code = {"eligible": 1, "not_eligible": 0, "undetermined": -1}
+    disagree = sum(
+        code[decide(spec, f, AS_OF)[0]] != elig[pid][i] for pid, spec in specs.items() for i, f in enumerate(facts)
+    )
+    assert disagree <= 2  # float only at exact percentage boundaries
 
 
 def test_events_are_causal_and_time_ordered(world):
-    _, _, _, evs = world
-    assert len(evs) / N > 3
-    times = [e["occurred_at"] for e in evs]
-    assert times == sorted(times)
+    _, summary, frame, evs, specs = world
+    assert 5 <= len(evs) / N <= 15 and summary["events"] == len(evs)
+    assert [e["occurred_at"] for e in evs] == sorted(e["occurred_at"] for e in evs)
     assert len({e["event_id"] for e in evs}) == len(evs)
-    seen = {}
+    known = set(frame["uscc"])
+    start = dt.datetime.combine(AS_OF - dt.timedelta(days=365), dt.time(), dt.timezone(dt.timedelta(hours=8)))
+    end = dt.datetime.combine(AS_OF, dt.time(), dt.timezone(dt.timedelta(hours=8)))
+    need = {"view": "push", "apply": "view", "approved": "apply", "rejected": "apply"}
+    chains = defaultdict(list)
     for e in evs:
-        key = (e["uscc"], e["policy_id"])
-        kinds = seen.setdefault(key, [])
-        need = {"view": "push", "apply": "view", "approved": "apply", "rejected": "apply"}.get(e["kind"])
-        if need:
-            assert need in kinds, (key, e["kind"], kinds)
-        kinds.append(e["kind"])
-
-
-def test_take_up_follows_eligibility_and_relevance(world):
-    out, _, rows, evs = world
-    from service.synth import policies
-
-    specs = {s["id"]: s for s in policies.build("南京市", dt.date(2026, 6, 30))}
-    facts = {f["uscc"]: f for f in synth_events.typed_facts(__import__("pandas").DataFrame(rows))}
-    applied = {(e["uscc"], e["policy_id"]) for e in evs if e["kind"] == "apply"}
-    viewed = [e for e in evs if e["kind"] == "view"]
-    by_elig = {True: [], False: []}
-    for e in viewed:
+        assert set(e) == {"event_id", "uscc", "policy_id", "kind", "occurred_at", "payload"}
+        assert e["uscc"] in known and e["policy_id"] in specs
+        at = dt.datetime.fromisoformat(e["occurred_at"])
         spec = specs[e["policy_id"]]
-        ok = decide(spec, facts[e["uscc"]], dt.date(2026, 6, 30))[0] == "eligible"
-        by_elig[ok].append((e["uscc"], e["policy_id"]) in applied)
-    assert np.mean(by_elig[True]) > np.mean(by_elig[False]) + 0.2
+        assert start <= at < end and spec["valid_from"] <= at.date() <= spec["valid_to"]
+        kinds = chains[(e["uscc"], e["policy_id"])]
+        if e["kind"] in need:
+            assert need[e["kind"]] in kinds, (e, kinds)
+        if e["kind"] == "paid":
+            assert kinds[-1] == "approved" if spec["mode"] != "automatic" else kinds == ["push"]
+            assert Decimal(e["payload"]["amount"]) > 0
+        if e["kind"] == "rating":
+            assert kinds[-1] in ("paid", "rejected") and 1 <= e["payload"]["score"] <= 5
+        kinds.append(e["kind"])
+    for (_, pid), kinds in chains.items():
+        if specs[pid]["mode"] == "automatic":
+            assert "apply" not in kinds
+
+
+def test_payouts_are_exact_and_within_budget(world):
+    _, _, frame, evs, specs = world
+    index = {u: i for i, u in enumerate(frame["uscc"])}
+    paid = defaultdict(Decimal)
+    for e in evs:
+        if e["kind"] == "paid":
+            spec = specs[e["policy_id"]]
+            decision, amount, _ = decide(spec, synth_events.row_facts(frame, index[e["uscc"]]), AS_OF)
+            assert decision == "eligible" and f"{amount:.2f}" == e["payload"]["amount"], e
+            paid[e["policy_id"]] += amount
+    assert all(total <= Decimal(specs[pid]["budget"]) for pid, total in paid.items())
+    assert {specs[pid]["mode"] for pid in paid} == {"automatic", "instant", "review"}
+
+
+def test_take_up_follows_eligibility_relevance_and_amount(world, decisions):
+    _, _, frame, evs, specs = world
+    _, elig = decisions
+    index = {u: i for i, u in enumerate(frame["uscc"])}
+    viewed = {(e["uscc"], e["policy_id"]) for e in evs if e["kind"] == "view"}
+    applied = {(e["uscc"], e["policy_id"]) for e in evs if e["kind"] == "apply"}
     pushes = [e for e in evs if e["kind"] == "push" and specs[e["policy_id"]]["mode"] != "automatic"]
-    views = {(e["uscc"], e["policy_id"]) for e in viewed}
-    high = [(e["uscc"], e["policy_id"]) in views for e in pushes if e["payload"]["relevance"] >= 0.6]
-    low = [(e["uscc"], e["policy_id"]) in views for e in pushes if e["payload"]["relevance"] < 0.3]
-    assert np.mean(high) > np.mean(low)
+    by_elig, by_rel = defaultdict(list), defaultdict(list)
+    for e in pushes:
+        key = (e["uscc"], e["policy_id"])
+        if key in viewed:
+            by_elig[int(elig[e["policy_id"]][index[e["uscc"]]])].append(key in applied)
+        by_rel[e["payload"]["relevance"] >= 0.5].append((key in viewed, key in applied))
+    assert len(by_elig[1]) > 300 and len(by_elig[0]) > 300
+    assert np.mean(by_elig[1]) > np.mean(by_elig[0]) + 0.2  # eligible viewers apply far more often
+    assert np.mean(by_elig[-1]) > np.mean(by_elig[0])  # undetermined firms sometimes try
+    high, low = np.array(by_rel[True]), np.array(by_rel[False])
+    assert len(high) > 300 and len(low) > 300
+    assert high[:, 0].mean() > low[:, 0].mean() + 0.05 and high[:, 1].mean() > low[:, 1].mean() + 0.05
+    # every eligible firm in scope of an automatic policy was paid (budgets allowing)
+    for pid, spec in specs.items():
+        if spec["mode"] == "automatic":
+            paid = {e["uscc"] for e in evs if e["kind"] == "paid" and e["policy_id"] == pid}
+            assert paid == {u for u, i in index.items() if elig[pid][i] == 1}, pid
+
+
+def test_past_engagement_raises_take_up(world):
+    """A viewed policy is applied for more often by firms that applied for something before."""
+    _, _, _, evs, _ = world
+    applied = {(e["uscc"], e["policy_id"]) for e in evs if e["kind"] == "apply"}
+    before = set()  # firms with an earlier application
+    outcome = defaultdict(list)
+    for e in evs:  # in time order
+        if e["kind"] == "view":
+            outcome[e["uscc"] in before].append((e["uscc"], e["policy_id"]) in applied)
+        elif e["kind"] == "apply":
+            before.add(e["uscc"])
+    assert len(outcome[True]) > 200 and np.mean(outcome[True]) > np.mean(outcome[False]) + 0.05
 
 
 def test_cli_generates_and_summarises(tmp_path):
     result = CliRunner().invoke(main, ["generate", "--enterprises", "50", "--seed", "2", "--out", str(tmp_path / "w")])
     assert result.exit_code == 0, result.output
-    assert "企业 50 家" in result.stdout and (tmp_path / "w" / "events.jsonl").exists()
+    assert "企业 50 家" in result.stdout and "政策" in result.stdout
+    assert "生成企业" in result.stderr and (tmp_path / "w" / "events.jsonl").exists()
 
 
 def test_cli_refuses_an_unknown_city(tmp_path):
     result = CliRunner().invoke(main, ["generate", "--city", "火星市", "--out", str(tmp_path / "w")])
     assert result.exit_code != 0 and "火星市" in result.output
+
+
+def test_other_cities_work(tmp_path):
+    summary = generate_world(300, 1, "杭州市", tmp_path)
+    frame = pd.read_csv(tmp_path / "enterprises.csv", dtype=str, keep_default_na=False)
+    hangzhou = regions().city("杭州市").code
+    assert all(regions().is_within(r, hangzhou) for r in frame["region"])
+    assert "330104" not in set(frame["region"])  # 江干区 was abolished in 2021
+    specs, errors = load_specs(tmp_path / "policies")
+    assert errors == [] and len(specs) == summary["policies"]
+    assert all(s.document_number.startswith("杭") for s in specs if s.region == hangzhou)
+
+
+def test_doc_examples_follow_the_formats():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "synthetic-data.md").read_text(encoding="utf-8")
+    rows = list(csv.DictReader(re.search(r"```csv\n(.*?)```", text, re.S).group(1).splitlines()))
+    assert rows and list(rows[0]) == [f.name for f in catalog.FACT_FIELDS] + ["as_of"]
+    for row in rows:
+        for f in catalog.FACT_FIELDS:
+            catalog.parse_value(f.name, row[f.name], today=AS_OF)
+    lines = re.search(r"```json\n(.*?)```", text, re.S).group(1).splitlines()
+    for line in lines:
+        event = json.loads(line)
+        assert event["event_id"] == f"{event['uscc']}:{event['policy_id']}:{event['kind']}"
+        assert uscc.is_valid(event["uscc"]) and event["kind"] in synth_events.KINDS
+    listed = set(re.findall(r"^\| `([a-z]+(?:-[a-z]+)+)` \|", text, re.M))
+    assert listed == {s["id"] for s in policies.build("南京市", AS_OF)}

@@ -1,226 +1,477 @@
 """Interaction histories: push → view → apply → approved/rejected → paid → rating.
 
-Take-up is a logistic model (coefficients in ``params.TAKEUP``) of
-- eligibility, decided by the exact evaluator on the firm's facts;
-- the amount relative to the firm's size (log of amount / revenue);
-- topical relevance of the policy to the firm (industry and qualifications);
-- the firm's engagement: a latent propensity plus how often it applied before.
-Automatic (免申即享) policies pay eligible firms without an application.
+Over the year before the reference date, inside each policy's validity:
+
+- 免申即享 (automatic): every firm in scope that the conditions accept is
+  notified (push) and paid in the policy's batch, without applying;
+- recommendations: each firm is pushed a few policies of its area, chosen
+  with probability ∝ exp(w · relevance); a push may be viewed, a view may
+  lead to an application, an application is decided (approved / rejected)
+  and an approval paid; finished chains are sometimes rated (好差评).
+
+Take-up is the logistic model documented in ``params.TAKEUP``: eligibility
+(decided by :mod:`service.synth.evaluate` over every firm at once), the amount
+relative to the firm's revenue, topical relevance, and the firm's engagement
+(a latent propensity plus its earlier applications). Ineligible applications
+are rejected, undetermined ones are returned naming the facts to declare, and
+no policy pays out more than its budget. Everything is vectorised: a Python
+loop runs over the (at most seven) recommendation slots, not over firms.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
+import json
 from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
 from matcher import catalog
-from matcher.derived import with_derived
 from service.synth import params as P
-from service.synth.evaluate import UNKNOWN, compile_test, decide_data, ev
+from service.synth.evaluate import Columns, amounts_columns, conditions_columns, decide, exact_amounts, region_prefix
 
-TZ = dt.timezone(dt.timedelta(hours=8))
-CHANNELS = ("app", "sms", "wechat", "email")
-# Topic -> GB/T 4754 prefixes it speaks to (relevance beyond explicit conditions).
-TOPIC_SECTIONS = {
-    "科技创新": ("C", "I", "M"),
-    "研发投入": ("C", "I", "M"),
-    "数字经济": ("C39", "I"),
-    "软件": ("I65",),
-    "人工智能": ("I65", "M73"),
-    "消费": ("F", "H"),
-    "商贸流通": ("F",),
-    "餐饮住宿": ("H",),
-    "外贸": ("F51", "C"),
-    "建筑业": ("E",),
-    "智能制造": ("C",),
-    "绿色制造": ("C", "D"),
-    "装备制造": ("C34", "C35", "C38"),
-    "电子商务": ("F52", "I"),
-}
-QUAL_TOPICS = {
-    "high_tech": "高新技术企业",
-    "srdi_sme": "专精特新",
-    "little_giant": "小巨人",
-    "gazelle": "瞪羚企业",
-    "unicorn": "独角兽企业",
-}
+KINDS = ("push", "view", "apply", "approved", "rejected", "paid", "rating")
+KIND_ORDER = {k: i for i, k in enumerate(KINDS)}  # ties in time keep the causal order
+DAY = 86400.0
 
 
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+# --------------------------------------------------------------------------- facts
+
+
+def _typed(f: catalog.Field, x: str):
+    if x == "":
+        return None
+    if f.type == "money":
+        return Decimal(x)
+    if f.type == "count":
+        return int(x)
+    if f.type == "bool":
+        return x == "true"
+    if f.type == "set":
+        return frozenset(x.split(";"))
+    if f.type == "date":
+        return dt.date.fromisoformat(x)
+    return x
 
 
 def typed_facts(frame: pd.DataFrame) -> list[dict]:
-    """Rows of the enterprises frame as typed facts (Decimal money, frozenset qualifications)."""
-    cols = {}
-    for f in catalog.FACT_FIELDS:
-        raw = frame[f.name].tolist()
-        if f.type == "money":
-            cols[f.name] = [Decimal(x) if x else None for x in raw]
-        elif f.type == "count":
-            cols[f.name] = [int(x) if x else None for x in raw]
-        elif f.type == "bool":
-            cols[f.name] = [x == "true" for x in raw]
-        elif f.type == "set":
-            cols[f.name] = [frozenset(x.split(";")) if x else frozenset() for x in raw]
-        elif f.type == "date":
-            cols[f.name] = [dt.date.fromisoformat(x) for x in raw]
-        else:
-            cols[f.name] = raw
+    """Rows of the enterprises frame as typed facts (Decimal money, frozenset qualifications, None missing)."""
+    cols = {f.name: [_typed(f, x) for x in frame[f.name].astype(str).tolist()] for f in catalog.FACT_FIELDS}
+    cols["qualifications"] = [q if q is not None else frozenset() for q in cols["qualifications"]]
     names = list(cols)
     return [dict(zip(names, values)) for values in zip(*cols.values())]
 
 
-def relevance(spec: dict, facts: dict) -> float:
-    """0..1: how much the policy's topics speak to this firm."""
-    score = 0.2
-    for topic in spec["topics"]:
-        prefixes = TOPIC_SECTIONS.get(topic)
-        if prefixes and facts["industry"].startswith(prefixes):
-            score += 0.35
-    for q, topic in QUAL_TOPICS.items():
-        if q in facts["qualifications"] and topic in spec["topics"]:
-            score += 0.5
-    if facts["industry"][0] in "CIM" and "中小企业" in spec["topics"]:
-        score += 0.15
-    return min(score, 1.0)
+def row_facts(frame: pd.DataFrame, i: int) -> dict:
+    """Typed facts of one firm (missing facts left out)."""
+    row = frame.iloc[i]
+    out = {}
+    for f in catalog.FACT_FIELDS:
+        v = _typed(f, str(row[f.name]))
+        if v is not None:
+            out[f.name] = v
+    out.setdefault("qualifications", frozenset())
+    return out
 
 
-def _in_scope(spec_region: str, firm_region: str) -> bool:
-    if spec_region.endswith("0000"):
-        return firm_region[:2] == spec_region[:2]
-    if spec_region.endswith("00"):
-        return firm_region[:4] == spec_region[:4]
-    return firm_region == spec_region
+# --------------------------------------------------------------------------- relevance
 
 
-def generate(
+def _traits(cols: Columns) -> dict[str, np.ndarray]:
+    """Firm traits that make a topic speak to it (params.TOPIC_TRAITS)."""
+    scale = cols.text["scale"]
+    num = cols.numeric
+    with np.errstate(invalid="ignore"):
+        return {
+            "small_or_micro": np.isin(scale, ["small", "micro"]),
+            "sme": np.isin(scale, ["small", "micro", "medium"]),
+            "large_or_medium": np.isin(scale, ["large", "medium"]),
+            "young": num["age_years"] < P.TRAIT_YOUNG_YEARS,
+            "employer": num["insured_employees"] >= P.TRAIT_EMPLOYER_MIN_INSURED,
+            "hires_graduates": num["graduates_hired"] >= 1,
+            "trains": num["skill_certificates"] >= 1,
+            "borrows": num["loan_interest_paid"] > 0,
+            "patents": num["invention_patents"] >= 1,
+            "fast_growing": num["revenue_growth"] >= P.TRAIT_FAST_GROWTH_PCT,
+        }
+
+
+def _named(rule, op: str) -> list[str]:
+    """Second arguments of every ``op`` in a rule (industries, qualifications it names)."""
+    out = []
+    if isinstance(rule, dict):
+        for key, args in rule.items():
+            if key == op and isinstance(args, list) and len(args) == 2:
+                out.append(str(args[1]))
+            out += _named(args, op)
+    elif isinstance(rule, list):
+        for a in rule:
+            out += _named(a, op)
+    return out
+
+
+def relevance_matrix(specs: list[dict], cols: Columns) -> np.ndarray:
+    """r[i, j] ∈ [0, 1]: how much policy j's topics speak to firm i (params.RELEVANCE)."""
+    R = P.RELEVANCE
+    industry = cols.text["industry"]
+    codes, inverse = np.unique(industry, return_inverse=True)
+    traits = _traits(cols)
+    out = np.empty((cols.n, len(specs)))
+    for j, spec in enumerate(specs):
+        topics = spec["topics"]
+        by_industry = np.array(
+            [sum(1 for t in topics if c.startswith(P.TOPIC_SECTIONS.get(t, ("~",)))) for c in codes]
+        )[inverse]
+        by_trait = sum(traits[P.TOPIC_TRAITS[t]].astype(int) for t in topics if t in P.TOPIC_TRAITS)
+        score = R["base"] + R["topic"] * np.minimum(by_industry + by_trait, R["topic_max"])
+        named = _named(spec["conditions"], "in_industry")
+        if named:
+            score = score + R["industry"] * np.array([c.startswith(tuple(named)) for c in codes])[inverse]
+        quals = set(_named(spec["conditions"], "has_qualification"))
+        quals |= {P.TOPIC_QUALIFICATIONS[t] for t in topics if t in P.TOPIC_QUALIFICATIONS}
+        if quals:
+            score = score + R["qualification"] * np.logical_or.reduce([cols.quals[q] for q in sorted(quals)])
+        out[:, j] = np.minimum(score, 1.0)
+    return out
+
+
+def relevance(spec: dict, facts: dict, as_of: dt.date = P.REFERENCE_DATE) -> float:
+    """:func:`relevance_matrix` for one firm given as catalog-formatted text (a frame row)."""
+    frame = pd.DataFrame([{f.name: catalog.format_value(f.name, facts.get(f.name)) for f in catalog.FACT_FIELDS}])
+    return float(relevance_matrix([spec], Columns(frame, as_of))[0, 0])
+
+
+# --------------------------------------------------------------------------- simulation
+
+
+class Events:
+    """Events as parallel arrays (time in seconds after ``start``, local China time)."""
+
+    def __init__(self, start: np.datetime64, usccs: np.ndarray, policy_ids: list[str]):
+        self.start = start
+        self.usccs = usccs
+        self.policy_ids = np.array(policy_ids)
+        self._parts: list[tuple] = []
+
+    def add(self, seconds, firm, policy, kind: str, payload) -> None:
+        if len(firm):
+            payload = np.asarray(payload, dtype=object)
+            if payload.ndim == 0:
+                payload = np.full(len(firm), payload.item(), dtype=object)
+            kinds = np.full(len(firm), KIND_ORDER[kind])
+            self._parts.append((np.asarray(seconds, float), firm, policy, kinds, payload))
+
+    def finish(self) -> None:
+        """Concatenate and sort by (time, firm, causal kind order)."""
+        if not self._parts:
+            self.seconds = np.zeros(0, np.int64)
+            self.firm = self.policy = self.kind = np.zeros(0, np.int64)
+            self.payload = np.zeros(0, object)
+            return
+        seconds, firm, policy, kind, payload = (np.concatenate(x) for x in zip(*self._parts))
+        seconds = np.floor(seconds).astype(np.int64)
+        order = np.lexsort((kind, firm, seconds))
+        self.seconds, self.firm, self.policy, self.kind, self.payload = (
+            seconds[order],
+            firm[order],
+            policy[order],
+            kind[order],
+            payload[order],
+        )
+        self._parts = []
+
+    def __len__(self) -> int:
+        return len(self.seconds)
+
+    def lines(self, chunk: int = 50_000):
+        """JSON Lines, one event each (keys: event_id, uscc, policy_id, kind, occurred_at, payload).
+
+        Built a chunk at a time, so a million events never sit in memory as text.
+        """
+        base = self.start.astype("datetime64[s]")
+        kind_names = np.array(KINDS)
+        for lo in range(0, len(self.seconds), chunk):
+            part = slice(lo, lo + chunk)
+            stamps = np.datetime_as_string(base + self.seconds[part], unit="s").tolist()
+            usccs = self.usccs[self.firm[part]].tolist()
+            pids = self.policy_ids[self.policy[part]].tolist()
+            kinds = kind_names[self.kind[part]].tolist()
+            for u, p, k, t, pl in zip(usccs, pids, kinds, stamps, self.payload[part].tolist()):
+                yield (
+                    f'{{"event_id":"{u}:{p}:{k}","uscc":"{u}","policy_id":"{p}","kind":"{k}",'
+                    f'"occurred_at":"{t}+08:00","payload":{pl}}}\n'
+                )
+
+    def records(self) -> list[dict]:
+        return [json.loads(line) for line in self.lines()]
+
+
+def _payloads(template: str, values) -> np.ndarray:
+    """``template % value`` for many values, formatting each distinct value once."""
+    values = list(values)
+    cache: dict = {}
+    return np.array([cache.setdefault(v, template % v) for v in values], dtype=object)
+
+
+def _json(x) -> str:
+    return json.dumps(x, ensure_ascii=False, separators=(",", ":"))
+
+
+def simulate(
     frame: pd.DataFrame,
     specs: list[dict],
     rng: np.random.Generator,
     reference_date: dt.date = P.REFERENCE_DATE,
     progress=None,
-) -> list[dict]:
-    """Events of every firm over the year before ``reference_date``, in time order."""
+) -> Events:
+    """The interaction histories of every firm, as :class:`Events` in time order."""
     T = P.TAKEUP
-    facts_list = typed_facts(frame)
-    n = len(facts_list)
+    say = progress or (lambda done, total: None)
+    cols = Columns(frame, reference_date)
+    n, m = cols.n, len(specs)
+    start = np.datetime64(reference_date - dt.timedelta(days=P.EVENT_DAYS), "D")
+    events = Events(start, frame["uscc"].to_numpy(dtype=str), [s["id"] for s in specs])
+    if n == 0 or m == 0:
+        events.finish()
+        return events
+    say(0, 4)
+
+    # Who qualifies, for how much, and how much each policy speaks to each firm.
+    elig = np.stack([conditions_columns(s, cols) for s in specs], axis=1)
+    amount = np.stack([amounts_columns(s, cols) for s in specs], axis=1)
+    elig[(elig == 1) & np.isnan(amount)] = -1  # conditions met but the amount needs a missing fact
+    regions = cols.text["region"]
+    scope = np.stack([np.char.startswith(regions, region_prefix(s["region"])) for s in specs], axis=1)
+    rel = relevance_matrix(specs, cols)
+    mode = np.array([s["mode"] for s in specs])
+    automatic = mode == "automatic"
+    # A policy is live from max(window start, valid_from) to min(reference date, valid_to + 1 day).
+    window_end = float(P.EVENT_DAYS) * DAY
+    live_from = np.array([max(0.0, (np.datetime64(s["valid_from"], "D") - start).astype(float) * DAY) for s in specs])
+    live_to = np.array(
+        [min(window_end, (np.datetime64(s["valid_to"], "D") + 1 - start).astype(float) * DAY) for s in specs]
+    )
+    live = live_to - live_from > P.CHAIN_MARGIN_DAYS * DAY
+    last_push = np.maximum(live_from + DAY, live_to - P.CHAIN_MARGIN_DAYS * DAY)
+    revenue = cols.numeric["revenue"]
+    size = np.where(revenue > 0, revenue, cols.numeric["employees"] * P.REVENUE_PER_EMPLOYEE["*"])
+    # A firm that cannot compute its amount (data missing) expects the policy's typical one.
+    typical = np.zeros(m)
+    for j in range(m):
+        known = scope[:, j] & (amount[:, j] > 0)
+        typical[j] = np.median(amount[known, j]) if known.any() else 0.0
     engagement = rng.normal(0, 1, n)
-    pushes = rng.integers(P.PUSHES_PER_FIRM[0], P.PUSHES_PER_FIRM[1] + 1, n)
-    start = dt.datetime.combine(reference_date, dt.time(9), TZ) - dt.timedelta(days=P.EVENT_DAYS)
-    by_region: dict[str, list[int]] = {}
-    rel_cache: dict[tuple, np.ndarray] = {}
-    tests = [compile_test(s["conditions"]) for s in specs]
-    events: list[tuple] = []
-    for i, facts in enumerate(facts_list):
-        if progress and i % 10_000 == 0:
-            progress(i, n)
-        data = with_derived(facts, reference_date)
-        scope = by_region.get(facts["region"])
-        if scope is None:
-            scope = by_region[facts["region"]] = [
-                j for j, s in enumerate(specs) if _in_scope(s["region"], facts["region"])
-            ]
-        rel_key = (facts["industry"], facts["qualifications"])
-        rel_all = rel_cache.get(rel_key)
-        if rel_all is None:
-            rel_all = rel_cache[rel_key] = np.array([relevance(s, facts) for s in specs])
-        rel = rel_all[scope]
-        k = min(int(pushes[i]), len(scope))
-        weights = np.exp(2.0 * rel)
-        chosen = rng.choice(len(scope), k, replace=False, p=weights / weights.sum())
-        times = np.sort(rng.uniform(0, P.EVENT_DAYS - 40, k))  # chains end before the reference date
-        u = rng.random((k, 6))
-        applied_before = 0
-        uscc = facts["uscc"]
-        revenue = float(facts["revenue"] or 1)
-        for slot, pick in enumerate(chosen):
-            spec = specs[scope[pick]]
-            r = float(rel[pick])
-            eligible = tests[scope[pick]](data) is True
-            t = start + dt.timedelta(days=float(times[slot]))
-            pid = spec["id"]
+    channels = np.array(list(P.CHANNELS))
+    channel_p = np.array(list(P.CHANNELS.values()))
+    say(1, 4)
 
-            def add(kind, when, payload, uscc=uscc, pid=pid):
-                events.append((when, uscc, pid, kind, payload))
+    # 免申即享: every eligible firm in scope is notified and paid in the policy's batch.
+    auto_pair = scope & (elig == 1) & (automatic & live)[None, :]
+    af, ap = np.nonzero(auto_pair)
+    batch = np.floor((live_from + rng.uniform(0.1, 0.9, m) * (last_push - live_from)) / DAY) * DAY
+    spread = np.floor(rng.uniform(0, P.AUTOMATIC_BATCH_SPREAD_DAYS, len(af))) * DAY
+    t_notice = batch[ap] + spread + _office_hours(rng, len(af))
+    t_auto_paid = _office_after(rng, t_notice + rng.uniform(*P.PAY_DELAY_DAYS["automatic"], len(af)) * DAY)
 
-            add("push", t, {"channel": CHANNELS[int(u[slot, 0] * len(CHANNELS))], "relevance": round(r, 2)})
-            amount = decide_data(spec, data)[1] if eligible else None
-            if spec["mode"] == "automatic":
-                if eligible:
-                    paid_at = t + dt.timedelta(days=2 + float(u[slot, 1]) * 5)
-                    add("paid", paid_at, {"amount": f"{amount:.2f}", "mode": "automatic"})
-                    if u[slot, 2] < T["rating_share"]:
-                        add("rating", paid_at + dt.timedelta(days=1), {"score": 5 if u[slot, 3] < 0.8 else 4})
-                continue
-            p_view = _sigmoid(T["view_intercept"] + T["view_relevance"] * r + T["view_engagement"] * engagement[i])
-            if u[slot, 1] >= p_view:
-                continue
-            t_view = t + dt.timedelta(hours=1 + float(u[slot, 2]) * 72)
-            add("view", t_view, {})
-            size_term = math.log(float(amount) / revenue * 100 + 1e-3) if amount else -3.0
-            p_apply = _sigmoid(
-                T["apply_intercept"]
-                + T["apply_eligible"] * eligible
-                + T["apply_amount"] * size_term
-                + T["apply_relevance"] * r
-                + T["apply_engagement"] * engagement[i]
-                + T["apply_history"] * min(applied_before, 3)
-            )
-            if u[slot, 3] >= p_apply:
-                continue
-            applied_before += 1
-            t_apply = t_view + dt.timedelta(hours=2 + float(u[slot, 4]) * 96)
-            add("apply", t_apply, {"commitment": True})
-            p_ok = T["approve_eligible"] if eligible else T["approve_ineligible"]
-            limit = max(spec["time_limit_days"], 1)
-            t_done = t_apply + dt.timedelta(days=float(u[slot, 5]) * limit)
-            if u[slot, 5] < p_ok and amount is not None:
-                add("approved", t_done, {"amount": f"{amount:.2f}"})
-                add("paid", t_done + dt.timedelta(days=3), {"amount": f"{amount:.2f}", "mode": spec["mode"]})
-                if u[slot, 0] < T["rating_share"]:
-                    add("rating", t_done + dt.timedelta(days=4), {"score": 5 if u[slot, 2] < 0.7 else 4})
+    # Recommendations: k policies of the firm's area, ∝ exp(w · relevance) (Gumbel top-k).
+    lo, hi = P.PUSHES_PER_FIRM
+    k = rng.integers(lo, hi + 1, n)
+    candidate = scope & ~auto_pair & live[None, :]
+    bonus = np.select(
+        [elig == 1, elig == -1], [P.PUSH_ELIGIBILITY_BONUS["eligible"], P.PUSH_ELIGIBILITY_BONUS["undetermined"]], 0.0
+    )
+    keys = np.where(candidate, P.PUSH_RELEVANCE_WEIGHT * rel + bonus + rng.gumbel(size=(n, m)), -np.inf)
+    ranked = np.argsort(-keys, axis=1, kind="stable")[:, :hi]
+    taken = (np.arange(hi)[None, :] < k[:, None]) & np.isfinite(np.take_along_axis(keys, ranked, axis=1))
+    pf = np.repeat(np.arange(n), hi)[taken.ravel()]
+    pp = ranked.ravel()[taken.ravel()]
+    t_push = live_from[pp] + rng.uniform(0, 1, len(pf)) * (last_push[pp] - live_from[pp])
+    t_push = np.floor(t_push / DAY) * DAY + _office_hours(rng, len(pf))
+    order = np.lexsort((t_push, pf))
+    pf, pp, t_push = pf[order], pp[order], t_push[order]
+    first = np.r_[0, np.flatnonzero(np.diff(pf)) + 1]
+    slot = np.arange(len(pf)) - np.repeat(first, np.diff(np.r_[first, len(pf)]))
+    say(2, 4)
+
+    # Views and applications, slot by slot so that earlier applications count.
+    r = rel[pf, pp]
+    e = engagement[pf]
+    el = elig[pf, pp]
+    amt = amount[pf, pp]
+    amt = np.where(np.isnan(amt), typical[pp], amt)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        size_term = np.clip(np.log(100 * amt / size[pf]), *P.AMOUNT_TERM_CLIP)
+    size_term = np.nan_to_num(size_term, nan=P.AMOUNT_TERM_CLIP[0])
+    p_view = _sigmoid(T["view_intercept"] + T["view_relevance"] * r + T["view_engagement"] * e)
+    viewed = rng.random(len(pf)) < p_view
+    u_apply = rng.random(len(pf))
+    applied = np.zeros(len(pf), bool)
+    history = np.zeros(n)
+    for s in range(hi):
+        at = np.flatnonzero(slot == s)
+        if not len(at):
+            break
+        p_apply = _sigmoid(
+            T["apply_intercept"]
+            + T["apply_eligible"] * (el[at] == 1)
+            + T["apply_undetermined"] * (el[at] == -1)
+            + T["apply_amount"] * size_term[at]
+            + T["apply_relevance"] * r[at]
+            + T["apply_engagement"] * e[at]
+            + T["apply_history"] * np.minimum(history[pf[at]], 3)
+        )
+        applied[at] = viewed[at] & ~automatic[pp[at]] & (u_apply[at] < p_apply)
+        history[pf[at[applied[at]]]] += 1
+
+    t_view = t_push + np.minimum(rng.exponential(P.VIEW_DELAY_MEAN_HOURS, len(pf)), P.VIEW_DELAY_MAX_HOURS) * 3600 + 60
+    t_apply = _office_after(rng, t_view + rng.uniform(*P.APPLY_DELAY_HOURS, len(pf)) * 3600)
+    is_review = mode[pp] == "review"
+    limit_days = np.array([max(s["time_limit_days"], 1) for s in specs])[pp]
+    # 审核 within its time limit (working days ≈ 1.4 calendar days); 即申即办 in seconds to minutes.
+    t_decide = t_apply + np.where(
+        is_review,
+        rng.uniform(0.2, 1.0, len(pf)) * limit_days * 1.4 * DAY,
+        rng.uniform(*P.INSTANT_DECISION_SECONDS, len(pf)),
+    )
+    p_ok = np.where(is_review, P.APPROVE_ELIGIBLE["review"], P.APPROVE_ELIGIBLE["instant"])
+    approved = applied & (el == 1) & (rng.random(len(pf)) < p_ok)
+    pay_lo = np.where(is_review, P.PAY_DELAY_DAYS["review"][0], P.PAY_DELAY_DAYS["instant"][0])
+    pay_hi = np.where(is_review, P.PAY_DELAY_DAYS["review"][1], P.PAY_DELAY_DAYS["instant"][1])
+    t_decide = np.where(is_review, _office_after(rng, t_decide), t_decide)
+    t_paid = _office_after(rng, t_decide + rng.uniform(pay_lo, pay_hi) * DAY)
+
+    # Exact amounts (Decimal where float is too close to call) and budgets.
+    auto_amount = np.empty(len(af), dtype=object)
+    app_amount = np.empty(len(pf), dtype=object)
+    for j, spec in enumerate(specs):
+        rows_a = np.flatnonzero(ap == j)
+        if len(rows_a):
+            auto_amount[rows_a] = exact_amounts(spec, cols, af[rows_a], lambda i: row_facts(frame, i))
+        rows_b = np.flatnonzero(approved & (pp == j))
+        if len(rows_b):
+            app_amount[rows_b] = exact_amounts(spec, cols, pf[rows_b], lambda i: row_facts(frame, i))
+    auto_ok, over = _within_budgets(specs, ap, t_notice, auto_amount, pp, t_decide, app_amount, approved)
+    approved &= ~over
+    say(3, 4)
+
+    # Automatic chains.
+    a = np.flatnonzero(auto_ok)
+    ch = channels[rng.choice(len(channels), len(af), p=channel_p)]
+    events.add(
+        t_notice[a],
+        af[a],
+        ap[a],
+        "push",
+        [f'{{"channel":"{c}","relevance":{x},"automatic":true}}' for c, x in zip(ch[a], _r2(rel[af[a], ap[a]]))],
+    )
+    events.add(t_auto_paid[a], af[a], ap[a], "paid", [f'{{"amount":"{x}","mode":"automatic"}}' for x in auto_amount[a]])
+    rate_auto = a[rng.random(len(a)) < P.RATING_SHARE]
+    t_rate = t_auto_paid[rate_auto] + rng.uniform(*P.RATING_DELAY_DAYS, len(rate_auto)) * DAY
+    events.add(t_rate, af[rate_auto], ap[rate_auto], "rating", _scores(rng, "paid", len(rate_auto)))
+
+    # Recommendation chains.
+    ch = channels[rng.choice(len(channels), len(pf), p=channel_p)]
+    events.add(t_push, pf, pp, "push", [f'{{"channel":"{c}","relevance":{x}}}' for c, x in zip(ch, _r2(r))])
+    v = np.flatnonzero(viewed)
+    dwell = np.round(np.exp(rng.normal(np.log(30) + 1.2 * r[v], 0.8))).astype(np.int64) + 3
+    events.add(t_view[v], pf[v], pp[v], "view", _payloads('{"seconds":%d}', dwell.tolist()))
+    ap_rows = np.flatnonzero(applied)
+    events.add(t_apply[ap_rows], pf[ap_rows], pp[ap_rows], "apply", '{"commitment":true}')
+    ok = np.flatnonzero(approved)
+    events.add(t_decide[ok], pf[ok], pp[ok], "approved", [f'{{"amount":"{x}"}}' for x in app_amount[ok]])
+    paid = [f'{{"amount":"{x}","mode":"{mo}"}}' for x, mo in zip(app_amount[ok], mode[pp[ok]])]
+    events.add(t_paid[ok], pf[ok], pp[ok], "paid", paid)
+    no = np.flatnonzero(applied & ~approved)
+    reasons = _reasons(specs, frame, cols, pf[no], pp[no], el[no], over[no], reference_date)
+    events.add(t_decide[no], pf[no], pp[no], "rejected", reasons)
+    ended_ok = rng.random(len(ok)) < P.RATING_SHARE
+    events.add(
+        t_paid[ok][ended_ok] + rng.uniform(*P.RATING_DELAY_DAYS, ended_ok.sum()) * DAY,
+        pf[ok][ended_ok],
+        pp[ok][ended_ok],
+        "rating",
+        _scores(rng, "paid", int(ended_ok.sum())),
+    )
+    ended_no = rng.random(len(no)) < P.RATING_SHARE
+    events.add(
+        t_decide[no][ended_no] + rng.uniform(*P.RATING_DELAY_DAYS, ended_no.sum()) * DAY,
+        pf[no][ended_no],
+        pp[no][ended_no],
+        "rating",
+        _scores(rng, "rejected", int(ended_no.sum())),
+    )
+    events.finish()
+    say(4, 4)
+    return events
+
+
+def _office_hours(rng, size: int) -> np.ndarray:
+    """Seconds into a day between 08:30 and 18:00 (platforms push and pay in office hours)."""
+    return rng.uniform(8.5 * 3600, 18 * 3600, size)
+
+
+def _office_after(rng, t: np.ndarray) -> np.ndarray:
+    """The first office-hours moment of ``t``'s day, or of the next day if that has passed."""
+    moment = np.floor(t / DAY) * DAY + _office_hours(rng, len(t))
+    return np.where(moment <= t, moment + DAY, moment)
+
+
+def _r2(x: np.ndarray) -> list[str]:
+    return [f"{v:.2f}" for v in np.round(x, 2).tolist()]
+
+
+def _scores(rng, outcome: str, size: int) -> list[str]:
+    p = np.array(P.RATING_SCORES[outcome])
+    return _payloads('{"score":%d}', (rng.choice(5, size, p=p / p.sum()) + 1).tolist()).tolist()
+
+
+def _within_budgets(specs, ap, t_notice, auto_amount, pp, t_decide, app_amount, approved):
+    """Pay in time order until a policy's budget is spent: (automatic paid mask, approvals refused)."""
+    n_auto = len(ap)
+    policy = np.concatenate([ap, pp[approved]])
+    when = np.concatenate([t_notice, t_decide[approved]])
+    amounts = auto_amount.tolist() + app_amount[approved].tolist()
+    cents = np.array([int(Decimal(x) * 100) for x in amounts], dtype=np.int64)
+    refused = np.zeros(len(policy), bool)
+    budgets = np.array([int(Decimal(s["budget"]) * 100) for s in specs], dtype=np.int64)
+    totals = np.bincount(policy, weights=cents.astype(float), minlength=len(specs))
+    for j in np.flatnonzero(totals > budgets):  # rare: only policies whose demand exceeds the budget
+        rows = np.flatnonzero(policy == j)
+        left = budgets[j]
+        for i in rows[np.argsort(when[rows], kind="stable")]:
+            if cents[i] <= left:
+                left -= cents[i]
             else:
-                add("rejected", t_done, {"reason": "不符合申报条件"})
-                if u[slot, 0] < T["rating_share"]:
-                    add("rating", t_done + dt.timedelta(days=1), {"score": 2 if u[slot, 2] < 0.6 else 3})
-    order = {"push": 0, "view": 1, "apply": 2, "approved": 3, "rejected": 3, "paid": 4, "rating": 5}
-    events.sort(key=lambda e: (e[0], e[1], order[e[3]]))
-    stamps = _local_iso([e[0] for e in events])
-    return [
-        {
-            "event_id": f"{uscc}:{pid}:{kind}",
-            "uscc": uscc,
-            "policy_id": pid,
-            "kind": kind,
-            "occurred_at": stamp,
-            "payload": payload,
-        }
-        for stamp, (_, uscc, pid, kind, payload) in zip(stamps, events)
-    ]
+                refused[i] = True
+    over = np.zeros(len(approved), bool)
+    over[np.flatnonzero(approved)] = refused[n_auto:]
+    return ~refused[:n_auto], over
 
 
-def _local_iso(times: list[dt.datetime]) -> list[str]:
-    """ISO 8601 in China time to the second, vectorised (isoformat per event is slow)."""
-    if not times:
-        return []
-    epoch = dt.datetime(1970, 1, 1, tzinfo=TZ)
-    seconds = np.array([(t - epoch).total_seconds() for t in times]).astype(np.int64)
-    text = np.datetime_as_string(seconds.astype("datetime64[s]"), unit="s")
-    return [s + "+08:00" for s in text.tolist()]
-
-
-def eligible_share(specs, facts_list, as_of) -> dict[str, float]:
-    """Share of firms each policy finds eligible (for summaries and tests)."""
-    out = {}
-    for spec in specs:
-        hits = sum(ev(spec["conditions"], with_derived(f, as_of))[0] is True for f in facts_list)
-        out[spec["id"]] = hits / max(len(facts_list), 1)
+def _reasons(specs, frame, cols, firms, policies, elig, over, as_of) -> list[str]:
+    """Why each refused application was refused (payload of ``rejected``)."""
+    out = []
+    for f, p, e, o in zip(firms.tolist(), policies.tolist(), elig.tolist(), over.tolist()):
+        if o:
+            out.append('{"reason":"政策资金额度已用完"}')
+        elif e == 1:
+            out.append('{"reason":"申报材料不符合要求，请补正后重新申报"}')
+        elif e == 0:
+            out.append('{"reason":"不符合申报条件"}')
+        else:
+            _, _, missing = decide(specs[p], row_facts(frame, f), as_of)
+            out.append(_json({"reason": "缺少核验数据，请补充申报", "missing": missing}))
     return out
 
 
-__all__ = ["generate", "typed_facts", "relevance", "eligible_share", "UNKNOWN"]
+def generate(frame, specs, rng, reference_date=P.REFERENCE_DATE, progress=None) -> list[dict]:
+    """:func:`simulate` as a list of event dicts (small worlds, tests)."""
+    return simulate(frame, specs, rng, reference_date, progress).records()
+
+
+__all__ = ["simulate", "generate", "typed_facts", "row_facts", "relevance", "relevance_matrix", "Events"]

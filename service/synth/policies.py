@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import numpy as np
+
 from graph import regions
 from matcher import catalog
 from service.synth.evaluate import decide
@@ -72,6 +74,39 @@ BASE = {
     "on_dishonesty_list": False,
     "in_abnormal_operation": False,
 }
+# Validity (inclusive). Most 若干措施 run three years; annual notices (稳岗返还,
+# 纾困, 促消费) one calendar year; a few older measures end this year. Events
+# of a policy fall inside its validity.
+VALIDITY: dict[str, tuple[str, str]] = {
+    "*": ("2025-01-01", "2027-12-31"),
+    "wengang-fanhuan-zhongxiaowei": ("2026-01-01", "2026-12-31"),
+    "wengang-fanhuan-daqiye": ("2026-01-01", "2026-12-31"),
+    "xiaowei-fangzu-jianmian": ("2026-01-01", "2026-12-31"),
+    "xiaowei-shebao-butie": ("2026-01-01", "2026-12-31"),
+    "canyin-xiaofei-jiangli": ("2026-01-01", "2026-12-31"),
+    "pifa-lingshou-zengzhang": ("2026-01-01", "2026-12-31"),
+    "rengong-zhineng-suanli": ("2026-01-01", "2028-12-31"),
+    "zhineng-gongchang": ("2026-01-01", "2028-12-31"),
+    "shuzihua-zhuanxing": ("2026-01-01", "2028-12-31"),
+    "shangshi-jiangli": ("2024-07-01", "2027-06-30"),
+    "xinsanban-guapai": ("2024-07-01", "2027-06-30"),
+    "jiuye-jianxi": ("2024-07-01", "2026-12-31"),
+    "qu-rencai-anju": ("2025-07-01", "2027-06-30"),
+}
+# Fields a test case prefers to leave out for its "undetermined" case: the ones
+# really missing for many firms, so the case shows what a firm must declare.
+OFTEN_MISSING = (
+    "rd_expense",
+    "loan_interest_paid",
+    "skill_certificates",
+    "revenue_prev",
+    "digital_diagnosis_fee",
+    "smart_manufacturing_level",
+    "graduates_hired",
+    "revenue",
+    "unemployment_insurance_paid",
+    "total_assets",
+)
 # What a derived field is computed from (test facts must carry the inputs).
 DERIVED_INPUTS = {
     "scale": ("industry", "employees", "revenue", "total_assets"),
@@ -100,7 +135,7 @@ def catalogue(city_name: str, city_code: str, districts: list) -> list[dict]:
     a = _abbr(city_name)
     c = city_name
     in_city = {"in_region": [V("region"), city_code]}
-    d1, d2 = districts[0], districts[1 % len(districts)]
+    d1, d2, d3 = districts["tech"], districts["services"], districts["manufacturing"]
 
     def P(
         id,
@@ -126,8 +161,9 @@ def catalogue(city_name: str, city_code: str, districts: list) -> list[dict]:
         region=None,
         declarable=None,
         rounding="half_up",
-        valid=("2026-01-01", "2026-12-31"),
+        valid=None,
     ):
+        valid = valid or VALIDITY.get(id, VALIDITY["*"])
         region_code = region.code if region is not None else city_code
         scope = {"in_region": [V("region"), region_code]} if region is not None else in_city
         return {
@@ -153,7 +189,8 @@ def catalogue(city_name: str, city_code: str, districts: list) -> list[dict]:
             },
             "budget": budget,
             "exclusive_group": group,
-            "materials": materials,
+            # 即申即办 runs on a credit commitment (信用承诺) in place of most paperwork.
+            "materials": materials + (["信用承诺书"] if mode == "instant" else []),
             "declarable": declarable or [],
             "_example": {"region": (region or d1).code, **(example or {})},
             "_counter": counter or {},
@@ -177,11 +214,12 @@ def catalogue(city_name: str, city_code: str, districts: list) -> list[dict]:
             ["科技创新", "高新技术企业"],
             "automatic",
             "reward",
-            "当年首次通过高新技术企业认定的企业",
-            [qual("high_tech"), lt("age_years", 12)],
+            "当年首次通过高新技术企业认定的企业（成立不满 6 年）",
+            [qual("high_tech"), lt("age_years", 6)],
             "300000.00",
             "60000000.00",
             [],
+            example={"established_on": dt.date(2022, 5, 1)},
             counter={"qualifications": frozenset()},
             group="gaoqi-jiangli",
         ),
@@ -316,7 +354,7 @@ def catalogue(city_name: str, city_code: str, districts: list) -> list[dict]:
             "首次取得银行贷款的小微企业",
             [SMALL, gt("loan_interest_paid", "0")],
             {"*": [V("loan_interest_paid"), "0.3"]},
-            "20000000.00",
+            "60000000.00",
             lic + ["借款合同", "利息支付凭证"],
             cap="100000.00",
             example={
@@ -356,10 +394,10 @@ def catalogue(city_name: str, city_code: str, districts: list) -> list[dict]:
             ["就业", "稳岗", "社保"],
             "automatic",
             "subsidy",
-            "上年度未裁员或裁员率不高于 5.5% 的参保中小微企业",
+            "上年度未裁员或裁员率不高于 5.5% 的参保中小微企业（返还上年度实际缴纳失业保险费的 90%）",
             [SME, ge("insured_employees", 1), gt("unemployment_insurance_paid", "0")],
             {"*": [V("unemployment_insurance_paid"), "0.9"]},
-            "80000000.00",
+            "300000000.00",
             [],
             counter={"employees": 2000, "revenue": Decimal("600000000.00")},
             group="wengang",
@@ -373,9 +411,9 @@ def catalogue(city_name: str, city_code: str, districts: list) -> list[dict]:
             ["就业", "稳岗", "社保"],
             "automatic",
             "subsidy",
-            "上年度未裁员或裁员率不高于参保职工总数 5.5% 的参保大型企业",
+            "上年度未裁员或裁员率不高于参保职工总数 5.5% 的参保大型企业（返还上年度实际缴纳失业保险费的 50%）",
             [eq("scale", "large"), gt("unemployment_insurance_paid", "0")],
-            {"*": [V("unemployment_insurance_paid"), "0.3"]},
+            {"*": [V("unemployment_insurance_paid"), "0.5"]},
             "40000000.00",
             [],
             example={
@@ -588,7 +626,7 @@ def catalogue(city_name: str, city_code: str, districts: list) -> list[dict]:
             "承租国有经营性房屋的小微企业",
             [SMALL],
             {"min": [{"*": [V("revenue"), "0.01"]}, "60000"]},
-            "30000000.00",
+            "200000000.00",
             lic + ["租赁合同"],
             example={
                 "employees": 8,
@@ -601,27 +639,28 @@ def catalogue(city_name: str, city_code: str, districts: list) -> list[dict]:
         ),
         P(
             "xiaowei-shebao-butie",
-            "小微企业社保补贴",
+            "小微企业吸纳高校毕业生社保补贴",
             f"{c}援企稳岗扩就业若干措施",
             f"{a}人社规〔2026〕2号",
             hr,
-            ["就业", "社保", "小微企业"],
+            ["就业", "社保", "小微企业", "高校毕业生"],
             "automatic",
             "subsidy",
-            "招用就业困难人员并缴纳社保的小微企业",
-            [SMALL, ge("insured_employees", 3)],
-            {"*": [V("insured_employees"), "300"]},
+            "招用毕业年度高校毕业生、签订 1 年以上劳动合同并缴纳社会保险费的小微企业（每人 3000 元）",
+            [SMALL, ge("graduates_hired", 1), ge("insured_employees", 3)],
+            {"*": [V("graduates_hired"), "3000"]},
             "20000000.00",
             [],
             cap="30000.00",
             example={
                 "employees": 15,
                 "insured_employees": 12,
+                "graduates_hired": 2,
                 "revenue": Decimal("3000000.00"),
                 "revenue_prev": Decimal("2800000.00"),
                 "total_assets": Decimal("2000000.00"),
             },
-            counter={"insured_employees": 2},
+            counter={"graduates_hired": 0},
         ),
         P(
             "chuangxinxing-zhongxiao",
@@ -689,7 +728,7 @@ def catalogue(city_name: str, city_code: str, districts: list) -> list[dict]:
             "参加境外展会的外贸企业",
             [{"or": [industry("F51"), industry("C")]}, ge("revenue", "2000000")],
             {"*": [V("revenue"), "0.002"]},
-            "15000000.00",
+            "50000000.00",
             lic + ["参展合同", "费用凭证"],
             cap="150000.00",
             counter={"industry": "H6210"},
@@ -841,7 +880,7 @@ def catalogue(city_name: str, city_code: str, districts: list) -> list[dict]:
             "成立不满 3 年并带动就业的初创小微企业",
             [lt("age_years", 3), SMALL, ge("insured_employees", 1)],
             "10000.00",
-            "10000000.00",
+            "30000000.00",
             lic + ["社保缴费证明"],
             period="once",
             example={
@@ -1020,23 +1059,66 @@ def catalogue(city_name: str, city_code: str, districts: list) -> list[dict]:
         ),
         P(
             "qu-rencai-anju",
-            f"{d1.name}人才安居补贴",
-            f"{d1.name}人才安居实施办法",
-            f"{d1.name[:2]}人才办〔2025〕2号",
-            f"{d1.name}人才工作领导小组办公室",
+            f"{d3.name}人才安居补贴",
+            f"{d3.name}人才安居实施办法",
+            f"{d3.name[:2]}人才办〔2025〕2号",
+            f"{d3.name}人才工作领导小组办公室",
             ["人才", "住房"],
             "review",
             "subsidy",
-            f"注册在{d1.name}并引进高校毕业生的企业",
+            f"注册在{d3.name}并引进高校毕业生的企业",
             [ge("graduates_hired", 3), ge("insured_employees", 10)],
             {"*": [V("graduates_hired"), "10000"]},
             "10000000.00",
             lic + ["人才引进名单", "劳动合同"],
             cap="500000.00",
-            region=d1,
+            region=d3,
             days=10,
             counter={"graduates_hired": 1},
             declarable=["graduates_hired"],
+        ),
+        P(
+            "zhineng-zhizao-chengshudu",
+            "智能制造能力成熟度评估奖励",
+            f"{c}推进制造业智能化改造和数字化转型若干措施",
+            f"{a}工信规〔2025〕11号",
+            mi,
+            ["智能制造", "数字化转型"],
+            "instant",
+            "reward",
+            "通过智能制造能力成熟度（GB/T 39116）二级及以上评估的制造业企业",
+            [industry("C"), ge("smart_manufacturing_level", 2)],
+            {
+                "if": [
+                    ge("smart_manufacturing_level", 4),
+                    "500000",
+                    {"if": [ge("smart_manufacturing_level", 3), "300000", "100000"]},
+                ]
+            },
+            "20000000.00",
+            lic + ["成熟度评估报告"],
+            period="once",
+            example={"smart_manufacturing_level": 3},
+            counter={"smart_manufacturing_level": 1},
+        ),
+        P(
+            "shuzihua-zhenduan-butie",
+            "中小企业数字化转型诊断服务补贴",
+            f"{c}中小企业数字化转型专项行动方案",
+            f"{a}工信规〔2026〕1号",
+            mi,
+            ["数字化转型", "中小企业", "智能制造"],
+            "instant",
+            "subsidy",
+            "购买备案服务商数字化转型诊断服务的中小制造业企业（按实际费用的 50% 补贴）",
+            [industry("C"), SME, gt("digital_diagnosis_fee", "0")],
+            {"*": [V("digital_diagnosis_fee"), "0.5"]},
+            "8000000.00",
+            lic + ["诊断服务合同", "发票", "诊断报告"],
+            cap="100000.00",
+            example={"digital_diagnosis_fee": Decimal("86500.00")},
+            counter={"industry": "I6513"},
+            declarable=["digital_diagnosis_fee"],
         ),
     ]
     return out
@@ -1053,11 +1135,45 @@ def _facts_for(spec: dict, facts: dict) -> dict:
     return {k: facts[k] for k in sorted(needed) if k in facts}
 
 
+def host_districts(city_name: str) -> dict:
+    """The district that leans most towards each kind of firm (hosts that kind's district measure)."""
+    from service.synth.enterprises import city_districts
+
+    _, districts, _, affinity = city_districts(city_name)
+    return {g: districts[int(np.argmax(a))] for g, a in affinity.items()}
+
+
+def _say(facts: dict, names) -> str:
+    """'上年度研发费用为300万元、企业资质为高新技术企业' for the named facts."""
+    return "、".join(f"{catalog.FIELDS[k].label}为{catalog.label_value(k, facts[k])}" for k in names if k in facts)
+
+
+def _basis(spec: dict, facts: dict) -> list[str]:
+    """The facts an amount rests on: the formula's inputs, else the conditions' (no region/credit)."""
+    from matcher.rulecheck import fields_used
+
+    def inputs(rule):
+        out = []
+        for name in sorted(fields_used(rule)):
+            out += [n for n in DERIVED_INPUTS.get(name, (name,)) if n not in out]
+        return [n for n in out if n not in ("region", "on_dishonesty_list", "in_abnormal_operation")]
+
+    formula = spec["amount"]["formula"]
+    names = inputs(formula) if isinstance(formula, dict) else []
+    return (names or inputs(spec["conditions"]))[:2]
+
+
 def build(city_name: str, as_of: dt.date) -> list[dict]:
-    """Specs (dicts ready for YAML) with computed test cases."""
+    """Specs (dicts ready for YAML) with test cases computed by the exact evaluator.
+
+    Each spec gets an eligible case with its amount (from an example firm), a
+    not-eligible case (the example with one fact changed) and, where one
+    missing fact makes the decision undetermined, a case naming what to declare.
+    """
     tree = regions()
-    city = tree.city(city_name)
-    districts = [r for r in tree.children(city.code) if r.name != "市辖区"]
+    city = tree.city(city_name) if not city_name.isdigit() else tree.get(city_name)
+    city_name = city.name
+    districts = host_districts(city_name)
     specs = []
     for raw in catalogue(city_name, city.code, districts):
         example, counter = raw.pop("_example"), raw.pop("_counter")
@@ -1067,7 +1183,7 @@ def build(city_name: str, as_of: dt.date) -> list[dict]:
             raise AssertionError(f"{raw['id']}: example enterprise is {decision}")
         cases = [
             {
-                "name": f"符合条件的企业获得 {amount:.2f} 元",
+                "name": f"{_say(facts, _basis(raw, facts))}的企业符合条件，金额 {amount:.2f} 元",
                 "as_of": as_of,
                 "facts": facts,
                 "expect": {"decision": "eligible", "amount": f"{amount:.2f}"},
@@ -1078,40 +1194,50 @@ def build(city_name: str, as_of: dt.date) -> list[dict]:
             bad_decision, _, _ = decide(raw, bad, as_of)
             if bad_decision != "not_eligible":
                 raise AssertionError(f"{raw['id']}: counter-example is {bad_decision}")
-            changed = "、".join(catalog.FIELDS[k].label for k in counter)
             cases.append(
                 {
-                    "name": f"{changed}不符合条件时不予支持",
+                    "name": f"{_say(bad, list(counter))}时不符合条件",
                     "as_of": as_of,
                     "facts": bad,
                     "expect": {"decision": "not_eligible"},
                 }
             )
         credit = ("on_dishonesty_list", "in_abnormal_operation")
-        for drop in sorted(facts, key=lambda k: (k in credit, k)):
+        order = sorted(
+            facts,
+            key=lambda k: (
+                OFTEN_MISSING.index(k) if k in OFTEN_MISSING else len(OFTEN_MISSING),
+                catalog.FIELDS[k].required,
+                k in credit,
+                k,
+            ),
+        )
+        for drop in order:
             if drop == "region":
                 continue
             partial = {k: v for k, v in facts.items() if k != drop}
             d, _, missing = decide(raw, partial, as_of)
-            if d == "undetermined" and all(m in catalog.FIELDS and not catalog.FIELDS[m].derived for m in missing):
+            if d == "undetermined":
+                need = "、".join(catalog.FIELDS[m].label for m in missing)
                 cases.append(
                     {
-                        "name": f"缺少{catalog.FIELDS[drop].label}时结果待定，需补充申报",
+                        "name": f"缺少{catalog.FIELDS[drop].label}时结果待定，需补充申报{need}",
                         "as_of": as_of,
                         "facts": partial,
                         "expect": {"decision": "undetermined", "missing": missing},
                     }
                 )
                 break
+        if len(cases) < 2:
+            raise AssertionError(f"{raw['id']}: fewer than two test cases")
         raw["tests"] = cases
         specs.append(raw)
     return specs
 
 
 def to_yaml_data(spec: dict) -> dict:
-    """Plain YAML-friendly data: money and typed facts as catalog text."""
+    """Plain YAML-friendly data: dates as YAML dates, money and typed facts as catalog text."""
     out = {k: v for k, v in spec.items() if v is not None and k != "tests"}
-    out["valid_from"], out["valid_to"] = spec["valid_from"].isoformat(), spec["valid_to"].isoformat()
     out["tests"] = []
     for case in spec["tests"]:
         facts = {}
@@ -1119,11 +1245,9 @@ def to_yaml_data(spec: dict) -> dict:
             f = catalog.FIELDS[k]
             if f.type == "set":
                 facts[k] = sorted(v)
-            elif f.type in ("count", "bool"):
+            elif f.type in ("count", "bool", "date"):
                 facts[k] = v
             else:
                 facts[k] = catalog.format_value(k, v)
-        out["tests"].append(
-            {"name": case["name"], "as_of": case["as_of"].isoformat(), "facts": facts, "expect": case["expect"]}
-        )
+        out["tests"].append({"name": case["name"], "as_of": case["as_of"], "facts": facts, "expect": case["expect"]})
     return out

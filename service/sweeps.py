@@ -108,21 +108,23 @@ def run_sweep(
         versions = automatic_policies(session, as_of, slug)
         specs = [(pv.id, parse_spec(pv.spec)) for pv in versions]
     table, ids = verified_table(engine, as_of)
+    dishonest = table.text("on_dishonesty_list")[0]
+    abnormal = table.text("in_abnormal_operation")[0]
     reports = []
     for pv_id, spec in specs:
         result = evaluate_policy(spec, table)
         report = PolicyReport(spec.id, spec.name)
         rows = [int(i) for i in (result.outcome == TRUE).nonzero()[0]]
         report.eligible = len(rows)
-        for i in (result.outcome == UNKNOWN).nonzero()[0]:
-            report.undetermined += 1
-            report.missing.update(result.decision(int(i)).missing)
+        report.undetermined, report.missing = _undetermined(result)
+
+        def flags(i):  # verified credit flags decide refusals; no per-row parsing needed
+            return {"on_dishonesty_list": bool(dishonest[i]), "in_abnormal_operation": bool(abnormal[i])}
+
         if dry_run:
-            flags = [
-                i for i in rows if any(table.facts(i).get(f) for f in ("on_dishonesty_list", "in_abnormal_operation"))
-            ]
-            report.outcomes.update({"would_refuse": len(flags), "would_pay": len(rows) - len(flags)})
-            report.money = sum((result.decision(i).amount for i in rows if i not in set(flags)), Decimal("0.00"))
+            refused = {i for i in rows if dishonest[i] or abnormal[i]}
+            report.outcomes.update({"would_refuse": len(refused), "would_pay": len(rows) - len(refused)})
+            report.money = sum((result.decision(i).amount for i in rows if i not in refused), Decimal("0.00"))
             reports.append(report)
             continue
         for start in range(0, len(rows), BATCH):
@@ -132,7 +134,7 @@ def run_sweep(
                 ents = {
                     e.id: e for e in s.scalars(select(Enterprise).where(Enterprise.id.in_([ids[i] for i in batch])))
                 }
-                items = [(ents[ids[i]], result.decision(i), table.facts(i)) for i in batch]
+                items = [(ents[ids[i]], result.decision(i), flags(i)) for i in batch]
                 for outcome in settle_many(s, pv, items, actor):
                     report.outcomes[outcome.outcome] += 1
                     if outcome.outcome == "paid":
@@ -140,3 +142,19 @@ def run_sweep(
             say(spec.id, min(start + BATCH, len(rows)), len(rows))
         reports.append(report)
     return reports
+
+
+def _undetermined(result) -> tuple[int, Counter]:
+    """How many rows are undetermined, and which facts they miss most (counted column-wise)."""
+    unknown = result.outcome == UNKNOWN
+    missing: Counter = Counter()
+    exact = {i: d for i, d in result.exact.items() if unknown[i]}
+    vector_rows = unknown.copy()
+    vector_rows[list(exact)] = False
+    for name, mask in result.masks.items():
+        n = int((mask & vector_rows).sum())
+        if n:
+            missing[name] += n
+    for d in exact.values():
+        missing.update(d.missing)
+    return int(unknown.sum()), missing

@@ -158,7 +158,9 @@ def get_application(application_id: int):
         app_row = s.get(Application, application_id)
         if app_row is None or not current_principal().can_access_enterprise(app_row.enterprise_id):
             raise NotFound(f"申请 {application_id} 不存在")
-        d = s.scalar(select(DecisionRow).where(DecisionRow.application_id == app_row.id))
+        d = s.scalar(
+            select(DecisionRow).where(DecisionRow.application_id == app_row.id).order_by(DecisionRow.id.desc()).limit(1)
+        )  # the latest: after review, the final one
         payout = s.scalar(select(Payout).where(Payout.decision_id == d.id)) if d else None
         return jsonify(
             application_id=app_row.id,

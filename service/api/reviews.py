@@ -1,0 +1,105 @@
+"""审核: applications to policies in review mode wait here for an officer's decision."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+from flask import current_app, jsonify, request
+from sqlalchemy import select
+
+from matcher.decision import Decision
+from service import audit
+from service.api import bp
+from service.api.guard import current_principal, require
+from service.decisions import facts_as_of
+from service.errors import BadRequest, Conflict, NotFound
+from service.idempotency import idempotent
+from service.payouts import settle
+from service.store import session_scope, write_scope
+from service.store.models import Application, Enterprise, PolicyVersion
+from service.store.models import Decision as DecisionRow
+
+
+def due_date(received: dt.datetime, working_days: int) -> dt.date:
+    """The promised date: ``working_days`` weekdays after the day the application arrived."""
+    start = np.datetime64(received.date(), "D")
+    return np.busday_offset(start, working_days, roll="forward").astype(dt.date)
+
+
+@bp.get("/reviews")
+@require("officer", "admin")
+def review_queue():
+    """Pending applications, oldest first, with their promised date and whether it has passed."""
+    today = dt.date.today()
+    with session_scope(current_app.extensions["zhida.engine"]) as s:
+        rows = s.execute(
+            select(Application, Enterprise.uscc, Enterprise.name, PolicyVersion)
+            .join(Enterprise, Enterprise.id == Application.enterprise_id)
+            .join(PolicyVersion, PolicyVersion.id == Application.policy_version_id)
+            .where(Application.status == "pending_review")
+            .order_by(Application.created_at)
+        ).all()
+        items = []
+        for app_row, uscc, name, pv in rows:
+            due = due_date(app_row.created_at, pv.spec["time_limit_days"])
+            d = s.scalar(select(DecisionRow).where(DecisionRow.application_id == app_row.id))
+            items.append(
+                {
+                    "application_id": app_row.id,
+                    "uscc": uscc,
+                    "enterprise": name,
+                    "policy_id": pv.spec["id"],
+                    "policy": pv.name,
+                    "amount": f"{d.amount:.2f}" if d and d.amount is not None else None,
+                    "received": app_row.created_at.date().isoformat(),
+                    "due": due.isoformat(),
+                    "overdue": today > due,
+                    "declared": app_row.declared,
+                    "trace": [leaf["sentence"] for leaf in (d.trace if d else [])],
+                }
+            )
+    return jsonify(total=len(items), items=items)
+
+
+@bp.post("/reviews/<int:application_id>")
+@require("officer", "admin")
+@idempotent
+def review(application_id: int):
+    """Approve (the payout is settled on today's verified data) or reject, with a comment."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or body.get("action") not in ("approve", "reject"):
+        raise BadRequest('请求体应为 {"action": "approve" | "reject", "comment": "…"}', field="action")
+    comment = body.get("comment")
+    if not isinstance(comment, str) or not comment.strip():
+        raise BadRequest("审核意见 comment 不能为空", field="comment")
+    principal = current_principal()
+    actor = f"{principal.role}:{principal.key_prefix}"
+    with write_scope(current_app.extensions["zhida.engine"]) as s:
+        app_row = s.get(Application, application_id)
+        if app_row is None:
+            raise NotFound(f"申请 {application_id} 不存在")
+        if app_row.status != "pending_review":
+            raise Conflict(f"申请 {application_id} 当前状态为 {app_row.status}，不在待审核队列中")
+        pv = s.get(PolicyVersion, app_row.policy_version_id)
+        ent = s.get(Enterprise, app_row.enterprise_id)
+        subject = f"{pv.spec['id']}:{ent.uscc}"
+        if body["action"] == "reject":
+            app_row.status = "rejected"
+            audit.append(s, actor, "review.reject", subject, {"application": app_row.id, "comment": comment})
+            return jsonify(application_id=app_row.id, status="rejected", comment=comment), 200
+        row = s.scalar(select(DecisionRow).where(DecisionRow.application_id == app_row.id))
+        facts, _ = facts_as_of(s, ent, dt.date.today())
+        decision = Decision(pv.spec["id"], "eligible", row.amount, as_of=row.as_of)
+        audit.append(s, actor, "review.approve", subject, {"application": app_row.id, "comment": comment})
+        result = settle(s, ent, pv, decision, facts, actor, application_id=app_row.id)
+        app_row.status = "approved" if result.outcome in ("paid", "already_paid") else result.outcome
+        return jsonify(
+            application_id=app_row.id,
+            status=app_row.status,
+            outcome=result.outcome,
+            amount=f"{result.amount:.2f}" if result.amount is not None else None,
+            payout_id=result.payout_id,
+            reason=result.reason,
+            comment=comment,
+        ), 200

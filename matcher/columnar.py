@@ -482,8 +482,14 @@ def _amounts(spec: PolicySpec, table: Table):
     else:
         x, known, miss = np.full(n, float(Decimal(str(amount.formula)))), np.ones(n, dtype=bool), {}
     x = np.array(x, dtype=float)
+    with np.errstate(invalid="ignore", over="ignore"):  # unknown rows are NaN; they are masked out
+        return _round_amounts(amount, x, known, miss, cols.uncertain.copy())
+
+
+def _round_amounts(amount, x, known, miss, ambiguous):
+    """Floor, cap and rounding to 分 in float, flagging rows too close to a boundary to trust."""
     # negative amounts raise in the scalar path; tiny ones may be float noise around zero
-    ambiguous = cols.uncertain.copy() | (known & ((x < 0) | ((x != 0) & (np.abs(x) < 1e-9))))
+    ambiguous = ambiguous | (known & ((x < 0) | ((x != 0) & (np.abs(x) < 1e-9))))
     for bound, pick in ((amount.floor, np.maximum), (amount.cap, np.minimum)):
         if bound is not None:
             b = float(bound)

@@ -157,3 +157,15 @@ def test_batch_settlement_matches_settling_one_by_one(setup):
         assert s.get(Budget, policy_id).reserved == Decimal("9000.00")
         assert s.scalar(select(func.count(Payout.id))) == 6
         assert audit.verify(s) is None
+
+
+def test_money_arithmetic_in_the_database_is_exact(setup):
+    """0.10 + 0.10 + 0.10 is exactly 0.30: the budget takes three, not two (floats would say otherwise)."""
+    engine, policy_id, pv_id, ents = setup
+    with session_scope(engine) as s:
+        s.execute(update(Budget).where(Budget.policy_id == policy_id).values(total=Decimal("0.30")))
+    outcomes = [_settle(engine, pv_id, e, "0.10").outcome for e in ents[:4]]
+    assert outcomes == ["paid", "paid", "paid", "budget_exhausted"]
+    with session_scope(engine) as s:
+        b = s.get(Budget, policy_id)
+        assert (b.total, b.reserved) == (Decimal("0.30"), Decimal("0.30"))

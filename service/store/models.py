@@ -1,6 +1,6 @@
 """The domain tables (SQLAlchemy 2 declarative). Migrations in service/migrations.
 
-Money columns are ``Numeric(18, 2)`` and come back as ``Decimal``. Facts about
+Money columns (``service.store.types.Money``) are exact on every backend and come back as ``Decimal``. Facts about
 an enterprise are rows of ``field_values`` (one per field, source and as-of
 date), so verified and declared values live side by side and history is kept.
 """
@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from matcher.catalog import SOURCES
+from service.store.types import Money as MoneyType
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -37,7 +38,7 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-Money = Numeric(18, 2, asdecimal=True)
+Money = MoneyType()
 UTCDateTime = DateTime(timezone=True)
 
 

@@ -8,6 +8,8 @@ Create Date: 2026-11-24 23:12:35.438015
 from alembic import op
 import sqlalchemy as sa
 
+from service.store.types import Money
+
 
 revision = "0001"
 down_revision = None
@@ -106,9 +108,9 @@ def upgrade() -> None:
     op.create_table(
         "budgets",
         sa.Column("policy_id", sa.Integer(), nullable=False),
-        sa.Column("total", sa.Numeric(precision=18, scale=2), nullable=False),
-        sa.Column("reserved", sa.Numeric(precision=18, scale=2), nullable=False),
-        sa.Column("paid", sa.Numeric(precision=18, scale=2), nullable=False),
+        sa.Column("total", Money(), nullable=False),
+        sa.Column("reserved", Money(), nullable=False),
+        sa.Column("paid", Money(), nullable=False),
         sa.CheckConstraint("total - reserved - paid >= 0", name=op.f("ck_budgets_not_overspent")),
         sa.CheckConstraint("total >= 0 AND reserved >= 0 AND paid >= 0", name=op.f("ck_budgets_non_negative")),
         sa.ForeignKeyConstraint(
@@ -208,7 +210,7 @@ def upgrade() -> None:
         sa.Column("region", sa.String(length=6), nullable=False),
         sa.Column("valid_from", sa.Date(), nullable=False),
         sa.Column("valid_to", sa.Date(), nullable=False),
-        sa.Column("budget", sa.Numeric(precision=18, scale=2), nullable=False),
+        sa.Column("budget", Money(), nullable=False),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint("mode IN ('automatic', 'instant', 'review')", name=op.f("ck_policy_versions_mode")),
         sa.CheckConstraint("budget >= 0", name=op.f("ck_policy_versions_budget")),
@@ -265,7 +267,7 @@ def upgrade() -> None:
         sa.Column("enterprise_id", sa.Integer(), nullable=False),
         sa.Column("policy_version_id", sa.Integer(), nullable=False),
         sa.Column("outcome", sa.String(length=16), nullable=False),
-        sa.Column("amount", sa.Numeric(precision=18, scale=2), nullable=True),
+        sa.Column("amount", Money(), nullable=True),
         sa.Column("trace", sa.JSON(), nullable=False),
         sa.Column("missing", sa.JSON(), nullable=False),
         sa.Column("as_of", sa.Date(), nullable=False),
@@ -293,7 +295,7 @@ def upgrade() -> None:
         sa.Column("policy_id", sa.Integer(), nullable=False),
         sa.Column("enterprise_id", sa.Integer(), nullable=False),
         sa.Column("period", sa.String(length=16), nullable=False),
-        sa.Column("amount", sa.Numeric(precision=18, scale=2), nullable=False),
+        sa.Column("amount", Money(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("decision_id", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

@@ -264,3 +264,56 @@ def settle_many(
     audit.append_many(session, entries)
     session.expire(budget)
     return out  # type: ignore[return-value]
+
+
+def claw_back(session: Session, payout_id: int, reason: str, actor: str):
+    """A finding that declared facts were false: a 追回 record, and the enterprise enters the 失信 list.
+
+    The dishonesty entry is a fact from the 信用 source, so every later decision
+    refuses the enterprise. Idempotent: a second finding for the same payout
+    returns the existing clawback.
+    """
+    from service.errors import BadRequest, NotFound
+    from service.store.models import Clawback, FieldValue
+
+    if not reason or not reason.strip():
+        raise BadRequest("追回须写明理由", field="reason")
+    audit.lock(session)
+    payout = session.get(Payout, payout_id)
+    if payout is None:
+        raise NotFound(f"兑现记录 {payout_id} 不存在")
+    existing = session.scalar(select(Clawback).where(Clawback.payout_id == payout_id))
+    if existing is not None:
+        return existing
+    claw = Clawback(payout_id=payout_id, amount=payout.amount, reason=reason.strip(), actor=actor)
+    session.add(claw)
+    today = dt.date.today()
+    entry = session.scalar(
+        select(FieldValue).where(
+            FieldValue.enterprise_id == payout.enterprise_id,
+            FieldValue.field == "on_dishonesty_list",
+            FieldValue.source == "credit",
+            FieldValue.as_of == today,
+        )
+    )
+    if entry is None:
+        session.add(
+            FieldValue(
+                enterprise_id=payout.enterprise_id,
+                field="on_dishonesty_list",
+                value="true",
+                source="credit",
+                as_of=today,
+            )
+        )
+    else:
+        entry.value = "true"
+    session.flush()
+    audit.append(
+        session,
+        actor,
+        "payout.clawback",
+        f"payout:{payout_id}",
+        {"clawback": claw.id, "amount": payout.amount, "reason": claw.reason, "enterprise": payout.enterprise_id},
+    )
+    return claw

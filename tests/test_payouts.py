@@ -169,3 +169,23 @@ def test_money_arithmetic_in_the_database_is_exact(setup):
     with session_scope(engine) as s:
         b = s.get(Budget, policy_id)
         assert (b.total, b.reserved) == (Decimal("0.30"), Decimal("0.30"))
+
+
+def test_clawback_records_the_debt_and_blacklists_the_enterprise(setup):
+    from service.decisions import facts_as_of
+    from service.payouts import claw_back
+    from service.store.models import Clawback
+
+    engine, policy_id, pv_id, ents = setup
+    paid = _settle(engine, pv_id, ents[5], "800.00")
+    with write_scope(engine) as s:
+        claw = claw_back(s, paid.payout_id, "申报的吸纳高校毕业生人数与社保记录不符", "officer:zk_test")
+        again = claw_back(s, paid.payout_id, "重复的发现", "officer:zk_test")
+        assert again.id == claw.id and claw.amount == Decimal("800.00")
+    with session_scope(engine) as s:
+        facts, sources = facts_as_of(s, s.get(Enterprise, ents[5]), dt.date.today())
+        assert facts["on_dishonesty_list"] is True and sources["on_dishonesty_list"] == "credit"
+        assert s.scalar(select(func.count(Clawback.id))) == 1
+    # the next decision for this enterprise is refused
+    r = _settle(engine, pv_id, ents[5], "100.00", facts={"on_dishonesty_list": True})
+    assert r.outcome == "refused"

@@ -146,3 +146,50 @@ def test_due_date_counts_working_days():
     friday = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
     assert due_date(friday, 5) == dt.date(2026, 11, 27)  # the weekend does not count
     assert due_date(friday, 0) == dt.date(2026, 11, 20)
+
+
+def test_payouts_listing_and_clawback_over_http(app, keys, engine):
+    c = app.test_client()
+    r = call(
+        c,
+        "POST",
+        "/api/applications",
+        keys["enterprise"],
+        {"uscc": keys["uscc"], "policy_id": "review-test", "commitment": True},
+        idem="c1",
+    )
+    call(
+        c,
+        "POST",
+        f"/api/reviews/{r.json['application_id']}",
+        keys["officer"],
+        {"action": "approve", "comment": "同意"},
+        idem="c2",
+    )
+    own = call(c, "GET", "/api/payouts", keys["enterprise"]).json
+    assert own["total"] == 1 and own["items"][0]["uscc"] == keys["uscc"]
+    payout_id = own["items"][0]["id"]
+    assert (
+        call(
+            c, "POST", f"/api/payouts/{payout_id}/clawback", keys["enterprise"], {"reason": "x"}, idem="c3"
+        ).status_code
+        == 403
+    )
+    claw = call(
+        c,
+        "POST",
+        f"/api/payouts/{payout_id}/clawback",
+        keys["officer"],
+        {"reason": "申报的参保人数与社保记录不符"},
+        idem="c4",
+    )
+    assert claw.status_code == 201 and claw.json["amount"] == "8000.00"
+    again = call(
+        c,
+        "POST",
+        "/api/applications",
+        keys["enterprise"],
+        {"uscc": keys["uscc"], "policy_id": "review-test", "commitment": True},
+        idem="c5",
+    )
+    assert again.json["outcome"] == "refused" and "失信" in again.json["reason"]

@@ -15,7 +15,7 @@ from service.store.models import Base, Budget, Enterprise, FieldValue, Payout, P
 
 def test_upgrade_creates_every_table_and_is_idempotent(db_url, engine):
     upgrade(db_url)  # a second time changes nothing
-    assert current_revision(db_url) == "0003"
+    assert current_revision(db_url) == "0004"
     tables = set(inspect(engine).get_table_names())
     assert set(Base.metadata.tables) <= tables
 

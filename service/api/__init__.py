@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-from service.api import applications, enterprises, policies, reference, reviews  # noqa: E402,F401  (registers routes)
+from service.api import applications, enterprises, payouts, policies, reference, reviews  # noqa: E402,F401

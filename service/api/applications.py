@@ -18,7 +18,7 @@ from service.api.guard import current_principal, require
 from service.decisions import facts_as_of, policy_version
 from service.errors import AccessDenied, BadRequest, NotFound, Unprocessable
 from service.idempotency import idempotent
-from service.payouts import settle
+from service.payouts import REFUSALS, settle
 from service.store import session_scope, write_scope
 from service.store.models import Application, Enterprise, Payout
 from service.store.models import Decision as DecisionRow
@@ -112,7 +112,8 @@ def apply():
         )
         s.add(app_row)
         s.flush()
-        if spec.mode == "review" and decision.outcome == "eligible":
+        blacklisted = any(facts.get(flag) is True for flag in REFUSALS)  # refused at once, not queued
+        if spec.mode == "review" and decision.outcome == "eligible" and not blacklisted:
             row = DecisionRow(
                 application_id=app_row.id,
                 enterprise_id=ent.id,

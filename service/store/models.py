@@ -298,3 +298,16 @@ class IdempotencyKey(Base):
     response_type: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Clawback(Base):
+    """追回: money to recover after declared facts were found false; one per payout."""
+
+    __tablename__ = "clawbacks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payout_id: Mapped[int] = mapped_column(ForeignKey("payouts.id"), unique=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | recovered
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -41,12 +41,6 @@ COMPARE = {
     "<": operator.lt,
     "<=": operator.le,
 }
-# What a derived field is computed from: a missing one asks for these.
-DERIVED_INPUTS = {
-    "age_years": ("established_on",),
-    "rd_ratio": ("rd_expense", "revenue"),
-    "revenue_growth": ("revenue", "revenue_prev"),
-}
 
 
 def num(x) -> Decimal:
@@ -149,18 +143,10 @@ def _leaf(op: str, vals: list):
 
 
 def to_declare(missing, facts: dict) -> list[str]:
-    """Missing derived fields stand for the facts they are computed from."""
-    out = set()
-    for name in missing:
-        if name == "scale":
-            industry = facts.get("industry")
-            needed = scale.required_fields(industry) if industry else ("industry",)
-            out.update(n for n in needed if facts.get(n) is None)
-        elif name in DERIVED_INPUTS:
-            out.update(n for n in DERIVED_INPUTS[name] if facts.get(n) is None)
-        else:
-            out.add(name)
-    return sorted(out)
+    """Missing derived fields stand for the facts they are computed from (the engine's own rule)."""
+    from matcher.decision import facts_to_declare
+
+    return list(facts_to_declare(missing, facts))
 
 
 def decide(spec: dict, facts: dict, as_of: dt.date) -> tuple[str, Decimal | None, list[str]]:

@@ -22,6 +22,7 @@ COMMANDS = {
     "policy": "policy",
     "audit": "audit",
     "sweep": "sweep",
+    "payouts": "payouts",
 }
 
 

@@ -79,3 +79,22 @@ def test_batch_file_bank_writes_a_payment_file_and_reads_results(decided, tmp_pa
     result = reconcile(engine, bank)
     assert result.confirmed == len(payouts) and result.ignored == 1
     assert reconcile(engine, bank).confirmed == 0  # result files are read once
+
+
+def test_payouts_cli_sends_files_and_reconciles(decided, db_url, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from service.cli import main
+
+    engine, payouts = decided
+    monkeypatch.setenv("ZHIDA_DATABASE_URL", db_url)
+    runner = CliRunner()
+    sent = runner.invoke(main, ["payouts", "send", "--outbox", str(tmp_path / "outbox")])
+    assert sent.exit_code == 0 and f"新发出 {len(payouts)} 笔" in sent.output
+    (tmp_path / "inbox").mkdir(exist_ok=True)
+    with open(tmp_path / "inbox" / "r.csv", "w", encoding="utf-8") as fh:
+        fh.write("reference,status,reason\n" + "".join(f"{reference(i)},confirmed,\n" for i in payouts))
+    done = runner.invoke(main, ["payouts", "reconcile", "--inbox", str(tmp_path / "inbox")])
+    assert done.exit_code == 0 and f"确认 {len(payouts)} 笔" in done.output
+    with session_scope(engine) as s:
+        assert set(s.scalars(select(Payout.status))) == {"confirmed"}

@@ -23,6 +23,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         SECRET_KEY=os.environ.get("ZHIDA_SECRET_KEY"),
         ZHIDA_ENV=os.environ.get("ZHIDA_ENV", "development"),
         AUTO_UPGRADE=True,
+        APPROVAL_THRESHOLD=os.environ.get("ZHIDA_APPROVAL_THRESHOLD"),
         JSON_SORT_KEYS=False,
     )
     if test_config:

@@ -80,8 +80,8 @@ def _apply(engine, result: BankResult, actor: str, report: Round) -> None:
     payout_id = int(result.reference[len(PREFIX) :])
     with write_scope(engine) as s:
         payout = s.get(Payout, payout_id)
-        if payout is None or payout.status == "confirmed":
-            report.ignored += 1  # unknown, or a second answer for a payout already confirmed
+        if payout is None or payout.status in ("confirmed", "held", "cancelled"):
+            report.ignored += 1  # unknown, a second answer, or a payout never sent (held, cancelled)
             return
         if result.status == "confirmed":
             s.execute(

@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 
 from matcher.decision import Decision
 from service import audit
-from service.store.models import Budget, Enterprise, Payout, PolicyVersion
+from service.errors import BadRequest, Conflict, NotFound
+from service.store.models import Budget, Enterprise, Payout, PayoutBatch, PolicyVersion
 from service.store.models import Decision as DecisionRow
 
 REFUSALS = {
@@ -99,8 +100,9 @@ def settle(
         )
     )
     if existing is not None:
+        why = "兑现批次已被驳回" if existing.status == "cancelled" else "已兑现"
         return Settlement(
-            "already_paid", existing.amount, f"本期（{period}）已兑现，不重复支付", existing.id, existing.decision_id
+            "already_paid", existing.amount, f"本期（{period}）{why}，不重复支付", existing.id, existing.decision_id
         )
     amount = decision.amount
     row = _record(session, enterprise, pv, decision, "eligible", application_id)
@@ -154,14 +156,20 @@ class _BudgetExhausted(Exception):
 
 
 def settle_many(
-    session: Session, pv: PolicyVersion, items: list[tuple[Enterprise, Decision, dict]], actor: str
+    session: Session,
+    pv: PolicyVersion,
+    items: list[tuple[Enterprise, Decision, dict]],
+    actor: str,
+    batch: PayoutBatch | None = None,
 ) -> list[Settlement]:
     """:func:`settle` for a batch of eligible decisions of one policy, with a handful of statements.
 
     Same outcomes as settling the items one after another in order: refusals,
     already-paid, then the budget taken first-come while it lasts. A payout that a
     concurrent writer committed meanwhile is skipped by ``ON CONFLICT DO NOTHING``
-    and its reservation given back, all in the caller's transaction.
+    and its reservation given back, all in the caller's transaction. With a
+    ``batch`` awaiting approval, the payouts are created ``held`` in it (outcome
+    ``held``): the budget is reserved, but no money moves until an officer approves.
     """
     from sqlalchemy import insert
     from sqlalchemy.dialects import postgresql, sqlite
@@ -171,13 +179,13 @@ def settle_many(
     entries: list[tuple[str, str, str, dict]] = []
     period = period_of(pv.spec["period"], items[0][1].as_of if items else dt.date.today())
     ids = [e.id for e, _, _ in items]
-    paid_before = dict(
-        session.execute(
-            select(Payout.enterprise_id, Payout.id).where(
-                Payout.policy_id == pv.policy_id, Payout.period == period, Payout.enterprise_id.in_(ids)
-            )
-        ).all()
-    )
+    before = session.execute(
+        select(Payout.enterprise_id, Payout.id, Payout.status).where(
+            Payout.policy_id == pv.policy_id, Payout.period == period, Payout.enterprise_id.in_(ids)
+        )
+    ).all()
+    paid_before = {e: i for e, i, _ in before}
+    cancelled = {e for e, _, status in before if status == "cancelled"}
     budget = session.execute(select(Budget).where(Budget.policy_id == pv.policy_id).with_for_update()).scalar_one()
     remaining = budget.total - budget.reserved - budget.paid
     decisions, take = [], []
@@ -202,8 +210,9 @@ def settle_many(
             out[k] = Settlement("refused", None, refusal, None, None)
             entries.append((actor, "decision.refused", subject, {"reason": refusal}))
         elif ent.id in paid_before:
+            why = "兑现批次已被驳回" if ent.id in cancelled else "已兑现"
             out[k] = Settlement(
-                "already_paid", d.amount, f"本期（{period}）已兑现，不重复支付", paid_before[ent.id], None
+                "already_paid", d.amount, f"本期（{period}）{why}，不重复支付", paid_before[ent.id], None
             )
         elif d.amount <= remaining:
             remaining -= d.amount
@@ -231,8 +240,9 @@ def settle_many(
                 "enterprise_id": items[k][0].id,
                 "period": period,
                 "amount": items[k][1].amount,
-                "status": "decided",
+                "status": "held" if batch is not None else "decided",
                 "decision_id": decision_ids[k],
+                "batch_id": batch.id if batch is not None else None,
                 "created_at": now,
                 "updated_at": now,
             }
@@ -244,11 +254,18 @@ def settle_many(
     for k in take:
         ent, d, _ = items[k]
         if ent.id in created:
-            out[k] = Settlement("paid", d.amount, "", created[ent.id], decision_ids[k])
+            held = batch is not None
+            out[k] = Settlement(
+                "held" if held else "paid",
+                d.amount,
+                f"待审批（批次 {batch.id}）" if held else "",
+                created[ent.id],
+                decision_ids[k],
+            )
             entries.append(
                 (
                     actor,
-                    "payout.decided",
+                    "payout.held" if held else "payout.decided",
                     f"{pv.spec['id']}:{ent.uscc}",
                     {
                         "decision": decision_ids[k],
@@ -256,6 +273,7 @@ def settle_many(
                         "amount": d.amount,
                         "period": period,
                         "policy_version": pv.version,
+                        **({"batch": batch.id} if batch is not None else {}),
                     },
                 )
             )
@@ -273,7 +291,6 @@ def claw_back(session: Session, payout_id: int, reason: str, actor: str):
     refuses the enterprise. Idempotent: a second finding for the same payout
     returns the existing clawback.
     """
-    from service.errors import BadRequest, NotFound
     from service.store.models import Clawback, FieldValue
 
     if not reason or not reason.strip():
@@ -317,3 +334,88 @@ def claw_back(session: Session, payout_id: int, reason: str, actor: str):
         {"clawback": claw.id, "amount": payout.amount, "reason": claw.reason, "enterprise": payout.enterprise_id},
     )
     return claw
+
+
+def open_batch(session: Session, policy_id: int, threshold: Decimal, actor: str) -> PayoutBatch:
+    """The policy's batch awaiting approval, opened if there is none. Call inside a write transaction.
+
+    A sweep killed half-way and run again adds to the same open batch, so the
+    payouts of one sweep are approved together whatever the crash did.
+    """
+    audit.lock(session)
+    batch = session.scalar(
+        select(PayoutBatch)
+        .where(PayoutBatch.policy_id == policy_id, PayoutBatch.status == "awaiting_approval")
+        .order_by(PayoutBatch.id)
+        .limit(1)
+        .with_for_update()
+    )
+    if batch is None:
+        batch = PayoutBatch(policy_id=policy_id, threshold=threshold, status="awaiting_approval", created_by=actor)
+        session.add(batch)
+        session.flush()
+        audit.append(session, actor, "batch.opened", f"batch:{batch.id}", {"policy": policy_id, "threshold": threshold})
+    return batch
+
+
+def batch_totals(session: Session, batch_ids) -> dict[int, dict]:
+    """Per batch: how many payouts and how much money, by status."""
+    from sqlalchemy import func
+
+    out: dict[int, dict] = {}
+    rows = session.execute(
+        select(Payout.batch_id, Payout.status, func.count(), func.sum(Payout.amount))
+        .where(Payout.batch_id.in_(list(batch_ids)))
+        .group_by(Payout.batch_id, Payout.status)
+    )
+    for batch_id, status, count, amount in rows:
+        entry = out.setdefault(batch_id, {"count": 0, "amount": Decimal("0.00"), "by_status": {}})
+        amount = Decimal(amount or 0).quantize(Decimal("0.01"))
+        entry["count"] += count
+        entry["amount"] += amount
+        entry["by_status"][status] = count
+    return out
+
+
+def decide_batch(session: Session, batch_id: int, approve: bool, comment: str | None, actor: str) -> PayoutBatch:
+    """An officer's decision on a held batch: approved payouts go to the bank; rejected ones are
+    cancelled and their reservation returns to the budget. Call inside a write transaction.
+
+    Rejection is final for the batch's payouts: the ledger keeps them (cancelled) and
+    the same (policy, enterprise, period) is not paid again.
+    """
+    if not approve and (not isinstance(comment, str) or not comment.strip()):
+        raise BadRequest("驳回须写明理由 comment", field="comment")
+    audit.lock(session)
+    batch = session.scalar(select(PayoutBatch).where(PayoutBatch.id == batch_id).with_for_update())
+    if batch is None:
+        raise NotFound(f"兑现批次 {batch_id} 不存在")
+    if batch.status != "awaiting_approval":
+        raise Conflict(f"兑现批次 {batch_id} 已{'批准' if batch.status == 'approved' else '驳回'}，不能再次审批")
+    held = select(Payout.id, Payout.amount).where(Payout.batch_id == batch_id, Payout.status == "held")
+    rows = session.execute(held).all()
+    amount = sum((a for _, a in rows), Decimal("0.00"))
+    ids = [i for i, _ in rows]
+    if ids:
+        session.execute(
+            update(Payout)
+            .where(Payout.id.in_(ids))
+            .values(status="decided" if approve else "cancelled", updated_at=dt.datetime.now(dt.UTC))
+        )
+    if not approve and amount:
+        session.execute(
+            update(Budget).where(Budget.policy_id == batch.policy_id).values(reserved=Budget.reserved - amount)
+        )
+    batch.status = "approved" if approve else "rejected"
+    batch.decided_by = actor
+    batch.decided_at = dt.datetime.now(dt.UTC)
+    batch.comment = comment.strip() if isinstance(comment, str) and comment.strip() else None
+    session.flush()
+    audit.append(
+        session,
+        actor,
+        f"batch.{batch.status}",
+        f"batch:{batch.id}",
+        {"policy": batch.policy_id, "payouts": len(ids), "amount": amount, "comment": batch.comment},
+    )
+    return batch

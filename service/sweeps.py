@@ -6,11 +6,18 @@ declaration in a sweep. Conditions are evaluated column-wise
 :func:`service.payouts.settle` in batches of write transactions. Because the
 ledger allows one payout per (policy, enterprise, period), a sweep killed at
 any point and run again pays every eligible enterprise exactly once.
+
+Large sweeps wait for an officer: when a policy's new payouts in one sweep would
+exceed the approval threshold (``ZHIDA_APPROVAL_THRESHOLD`` yuan, or the
+``approval_threshold`` argument), they are created ``held`` in a
+:class:`~service.store.models.PayoutBatch` — budget reserved, no money moving —
+until :func:`service.payouts.decide_batch` approves or rejects the batch.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -22,11 +29,27 @@ from matcher import catalog
 from matcher.columnar import TRUE, UNKNOWN, Table
 from matcher.columnar import sweep as evaluate_policy
 from matcher.spec import parse_spec
-from service.payouts import settle_many
+from service.errors import BadRequest
+from service.payouts import open_batch, period_of, settle_many
 from service.store import session_scope, write_scope
-from service.store.models import Enterprise, FieldValue, Policy, PolicyVersion
+from service.store.models import Enterprise, FieldValue, Payout, PayoutBatch, Policy, PolicyVersion
 
 BATCH = 1000
+THRESHOLD_ENV = "ZHIDA_APPROVAL_THRESHOLD"
+
+
+def resolve_threshold(value: str | Decimal | None = None) -> Decimal | None:
+    """The amount above which a sweep's payouts for one policy wait for approval (None: never)."""
+    raw = os.environ.get(THRESHOLD_ENV) if value is None else value
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    try:
+        amount = Decimal(str(raw).strip())
+    except ArithmeticError:
+        raise BadRequest(f"审批阈值应为金额（元），收到 {raw!r}", field="approval_threshold") from None
+    if not amount.is_finite() or amount < 0:
+        raise BadRequest(f"审批阈值应为非负金额（元），收到 {raw!r}", field="approval_threshold")
+    return amount.quantize(Decimal("0.01"))
 
 
 @dataclass
@@ -37,14 +60,17 @@ class PolicyReport:
     undetermined: int = 0
     outcomes: Counter = field(default_factory=Counter)
     money: Decimal = Decimal("0.00")
+    held_money: Decimal = Decimal("0.00")
+    batch_id: int | None = None
     missing: Counter = field(default_factory=Counter)
 
     def line(self) -> str:
         done = "，".join(f"{k} {v}" for k, v in sorted(self.outcomes.items())) or "未兑现"
         top = "、".join(f"{catalog.FIELDS[m].label} {n}" for m, n in self.missing.most_common(3))
         missing = f"；待补充：{top}" if top else ""
+        held = f"，待审批 {self.held_money} 元（批次 {self.batch_id}）" if self.batch_id else ""
         return (
-            f"{self.name}（{self.policy_id}）：符合 {self.eligible} 家（{done}），金额 {self.money} 元，"
+            f"{self.name}（{self.policy_id}）：符合 {self.eligible} 家（{done}），金额 {self.money} 元{held}，"
             f"待定 {self.undetermined} 家{missing}"
         )
 
@@ -100,8 +126,13 @@ def run_sweep(
     dry_run: bool = False,
     actor: str = "system:sweep",
     progress=None,
+    approval_threshold: Decimal | None = None,
 ) -> list[PolicyReport]:
-    """Sweep one automatic policy (``slug``) or all; ``dry_run`` computes and writes nothing."""
+    """Sweep one automatic policy (``slug``) or all; ``dry_run`` computes and writes nothing.
+
+    ``approval_threshold`` (yuan) holds a policy's new payouts for an officer's
+    approval when their total exceeds it; ``None`` pays without approval.
+    """
     as_of = as_of or dt.date.today()
     say = progress or (lambda *a: None)
     with session_scope(engine) as session:
@@ -127,6 +158,7 @@ def run_sweep(
             report.money = sum((result.decision(i).amount for i in rows if i not in refused), Decimal("0.00"))
             reports.append(report)
             continue
+        hold = _needs_approval(engine, pv_id, spec, as_of, rows, ids, result, dishonest, abnormal, approval_threshold)
         for start in range(0, len(rows), BATCH):
             with write_scope(engine) as s:
                 pv = s.get(PolicyVersion, pv_id)
@@ -135,13 +167,37 @@ def run_sweep(
                     e.id: e for e in s.scalars(select(Enterprise).where(Enterprise.id.in_([ids[i] for i in batch])))
                 }
                 items = [(ents[ids[i]], result.decision(i), flags(i)) for i in batch]
-                for outcome in settle_many(s, pv, items, actor):
+                held_in = open_batch(s, pv.policy_id, approval_threshold or Decimal("0.00"), actor) if hold else None
+                for outcome in settle_many(s, pv, items, actor, batch=held_in):
                     report.outcomes[outcome.outcome] += 1
                     if outcome.outcome == "paid":
                         report.money += outcome.amount
+                    elif outcome.outcome == "held":
+                        report.held_money += outcome.amount
+                        report.batch_id = held_in.id
             say(spec.id, min(start + BATCH, len(rows)), len(rows))
         reports.append(report)
     return reports
+
+
+def _needs_approval(engine, pv_id, spec, as_of, rows, ids, result, dishonest, abnormal, threshold) -> bool:
+    """Hold this policy's payouts? Yes if a batch already awaits approval (a resumed sweep adds to it),
+    or if the new payouts this sweep would create exceed the threshold."""
+    if threshold is None or not rows:
+        return False
+    with session_scope(engine) as s:
+        policy_id = s.get(PolicyVersion, pv_id).policy_id
+        waiting = s.scalar(
+            select(PayoutBatch.id).where(PayoutBatch.policy_id == policy_id, PayoutBatch.status == "awaiting_approval")
+        )
+        if waiting is not None:
+            return True
+        period = period_of(spec.period, as_of)
+        paid = set(
+            s.scalars(select(Payout.enterprise_id).where(Payout.policy_id == policy_id, Payout.period == period))
+        )
+    new = (result.decision(i).amount for i in rows if not (dishonest[i] or abnormal[i]) and ids[i] not in paid)
+    return sum(new, Decimal("0.00")) > threshold
 
 
 def _undetermined(result) -> tuple[int, Counter]:

@@ -39,6 +39,7 @@ def list_payouts():
                 "period": p.period,
                 "amount": f"{p.amount:.2f}",
                 "status": p.status,
+                "batch_id": p.batch_id,
             }
             for p, uscc, slug in s.execute(query)
         ]

@@ -46,3 +46,51 @@ def reconcile_cmd(inbox: Path) -> None:
 
     result = reconcile(store_engine(), _bank(inbox.parent / "outbox", inbox))
     click.echo(f"对账完成：确认 {result.confirmed} 笔，失败 {result.failed} 笔，忽略 {result.ignored} 条")
+
+
+@cli.command("batches")
+@click.option("--all", "show_all", is_flag=True, help="也列出已审批的批次")
+def batches_cmd(show_all: bool) -> None:
+    """列出待审批的兑现批次（大额免申即享扫描）。"""
+    from service.approvals import list_batches
+
+    items = list_batches(store_engine(), waiting_only=not show_all)
+    for b in items:
+        click.echo(
+            f"批次 {b['id']}  {b['policy_id']}  {b['status']}  {b['count']} 笔  {b['amount']} 元"
+            f"  （阈值 {b['threshold']} 元，{b['created_at'][:19]}）"
+        )
+    click.echo(f"共 {len(items)} 个批次")
+
+
+def _decide(batch_id: int, approve: bool, officer: str, comment: str | None) -> None:
+    from service.approvals import decide
+
+    try:
+        out = decide(store_engine(), batch_id, approve, comment, f"officer:{officer}")
+    except Exception as exc:  # service errors carry a Chinese message
+        from service.errors import ServiceError
+
+        if isinstance(exc, ServiceError):
+            raise click.ClickException(str(exc)) from None
+        raise
+    verb = "已批准" if approve else "已驳回"
+    click.echo(f"批次 {batch_id} {verb}：{out['count']} 笔，{out['amount']} 元")
+
+
+@cli.command("approve")
+@click.argument("batch_id", type=int)
+@click.option("--officer", required=True, help="审批人")
+@click.option("--comment", default=None, help="审批意见")
+def approve_cmd(batch_id: int, officer: str, comment: str | None) -> None:
+    """批准一个待审批批次：其兑现进入待支付，下一次 send 提交银行。"""
+    _decide(batch_id, True, officer, comment)
+
+
+@cli.command("reject")
+@click.argument("batch_id", type=int)
+@click.option("--officer", required=True, help="审批人")
+@click.option("--comment", required=True, help="驳回理由")
+def reject_cmd(batch_id: int, officer: str, comment: str) -> None:
+    """驳回一个待审批批次：其兑现作废，预留的预算退回。"""
+    _decide(batch_id, False, officer, comment)

@@ -183,6 +183,30 @@ class Budget(Base):
     paid: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
 
 
+# held: waiting for an officer to approve its sweep batch; cancelled: the batch was rejected
+PAYOUT_STATUSES = ("held", "decided", "sent", "confirmed", "failed", "cancelled")
+BATCH_STATUSES = ("awaiting_approval", "approved", "rejected")
+
+
+class PayoutBatch(Base):
+    """A sweep's payouts for one policy whose total exceeded the approval threshold: no money moves until approved."""
+
+    __tablename__ = "payout_batches"
+    __table_args__ = (
+        CheckConstraint(_in("status", BATCH_STATUSES), name="status"),
+        CheckConstraint("threshold >= 0", name="threshold"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id"), index=True)
+    threshold: Mapped[Decimal] = mapped_column(Money)
+    status: Mapped[str] = mapped_column(String(24), default="awaiting_approval")
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    comment: Mapped[str | None] = mapped_column(Text)
+
+
 class Payout(Base):
     """At most one per (policy, enterprise, period): the database says so, not only the code."""
 
@@ -190,7 +214,7 @@ class Payout(Base):
     __table_args__ = (
         UniqueConstraint("policy_id", "enterprise_id", "period"),
         CheckConstraint("amount >= 0", name="amount"),
-        CheckConstraint(_in("status", ("decided", "sent", "confirmed", "failed")), name="status"),
+        CheckConstraint(_in("status", PAYOUT_STATUSES), name="status"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id"))
@@ -199,6 +223,7 @@ class Payout(Base):
     amount: Mapped[Decimal] = mapped_column(Money)
     status: Mapped[str] = mapped_column(String(16), default="decided")
     decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("payout_batches.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

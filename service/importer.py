@@ -23,7 +23,7 @@ from matcher import catalog
 from matcher.errors import InvalidFieldValue
 from matcher.spec import load_specs
 from service import audit
-from service.store import fast_upsert, session_scope
+from service.store import fast_upsert, write_scope
 from service.store.models import (
     EVENT_KINDS,
     Budget,
@@ -401,7 +401,7 @@ def import_policies(engine, path, skip_bad: bool = False, progress=None, actor: 
         report.seconds = time.perf_counter() - started
         return report
     now = utcnow()
-    with session_scope(engine) as session:
+    with write_scope(engine) as session:  # budgets are locked: a concurrent decider cannot slip under a cut
         for spec in specs:
             policy = session.scalar(select(Policy).where(Policy.slug == spec.id))
             digest = spec.spec_hash
@@ -422,7 +422,7 @@ def import_policies(engine, path, skip_bad: bool = False, progress=None, actor: 
                 if current is not None and current.spec_hash == digest:
                     report.unchanged += 1
                     continue
-                budget = session.get(Budget, policy.id)
+                budget = session.get(Budget, policy.id, with_for_update=True)
                 if budget.reserved + budget.paid > spec.budget:
                     report.errors.append(
                         RowError(

@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from matcher.catalog import VERIFIED_SOURCES
 from matcher.decision import Decision
 from service import audit
 from service.errors import BadRequest, Conflict, NotFound
@@ -101,6 +102,13 @@ def settle(
     )
     if existing is not None:
         why = "兑现批次已被驳回" if existing.status == "cancelled" else "已兑现"
+        audit.append(
+            session,
+            actor,
+            "decision.already_paid",
+            subject,
+            {"payout": existing.id, "period": period, "application": application_id},
+        )
         return Settlement(
             "already_paid", existing.amount, f"本期（{period}）{why}，不重复支付", existing.id, existing.decision_id
         )
@@ -392,20 +400,30 @@ def decide_batch(session: Session, batch_id: int, approve: bool, comment: str | 
         raise NotFound(f"兑现批次 {batch_id} 不存在")
     if batch.status != "awaiting_approval":
         raise Conflict(f"兑现批次 {batch_id} 已{'批准' if batch.status == 'approved' else '驳回'}，不能再次审批")
-    held = select(Payout.id, Payout.amount).where(Payout.batch_id == batch_id, Payout.status == "held")
+    held = select(Payout.id, Payout.amount, Payout.enterprise_id).where(
+        Payout.batch_id == batch_id, Payout.status == "held"
+    )
     rows = session.execute(held).all()
-    amount = sum((a for _, a in rows), Decimal("0.00"))
-    ids = [i for i, _ in rows]
-    if ids:
+    # listed (失信 / 经营异常) since the sweep: approval is a decision too, so they are not paid
+    barred = listed_enterprises(session, {e for _, _, e in rows}) if approve else set()
+    go = [(i, a) for i, a, e in rows if approve and e not in barred]
+    stop = [(i, a) for i, a, e in rows if not approve or e in barred]
+    now = dt.datetime.now(dt.UTC)
+    if go:
         session.execute(
-            update(Payout)
-            .where(Payout.id.in_(ids))
-            .values(status="decided" if approve else "cancelled", updated_at=dt.datetime.now(dt.UTC))
+            update(Payout).where(Payout.id.in_([i for i, _ in go])).values(status="decided", updated_at=now)
         )
-    if not approve and amount:
+    if stop:
         session.execute(
-            update(Budget).where(Budget.policy_id == batch.policy_id).values(reserved=Budget.reserved - amount)
+            update(Payout).where(Payout.id.in_([i for i, _ in stop])).values(status="cancelled", updated_at=now)
         )
+    returned = sum((a for _, a in stop), Decimal("0.00"))
+    if returned:
+        session.execute(
+            update(Budget).where(Budget.policy_id == batch.policy_id).values(reserved=Budget.reserved - returned)
+        )
+    amount = sum((a for _, a in go if approve), Decimal("0.00")) if approve else returned
+    ids = [i for i, _ in (go if approve else stop)]
     batch.status = "approved" if approve else "rejected"
     batch.decided_by = actor
     batch.decided_at = dt.datetime.now(dt.UTC)
@@ -416,6 +434,37 @@ def decide_batch(session: Session, batch_id: int, approve: bool, comment: str | 
         actor,
         f"batch.{batch.status}",
         f"batch:{batch.id}",
-        {"policy": batch.policy_id, "payouts": len(ids), "amount": amount, "comment": batch.comment},
+        {
+            "policy": batch.policy_id,
+            "payouts": len(ids),
+            "amount": amount,
+            "comment": batch.comment,
+            **({"cancelled_listed": sorted(i for i, _ in stop), "returned": returned} if approve and stop else {}),
+        },
     )
     return batch
+
+
+def listed_enterprises(session: Session, enterprise_ids, as_of: dt.date | None = None) -> set[int]:
+    """Which of these enterprises are on the 失信 list or in 经营异常 now, by the latest verified credit fact."""
+    from service.store.models import FieldValue
+
+    as_of = as_of or dt.date.today()
+    latest: dict[tuple[int, str], tuple] = {}
+    ids = list(enterprise_ids)
+    for start in range(0, len(ids), 500):
+        rows = session.execute(
+            select(
+                FieldValue.enterprise_id, FieldValue.field, FieldValue.value, FieldValue.as_of, FieldValue.recorded_at
+            ).where(
+                FieldValue.enterprise_id.in_(ids[start : start + 500]),
+                FieldValue.field.in_(list(REFUSALS)),
+                FieldValue.source.in_(list(VERIFIED_SOURCES)),
+                FieldValue.as_of <= as_of,
+            )
+        )
+        for eid, name, value, day, recorded in rows:
+            key = (eid, name)
+            if key not in latest or (day, recorded) > latest[key][1:]:
+                latest[key] = (value, day, recorded)
+    return {eid for (eid, _), (value, _, _) in latest.items() if value == "true"}

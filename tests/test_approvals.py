@@ -16,7 +16,7 @@ from service.disbursement import reconcile, send
 from service.errors import BadRequest, Conflict, NotFound
 from service.importer import import_enterprises, import_policies
 from service.store import session_scope
-from service.store.models import Budget, Enterprise, Payout, PayoutBatch
+from service.store.models import AuditRecord, Budget, Enterprise, FieldValue, Payout, PayoutBatch
 from service.sweeps import resolve_threshold, run_sweep
 
 DAY = dt.date(2026, 6, 30)
@@ -196,3 +196,26 @@ def test_cli_holds_lists_and_approves(loaded, db_url, monkeypatch):
     assert ok.exit_code == 0 and "已批准" in ok.output, ok.output
     twice = runner.invoke(main, ["payouts", "approve", str(batch_id), "--officer", "张"])
     assert twice.exit_code != 0 and "不能再次审批" in twice.output
+
+
+def test_approval_does_not_pay_an_enterprise_listed_since_the_sweep(loaded):
+    engine, big = loaded
+    r = run_sweep(engine, big.policy_id, DAY, approval_threshold=Decimal("0.00"))[0]
+    with session_scope(engine) as s:
+        victim = s.scalars(select(Payout).where(Payout.batch_id == r.batch_id)).first()
+        s.add(
+            FieldValue(
+                enterprise_id=victim.enterprise_id,
+                field="on_dishonesty_list",
+                value="true",
+                source="credit",
+                as_of=dt.date.today(),
+            )
+        )
+    out = decide(engine, r.batch_id, True, "同意", "officer:王")
+    assert out["by_status"] == {"decided": r.outcomes["held"] - 1, "cancelled": 1}
+    with session_scope(engine) as s:
+        assert s.get(Payout, victim.id).status == "cancelled"
+        record = s.scalars(select(AuditRecord).where(AuditRecord.action == "batch.approved")).one()
+        assert record.payload["cancelled_listed"] == [victim.id]
+    _budget_consistent(engine)

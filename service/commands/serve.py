@@ -1,17 +1,73 @@
-"""``zhida serve``: the web app and API with Flask's server (use gunicorn in production)."""
+"""``zhida serve``: the web app and API under gunicorn (``--dev``: Flask's own server, one process)."""
 
 from __future__ import annotations
+
+import os
 
 import click
 
 
+def _default_workers() -> int:
+    return 2 * (os.cpu_count() or 1) + 1
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-def cli(host: str, port: int) -> None:
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="gunicorn 工作进程数（默认 ZHIDA_WORKERS，或 2×CPU 核数+1）",
+)
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="每个工作进程的线程数")
+@click.option("--dev", is_flag=True, help="用 Flask 自带的开发服务器（单进程，仅供调试）")
+def cli(host: str, port: int, workers: int | None, threads: int, dev: bool) -> None:
     """运行 Web 应用与 API。"""
-    from service.app import create_app
+    from service.store import database_url, upgrade
 
-    app = create_app()
-    click.echo(f"zhida 已启动: http://{host}:{port}/", err=True)
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    upgrade(database_url())  # once, here: the workers start on a migrated database
+    if dev:
+        from service.app import create_app
+
+        click.echo(f"zhida（开发服务器）已启动: http://{host}:{port}/", err=True)
+        create_app({"AUTO_UPGRADE": False}).run(host=host, port=port, threaded=True, use_reloader=False)
+        return
+    workers = workers or int(os.environ.get("ZHIDA_WORKERS") or 0) or _default_workers()
+    click.echo(f"zhida 已启动: http://{host}:{port}/ （{workers} 个工作进程 × {threads} 线程）", err=True)
+    _Gunicorn(
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "threads": threads,
+            "worker_class": "gthread" if threads > 1 else "sync",
+            "accesslog": os.environ.get("ZHIDA_ACCESS_LOG"),
+            "errorlog": "-",
+            "loglevel": "warning",
+            "timeout": 120,  # a sweep over HTTP may take a minute on a large city
+        }
+    ).run()
+
+
+try:
+    from gunicorn.app.base import BaseApplication
+except ImportError:  # pragma: no cover - gunicorn is a dependency; Windows lacks it
+    BaseApplication = object
+
+
+class _Gunicorn(BaseApplication):
+    """gunicorn run from Python: each worker builds its own app (and its own database pool)."""
+
+    def __init__(self, options: dict):
+        self.options = options
+        super().__init__()
+
+    def load_config(self):
+        for key, value in self.options.items():
+            if value is not None:
+                self.cfg.set(key, value)
+
+    def load(self):
+        from service.app import create_app
+
+        return create_app({"AUTO_UPGRADE": False})

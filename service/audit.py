@@ -60,49 +60,58 @@ def record_hash(prev_hash: str, seq: int, at: dt.datetime, actor: str, action: s
 
 
 def lock(session: Session) -> None:
-    """Take the audit append lock now (PostgreSQL; SQLite write transactions are already serial).
+    """Take the audit append lock (PostgreSQL; SQLite write transactions are already serial).
 
-    A transaction that will append after locking other rows takes this first, so
-    lock order is always audit → rows and two writers cannot deadlock.
+    Taken only by :func:`flush`, as the transaction's last step: a transaction
+    holding it locks nothing else before it commits, so it never waits for a row
+    another writer holds, and no two writers can deadlock. The serialised window
+    is the append and the commit, not the whole decision.
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(727001)"))
 
 
-def append(session: Session, actor: str, action: str, subject: str, payload: dict) -> AuditRecord:
-    """Append one record in the caller's transaction (serialised per database)."""
-    lock(session)  # one appender at a time; re-entrant within a transaction
-    head = session.execute(select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)).first()
-    seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
-    at = dt.datetime.now(dt.UTC)
-    payload = json.loads(canonical(payload))  # store exactly what was hashed
-    rec = AuditRecord(
-        seq=seq,
-        at=at,
-        actor=actor,
-        action=action,
-        subject=subject,
-        payload=payload,
-        prev_hash=prev,
-        hash=record_hash(prev, seq, at, actor, action, subject, payload),
-    )
-    session.add(rec)
-    session.flush()
-    return rec
+PENDING = "zhida_audit_pending"
+
+
+def append(session: Session, actor: str, action: str, subject: str, payload: dict) -> None:
+    """Record an audit entry in the caller's transaction; it is chained and written as the last step
+    before commit (:func:`flush`), so it commits or rolls back with the change it records."""
+    append_many(session, [(actor, action, subject, payload)])
 
 
 def append_many(session: Session, entries: list[tuple[str, str, str, dict]]) -> None:
-    """Append ``(actor, action, subject, payload)`` records in order, with one insert (sweeps)."""
+    """:func:`append` for several ``(actor, action, subject, payload)`` entries, in order."""
     if not entries:
+        return
+    from service.store import PRE_COMMIT
+
+    pending = session.info.setdefault(PENDING, [])
+    for actor, action, subject, payload in entries:
+        pending.append((actor, action, subject, json.loads(canonical(payload))))  # exactly what is hashed
+    session.info.setdefault(PRE_COMMIT, {})["audit"] = (flush, _rollback_to)
+
+
+def _rollback_to(session: Session, mark: int | None) -> int:
+    """Drop entries added after ``mark`` (a savepoint rolled back); returns the current mark."""
+    pending = session.info.setdefault(PENDING, [])
+    if mark is not None:
+        del pending[mark:]
+    return len(pending)
+
+
+def flush(session: Session) -> None:
+    """Chain and insert the pending entries: the lock, the head, one insert. Called just before commit."""
+    pending = session.info.get(PENDING)
+    if not pending:
         return
     lock(session)
     head = session.execute(select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)).first()
     seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
-    at = dt.datetime.now(dt.UTC)
+    at = dt.datetime.now(dt.UTC)  # when the records joined the chain: monotonic with seq
     rows = []
-    for actor, action, subject, payload in entries:
+    for actor, action, subject, payload in pending:
         seq += 1
-        payload = json.loads(canonical(payload))
         digest = record_hash(prev, seq, at, actor, action, subject, payload)
         rows.append(
             {
@@ -118,6 +127,7 @@ def append_many(session: Session, entries: list[tuple[str, str, str, dict]]) -> 
         )
         prev = digest
     session.execute(AuditRecord.__table__.insert(), rows)
+    pending.clear()
 
 
 @dataclass(frozen=True)
@@ -132,6 +142,7 @@ class Problem:
 
 def verify(session: Session, checkpoint: dict | None = None) -> Problem | None:
     """The first problem in the chain (None when it is intact and contains the checkpoint)."""
+    flush(session)  # entries this very transaction recorded count too
     prev, expected_seq, seen_checkpoint = GENESIS, 1, checkpoint is None
     for rec in session.scalars(select(AuditRecord).order_by(AuditRecord.seq)):
         if rec.seq != expected_seq:

@@ -14,7 +14,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from matcher import uscc as uscc_codes
@@ -23,6 +23,7 @@ from service.errors import BadRequest, NotFound
 from service.store.models import ROLES, ApiKey, Enterprise
 
 STAFF_ROLES = ("admin", "officer", "analyst", "system")
+TOUCH_EVERY = dt.timedelta(minutes=5)  # last_used_at is a hint for key hygiene, not a per-request write
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +68,7 @@ def create_key(session: Session, role: str, enterprise_uscc: str | None = None, 
     return prefix, secret
 
 
-def verify(session: Session, secret: str) -> Principal | None:
-    """The principal behind ``secret``, or None for an unknown, wrong or revoked key."""
+def _lookup(session: Session, secret: str) -> tuple[ApiKey, Principal] | None:
     parts = secret.split("_")
     if len(parts) < 3 or parts[0] != "zk":
         return None
@@ -77,11 +77,59 @@ def verify(session: Session, secret: str) -> Principal | None:
         return None
     if key.revoked_at is not None:
         return None
-    key.last_used_at = dt.datetime.now(dt.UTC)
     uscc = (
         session.scalar(select(Enterprise.uscc).where(Enterprise.id == key.enterprise_id)) if key.enterprise_id else None
     )
-    return Principal(key.role, key.prefix, key.enterprise_id, uscc)
+    return key, Principal(key.role, key.prefix, key.enterprise_id, uscc)
+
+
+def _due(key: ApiKey, now: dt.datetime) -> bool:
+    last = key.last_used_at
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=dt.UTC)
+    return last is None or now - last > TOUCH_EVERY
+
+
+def verify(session: Session, secret: str) -> Principal | None:
+    """The principal behind ``secret``, or None for an unknown, wrong or revoked key (records its use)."""
+    found = _lookup(session, secret)
+    if found is None:
+        return None
+    key, principal = found
+    now = dt.datetime.now(dt.UTC)
+    if _due(key, now):
+        touch(session, key.id, now)
+    return principal
+
+
+def authenticate(engine, secret: str) -> Principal | None:
+    """:func:`verify` for a request: a read, and a write only when the last use is due to be recorded,
+    so concurrent requests never contend for the database's write lock just to log in."""
+    from service.store import read_scope, write_scope
+
+    with read_scope(engine) as session:
+        found = _lookup(session, secret)
+    if found is None:
+        return None
+    key, principal = found
+    now = dt.datetime.now(dt.UTC)
+    if _due(key, now):
+        with write_scope(engine) as session:
+            touch(session, key.id, now)
+    return principal
+
+
+def touch(session: Session, key_id: int, now: dt.datetime) -> None:
+    """Record when a key was last used, at most once per :data:`TOUCH_EVERY` (a conditional UPDATE:
+    concurrent requests with the same key do not all write)."""
+    session.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.id == key_id,
+            (ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at < now - TOUCH_EVERY),
+        )
+        .values(last_used_at=now)
+    )
 
 
 def revoke(session: Session, prefix: str) -> None:

@@ -37,16 +37,31 @@ def facts_as_of(session: Session, enterprise: Enterprise, as_of: dt.date) -> tup
 
 
 def policy_version(session: Session, slug: str, version: int | None = None) -> PolicyVersion:
-    policy = session.scalar(select(Policy).where(Policy.slug == slug))
-    if policy is None:
-        raise NotFound(f"政策 {slug} 不存在")
-    number = version if version is not None else policy.current_version
+    """The policy's current version (or ``version``), in one query."""
+    number = PolicyVersion.version == (version if version is not None else Policy.current_version)
     row = session.scalar(
-        select(PolicyVersion).where(PolicyVersion.policy_id == policy.id, PolicyVersion.version == number)
+        select(PolicyVersion).join(Policy, Policy.id == PolicyVersion.policy_id).where(Policy.slug == slug, number)
     )
     if row is None:
-        raise NotFound(f"政策 {slug} 没有第 {number} 版")
+        if session.scalar(select(Policy.id).where(Policy.slug == slug)) is None:
+            raise NotFound(f"政策 {slug} 不存在")
+        raise NotFound(f"政策 {slug} 没有第 {version} 版")
     return row
+
+
+_SPECS: dict[tuple[int, str], object] = {}
+
+
+def spec_of(pv: PolicyVersion):
+    """The parsed spec of a stored version. A version never changes (its hash names its content),
+    so each is parsed once per process rather than on every decision."""
+    key = (pv.id, pv.spec_hash)
+    spec = _SPECS.get(key)
+    if spec is None:
+        if len(_SPECS) >= 4096:
+            _SPECS.clear()
+        spec = _SPECS[key] = parse_spec(pv.spec)
+    return spec
 
 
 def decide_stored(
@@ -58,7 +73,7 @@ def decide_stored(
         raise NotFound(f"企业 {uscc} 不存在")
     pv = policy_version(session, slug, version)
     facts, sources = facts_as_of(session, enterprise, as_of)
-    decision = decide(parse_spec(pv.spec), facts, as_of, sources)
+    decision = decide(spec_of(pv), facts, as_of, sources)
     row = None
     if record:
         row = DecisionRow(
@@ -83,4 +98,4 @@ def replay(session: Session, decision_id: int) -> Decision:
     pv = session.get(PolicyVersion, row.policy_version_id)
     enterprise = session.get(Enterprise, row.enterprise_id)
     facts, sources = facts_as_of(session, enterprise, row.as_of)
-    return decide(parse_spec(pv.spec), facts, row.as_of, sources)
+    return decide(spec_of(pv), facts, row.as_of, sources)

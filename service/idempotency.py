@@ -5,6 +5,8 @@
 - A request whose twin is still running is 409.
 - Keys are scoped to the caller's API key and expire after :data:`TTL` (24 hours).
 - A response with a 5xx status, or an exception, is not kept: the key can be retried.
+- The effects and the stored response commit in one transaction; a claim left
+  ``running`` by a crashed process is taken over after :data:`STALE` (10 minutes).
 """
 
 from __future__ import annotations
@@ -14,18 +16,17 @@ import functools
 import hashlib
 
 from flask import current_app, make_response, request
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, select, update
 
 from graph.errors import GraphError
 from matcher.errors import MatcherError
-from service.api.guard import current_principal
 from service.errors import BadRequest, Conflict, ServiceError, Unprocessable
-from service.store import session_scope, write_scope
+from service.store import joined_writes, session_scope, write_scope
 from service.store.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
 TTL = dt.timedelta(hours=24)
+STALE = dt.timedelta(minutes=10)  # a claim still running after this was left by a crashed process
 MAX_KEY = 255
 
 
@@ -36,8 +37,26 @@ def _request_hash() -> str:
     return h.hexdigest()
 
 
-def idempotent(view):
-    """Wrap a write view so retries with the same ``Idempotency-Key`` are safe."""
+class _Discard(Exception):
+    """A 5xx answer: roll the request back and free the key, but still send the answer."""
+
+    def __init__(self, response):
+        self.response = response
+
+
+def idempotent(view=None, *, atomic: bool = True):
+    """Wrap a write view so retries with the same ``Idempotency-Key`` are safe.
+
+    Two transactions: the first claims the key (visible to a concurrent twin, which
+    gets 409); the second holds the request's effects *and* its stored response, so
+    after a crash either both exist or neither does. A claim left ``running`` by a
+    crashed process is taken over after :data:`STALE`.
+
+    ``atomic=False`` is for long work that commits in steps of its own (a sweep):
+    the response is stored after it, and a retry after a crash resumes the work.
+    """
+    if view is None:
+        return functools.partial(idempotent, atomic=atomic)
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
@@ -46,58 +65,114 @@ def idempotent(view):
             raise BadRequest(f"写操作须携带请求头 {HEADER}（每个业务请求一个唯一值，重试时保持不变）", field=HEADER)
         if len(key) > MAX_KEY:
             raise BadRequest(f"{HEADER} 过长（最多 {MAX_KEY} 个字符）", field=HEADER)
+        from service.api.guard import current_principal  # here: service.api imports this module
+
         principal = current_principal().key_prefix
         digest = _request_hash()
         engine = current_app.extensions["zhida.engine"]
-        now = dt.datetime.now(dt.UTC)
+        mine = (IdempotencyKey.principal == principal) & (IdempotencyKey.key == key)
+        if engine.dialect.name == "sqlite" and _seen(engine, mine):
+            # SQLite: a running twin holds the write lock, so claiming would wait for it; answer now
+            return _answer_twin(engine, mine, digest)
+        with write_scope(engine) as s:
+            claimed = _claim(s, principal, key, digest, mine)
+        if not claimed:
+            return _answer_twin(engine, mine, digest)
         try:
-            with write_scope(engine) as s:
-                s.execute(
-                    delete(IdempotencyKey).where(
-                        IdempotencyKey.principal == principal,
-                        IdempotencyKey.key == key,
-                        IdempotencyKey.expires_at < now,
-                    )
-                )
-                s.add(
-                    IdempotencyKey(
-                        principal=principal, key=key, request_hash=digest, status="running", expires_at=now + TTL
-                    )
-                )
-        except IntegrityError:
-            with session_scope(engine) as s:
-                row = s.scalar(
-                    select(IdempotencyKey).where(IdempotencyKey.principal == principal, IdempotencyKey.key == key)
-                )
-            if row is None:
-                raise Conflict("同一 Idempotency-Key 的请求正在处理，请稍后重试") from None
-            if row.request_hash != digest:
-                raise Unprocessable(f"{HEADER} 已用于另一个不同的请求；新请求请使用新的键") from None
-            if row.status != "done":
-                raise Conflict("同一 Idempotency-Key 的请求仍在处理中，请稍后重试") from None
-            resp = make_response(row.response_body, row.response_status)
-            resp.headers["Content-Type"] = row.response_type
-            resp.headers["Idempotent-Replayed"] = "true"
-            return resp
-        try:
-            resp = make_response(view(*args, **kwargs))
-        except (ServiceError, MatcherError, GraphError) as e:  # a refused request is an answer worth keeping
+            if atomic:
+                with joined_writes(engine) as s:
+                    resp = make_response(view(*args, **kwargs))
+                    if resp.status_code >= 500:
+                        raise _Discard(resp)
+                    _store(s, mine, resp)
+            else:
+                resp = make_response(view(*args, **kwargs))
+                if resp.status_code >= 500:
+                    raise _Discard(resp)
+                with write_scope(engine) as s:
+                    _store(s, mine, resp)
+        except (ServiceError, MatcherError, GraphError) as e:
+            # a refusal is an answer worth keeping; whatever the request wrote was rolled back
             resp = make_response(current_app.handle_user_exception(e))
-        except Exception:
+            with write_scope(engine) as s:
+                _store(s, mine, resp)
+        except _Discard as d:
+            _forget(engine, principal, key)
+            return d.response
+        except BaseException:
             _forget(engine, principal, key)
             raise
-        if resp.status_code >= 500:
-            _forget(engine, principal, key)
-            return resp
-        with write_scope(engine) as s:
-            row = s.scalar(
-                select(IdempotencyKey).where(IdempotencyKey.principal == principal, IdempotencyKey.key == key)
-            )
-            row.status, row.response_status = "done", resp.status_code
-            row.response_body, row.response_type = resp.get_data(), resp.headers.get("Content-Type")
         return resp
 
     return wrapper
+
+
+def _seen(engine, mine) -> bool:
+    """A live (not expired, not stale) record of this key exists."""
+    now = dt.datetime.now(dt.UTC)
+    with session_scope(engine) as s:
+        row = s.execute(
+            select(IdempotencyKey.status, IdempotencyKey.created_at, IdempotencyKey.expires_at).where(mine)
+        ).first()
+    if row is None:
+        return False
+    created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=dt.UTC)
+    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=dt.UTC)
+    return expires >= now and not (row.status == "running" and created < now - STALE)
+
+
+def _claim(s, principal: str, key: str, digest: str, mine) -> bool:
+    """Insert the running claim; an expired key, or a claim a crashed process left, is replaced."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    now = dt.datetime.now(dt.UTC)
+    dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
+    insert = (
+        dialect.insert(IdempotencyKey)
+        .values(
+            principal=principal, key=key, request_hash=digest, status="running", created_at=now, expires_at=now + TTL
+        )
+        .on_conflict_do_nothing(index_elements=["principal", "key"])
+        .returning(IdempotencyKey.id)
+    )
+    if s.execute(insert).first() is not None:
+        return True
+    gone = s.execute(
+        delete(IdempotencyKey).where(
+            mine,
+            (IdempotencyKey.expires_at < now)
+            | ((IdempotencyKey.status == "running") & (IdempotencyKey.created_at < now - STALE)),
+        )
+    ).rowcount
+    return bool(gone) and s.execute(insert).first() is not None
+
+
+def _store(s, mine, resp) -> None:
+    s.execute(
+        update(IdempotencyKey)
+        .where(mine)
+        .values(
+            status="done",
+            response_status=resp.status_code,
+            response_body=resp.get_data(),
+            response_type=resp.headers.get("Content-Type"),
+        )
+    )
+
+
+def _answer_twin(engine, mine, digest: str):
+    with session_scope(engine) as s:
+        row = s.scalar(select(IdempotencyKey).where(mine))
+    if row is None:
+        raise Conflict("同一 Idempotency-Key 的请求正在处理，请稍后重试")
+    if row.request_hash != digest:
+        raise Unprocessable(f"{HEADER} 已用于另一个不同的请求；新请求请使用新的键")
+    if row.status != "done":
+        raise Conflict("同一 Idempotency-Key 的请求仍在处理中，请稍后重试")
+    resp = make_response(row.response_body, row.response_status)
+    resp.headers["Content-Type"] = row.response_type
+    resp.headers["Idempotent-Replayed"] = "true"
+    return resp
 
 
 def _forget(engine, principal: str, key: str) -> None:

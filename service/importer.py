@@ -389,6 +389,10 @@ def import_events(engine, path, skip_bad: bool = False, fmt: str | None = None, 
     return report
 
 
+class _NothingWritten(Exception):
+    pass
+
+
 def import_policies(engine, path, skip_bad: bool = False, progress=None, actor: str = "system:import") -> ImportReport:
     """Publish specs: a new id is version 1; a changed spec becomes the next version."""
     started = time.perf_counter()
@@ -401,71 +405,73 @@ def import_policies(engine, path, skip_bad: bool = False, progress=None, actor: 
         report.seconds = time.perf_counter() - started
         return report
     now = utcnow()
-    with write_scope(engine) as session:  # budgets are locked: a concurrent decider cannot slip under a cut
-        for spec in specs:
-            policy = session.scalar(select(Policy).where(Policy.slug == spec.id))
-            digest = spec.spec_hash
-            if policy is None:
-                policy = Policy(slug=spec.id, status="published", current_version=None)
-                session.add(policy)
-                session.flush()
-                session.add(
-                    Budget(policy_id=policy.id, total=spec.budget, reserved=Decimal("0.00"), paid=Decimal("0.00"))
-                )
-                version = 1
-            else:
-                current = session.scalar(
-                    select(PolicyVersion).where(
-                        PolicyVersion.policy_id == policy.id, PolicyVersion.version == policy.current_version
+    try:
+        with write_scope(engine) as session:  # budgets are locked: a concurrent decider cannot slip under a cut
+            for spec in specs:
+                policy = session.scalar(select(Policy).where(Policy.slug == spec.id))
+                digest = spec.spec_hash
+                if policy is None:
+                    policy = Policy(slug=spec.id, status="published", current_version=None)
+                    session.add(policy)
+                    session.flush()
+                    session.add(
+                        Budget(policy_id=policy.id, total=spec.budget, reserved=Decimal("0.00"), paid=Decimal("0.00"))
                     )
-                )
-                if current is not None and current.spec_hash == digest:
-                    report.unchanged += 1
-                    continue
-                budget = session.get(Budget, policy.id, with_for_update=True)
-                if budget.reserved + budget.paid > spec.budget:
-                    report.errors.append(
-                        RowError(
-                            spec.source or spec.id,
-                            0,
-                            "budget",
-                            f"新预算 {spec.budget} 低于已预留和已支付的 {budget.reserved + budget.paid}",
+                    version = 1
+                else:
+                    current = session.scalar(
+                        select(PolicyVersion).where(
+                            PolicyVersion.policy_id == policy.id, PolicyVersion.version == policy.current_version
                         )
                     )
-                    report.bad += 1
-                    continue
-                budget.total = spec.budget
-                version = (policy.current_version or 0) + 1
-            session.add(
-                PolicyVersion(
-                    policy_id=policy.id,
-                    version=version,
-                    spec=spec.to_json(),
-                    spec_hash=digest,
-                    name=spec.name,
-                    mode=spec.mode,
-                    region=spec.region,
-                    valid_from=spec.valid_from,
-                    valid_to=spec.valid_to,
-                    budget=spec.budget,
-                    published_at=now,
+                    if current is not None and current.spec_hash == digest:
+                        report.unchanged += 1
+                        continue
+                    budget = session.get(Budget, policy.id, with_for_update=True)
+                    if budget.reserved + budget.paid > spec.budget:
+                        report.errors.append(
+                            RowError(
+                                spec.source or spec.id,
+                                0,
+                                "budget",
+                                f"新预算 {spec.budget} 低于已预留和已支付的 {budget.reserved + budget.paid}",
+                            )
+                        )
+                        report.bad += 1
+                        continue
+                    budget.total = spec.budget
+                    version = (policy.current_version or 0) + 1
+                session.add(
+                    PolicyVersion(
+                        policy_id=policy.id,
+                        version=version,
+                        spec=spec.to_json(),
+                        spec_hash=digest,
+                        name=spec.name,
+                        mode=spec.mode,
+                        region=spec.region,
+                        valid_from=spec.valid_from,
+                        valid_to=spec.valid_to,
+                        budget=spec.budget,
+                        published_at=now,
+                    )
                 )
-            )
-            policy.current_version = version
-            policy.status = "published"
-            audit.append(
-                session,
-                actor,
-                "policy.publish",
-                spec.id,
-                {"version": version, "spec_hash": digest, "budget": spec.budget, "name": spec.name},
-            )
-            report.written += 1
-        if report.errors and not skip_bad:
-            session.rollback()
-            report.written = 0
-            report.seconds = time.perf_counter() - started
-            return report
+                policy.current_version = version
+                policy.status = "published"
+                audit.append(
+                    session,
+                    actor,
+                    "policy.publish",
+                    spec.id,
+                    {"version": version, "spec_hash": digest, "budget": spec.budget, "name": spec.name},
+                )
+                report.written += 1
+            if report.errors and not skip_bad:
+                raise _NothingWritten
+    except _NothingWritten:  # one bad spec: the whole import is rolled back
+        report.written = 0
+        report.seconds = time.perf_counter() - started
+        return report
     report.committed = True
     report.seconds = time.perf_counter() - started
     return report

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from matcher.catalog import VERIFIED_SOURCES
@@ -76,7 +75,6 @@ def settle(
 ) -> Settlement:
     """Turn ``decision`` into a payout, or say exactly why not. Call inside a write transaction."""
     subject = f"{pv.spec['id']}:{enterprise.uscc}"
-    audit.lock(session)
     for flag, reason in REFUSALS.items():
         if facts.get(flag) is True:
             row = _record(session, enterprise, pv, decision, "refused", application_id)
@@ -114,29 +112,34 @@ def settle(
         )
     amount = decision.amount
     row = _record(session, enterprise, pv, decision, "eligible", application_id)
-    try:
-        with session.begin_nested():  # reservation and payout stand or fall together
-            reserved = session.execute(
-                update(Budget)
-                .where(Budget.policy_id == pv.policy_id, Budget.total - Budget.reserved - Budget.paid >= amount)
-                .values(reserved=Budget.reserved + amount)
-            ).rowcount
-            if reserved != 1:
-                raise _BudgetExhausted
-            payout = Payout(
-                policy_id=pv.policy_id,
-                enterprise_id=enterprise.id,
-                period=period,
-                amount=amount,
-                status="decided",
-                decision_id=row.id,
-            )
-            session.add(payout)
-            session.flush()
-    except _BudgetExhausted:
+    reserved = session.execute(
+        update(Budget)
+        .where(Budget.policy_id == pv.policy_id, Budget.total - Budget.reserved - Budget.paid >= amount)
+        .values(reserved=Budget.reserved + amount)
+    ).rowcount
+    if reserved != 1:
         audit.append(session, actor, "decision.budget_exhausted", subject, {"decision": row.id, "amount": amount})
         return Settlement("budget_exhausted", amount, "资金预算已用完，暂无法兑现", None, row.id)
-    except IntegrityError:  # a concurrent twin committed the same (policy, enterprise, period) first
+    now = dt.datetime.now(dt.UTC)
+    payout_id = session.execute(
+        _insert_for(session)(Payout)
+        .values(
+            policy_id=pv.policy_id,
+            enterprise_id=enterprise.id,
+            period=period,
+            amount=amount,
+            status="decided",
+            decision_id=row.id,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["policy_id", "enterprise_id", "period"])
+        .returning(Payout.id)
+    ).scalar()
+    if payout_id is None:  # a concurrent twin committed the same (policy, enterprise, period) first
+        session.execute(
+            update(Budget).where(Budget.policy_id == pv.policy_id).values(reserved=Budget.reserved - amount)
+        )
         twin = session.scalar(
             select(Payout).where(
                 Payout.policy_id == pv.policy_id, Payout.enterprise_id == enterprise.id, Payout.period == period
@@ -154,13 +157,16 @@ def settle(
         actor,
         "payout.decided",
         subject,
-        {"decision": row.id, "payout": payout.id, "amount": amount, "period": period, "policy_version": pv.version},
+        {"decision": row.id, "payout": payout_id, "amount": amount, "period": period, "policy_version": pv.version},
     )
-    return Settlement("paid", amount, "", payout.id, row.id)
+    return Settlement("paid", amount, "", payout_id, row.id)
 
 
-class _BudgetExhausted(Exception):
-    pass
+def _insert_for(session: Session):
+    """The dialect's INSERT (with ON CONFLICT) for this session's database."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def settle_many(
@@ -182,7 +188,6 @@ def settle_many(
     from sqlalchemy import insert
     from sqlalchemy.dialects import postgresql, sqlite
 
-    audit.lock(session)
     out: list[Settlement | None] = [None] * len(items)
     entries: list[tuple[str, str, str, dict]] = []
     period = period_of(pv.spec["period"], items[0][1].as_of if items else dt.date.today())
@@ -303,7 +308,6 @@ def claw_back(session: Session, payout_id: int, reason: str, actor: str):
 
     if not reason or not reason.strip():
         raise BadRequest("追回须写明理由", field="reason")
-    audit.lock(session)
     payout = session.get(Payout, payout_id)
     if payout is None:
         raise NotFound(f"兑现记录 {payout_id} 不存在")
@@ -350,7 +354,6 @@ def open_batch(session: Session, policy_id: int, threshold: Decimal, actor: str)
     A sweep killed half-way and run again adds to the same open batch, so the
     payouts of one sweep are approved together whatever the crash did.
     """
-    audit.lock(session)
     batch = session.scalar(
         select(PayoutBatch)
         .where(PayoutBatch.policy_id == policy_id, PayoutBatch.status == "awaiting_approval")
@@ -394,7 +397,6 @@ def decide_batch(session: Session, batch_id: int, approve: bool, comment: str | 
     """
     if not approve and (not isinstance(comment, str) or not comment.strip()):
         raise BadRequest("驳回须写明理由 comment", field="comment")
-    audit.lock(session)
     batch = session.scalar(select(PayoutBatch).where(PayoutBatch.id == batch_id).with_for_update())
     if batch is None:
         raise NotFound(f"兑现批次 {batch_id} 不存在")

@@ -100,16 +100,24 @@ def test_declarations_need_a_commitment_and_valid_facts(app, keys, engine):
     c = app.test_client()
     url = f"/api/enterprises/{keys['own']}/declarations"
     auth_header = {"Authorization": f"Bearer {keys['enterprise']}"}
-    r = c.post(url, json={"facts": {"graduates_hired": 3}}, headers=auth_header)
+    assert (
+        c.post(url, json={"commitment": True, "facts": {"graduates_hired": 3}}, headers=auth_header).status_code == 400
+    )
+    keys_used = iter(range(100))
+
+    def with_key():
+        return {**auth_header, "Idempotency-Key": f"d{next(keys_used)}"}
+
+    r = c.post(url, json={"facts": {"graduates_hired": 3}}, headers=with_key())
     assert r.status_code == 400 and "信用承诺" in r.json["detail"]
-    r = c.post(url, json={"commitment": True, "facts": {"revenue": "-1"}}, headers=auth_header)
+    r = c.post(url, json={"commitment": True, "facts": {"revenue": "-1"}}, headers=with_key())
     assert r.status_code == 422 and "负数" in r.json["detail"]
-    r = c.post(url, json={"commitment": True, "facts": {"scale": "micro"}}, headers=auth_header)
+    r = c.post(url, json={"commitment": True, "facts": {"scale": "micro"}}, headers=with_key())
     assert r.status_code == 400
     declared = select(FieldValue).where(FieldValue.source == "declared", FieldValue.field == "graduates_hired")
     with engine.connect() as conn:
         assert conn.execute(declared).all() == []  # refused requests wrote nothing
-    r = c.post(url, json={"commitment": True, "facts": {"graduates_hired": 3}}, headers=auth_header)
+    r = c.post(url, json={"commitment": True, "facts": {"graduates_hired": 3}}, headers=with_key())
     assert r.status_code == 201
     assert r.json["facts"]["graduates_hired"]["source"] == "social_security"  # verified still wins
     with engine.connect() as conn:
@@ -117,7 +125,7 @@ def test_declarations_need_a_commitment_and_valid_facts(app, keys, engine):
     r = c.post(
         f"/api/enterprises/{keys['other']}/declarations",
         json={"commitment": True, "facts": {"graduates_hired": 3}},
-        headers=auth_header,
+        headers=with_key(),
     )
     assert r.status_code == 403
 

@@ -11,11 +11,10 @@ from matcher import catalog
 from matcher import uscc as uscc_codes
 from matcher.decision import decide
 from matcher.errors import InvalidUSCC
-from matcher.spec import parse_spec
 from service import audit
 from service.api import bp
 from service.api.guard import current_principal, require
-from service.decisions import facts_as_of, policy_version
+from service.decisions import facts_as_of, policy_version, spec_of
 from service.errors import AccessDenied, BadRequest, NotFound, Unprocessable
 from service.idempotency import idempotent
 from service.payouts import REFUSALS, settle
@@ -91,7 +90,7 @@ def apply():
     with write_scope(current_app.extensions["zhida.engine"]) as s:
         ent = _enterprise(s, body.get("uscc", principal.enterprise_uscc))
         pv = policy_version(s, slug)
-        spec = parse_spec(pv.spec)
+        spec = spec_of(pv)
         if spec.mode == "automatic":
             raise Unprocessable(f"{spec.name}为免申即享政策，无需申请，符合条件将自动兑现", field="policy_id")
         if not spec.valid_from <= today <= spec.valid_to:
@@ -103,17 +102,18 @@ def apply():
         facts = {**declared, **verified}
         sources.update({k: "declared" for k in declared})
         decision = decide(spec, facts, today, sources)
+        blacklisted = any(facts.get(flag) is True for flag in REFUSALS)  # refused at once, not queued
+        queued = spec.mode == "review" and decision.outcome == "eligible" and not blacklisted
         app_row = Application(
             enterprise_id=ent.id,
             policy_version_id=pv.id,
             declared={k: catalog.format_value(k, v) for k, v in declared.items()},
             commitment_accepted=True,
-            status="received",
+            status="pending_review" if queued else "decided",
         )
         s.add(app_row)
         s.flush()
-        blacklisted = any(facts.get(flag) is True for flag in REFUSALS)  # refused at once, not queued
-        if spec.mode == "review" and decision.outcome == "eligible" and not blacklisted:
+        if queued:
             row = DecisionRow(
                 application_id=app_row.id,
                 enterprise_id=ent.id,
@@ -125,12 +125,10 @@ def apply():
                 as_of=today,
             )
             s.add(row)
-            app_row.status = "pending_review"
             outcome, payout_id, reason = "pending_review", None, f"承诺 {spec.time_limit_days} 个工作日内办结"
             audit.append(s, actor, "application.pending_review", f"{spec.id}:{ent.uscc}", {"application": app_row.id})
         else:
             result = settle(s, ent, pv, decision, facts, actor, application_id=app_row.id)
-            app_row.status = "decided"
             outcome, payout_id, reason = result.outcome, result.payout_id, result.reason
         response = {
             "application_id": app_row.id,

@@ -12,10 +12,12 @@ from matcher import catalog
 from matcher import uscc as uscc_codes
 from matcher.derived import derive
 from matcher.errors import InvalidUSCC
+from service import audit
 from service.api import bp
 from service.api.guard import current_principal, require
 from service.errors import AccessDenied, BadRequest, NotFound
-from service.store import current_facts, session_scope
+from service.idempotency import idempotent
+from service.store import current_facts, session_scope, write_scope
 from service.store.models import Enterprise, FieldValue
 
 STAFF = ("admin", "officer", "analyst", "system")
@@ -130,6 +132,7 @@ def _date_arg(name: str) -> dt.date | None:
 
 @bp.post("/enterprises/<uscc>/declarations")
 @require("enterprise", "system", "admin")
+@idempotent
 def declare(uscc: str):
     """Self-reported facts under a credit commitment (信用承诺); verified data still wins."""
     body = request.get_json(silent=True)
@@ -152,9 +155,17 @@ def declare(uscc: str):
         if value is None:
             raise BadRequest(f"facts.{name}：值不能为空", field=f"facts.{name}")
         parsed[name] = value
-    with session_scope(_engine()) as session:
+    with write_scope(_engine()) as session:
         ent = _load(session, uscc)
         now = dt.datetime.now(dt.UTC)
+        principal = current_principal()
+        audit.append(  # the commitment is what a later 追回 rests on
+            session,
+            f"{principal.role}:{principal.key_prefix}",
+            "declaration.commit",
+            ent.uscc,
+            {"facts": {k: catalog.format_value(k, v) for k, v in parsed.items()}, "as_of": today},
+        )
         for name, value in parsed.items():
             existing = session.scalar(
                 select(FieldValue).where(

@@ -8,7 +8,6 @@ from flask import current_app, g, request
 
 from service import auth
 from service.errors import AccessDenied, Unauthenticated
-from service.store import session_scope
 
 
 def presented_key() -> str | None:
@@ -23,8 +22,7 @@ def current_principal() -> auth.Principal:
         secret = presented_key()
         if not secret:
             raise Unauthenticated("缺少 API 密钥：请在 Authorization 头中使用 Bearer <密钥>")
-        with session_scope(current_app.extensions["zhida.engine"]) as session:
-            principal = auth.verify(session, secret)
+        principal = auth.authenticate(current_app.extensions["zhida.engine"], secret)
         if principal is None:
             raise Unauthenticated("API 密钥无效或已吊销")
         g.principal = principal

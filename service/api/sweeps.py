@@ -22,7 +22,7 @@ def _actor() -> str:
 
 @bp.post("/sweeps")
 @require("officer", "admin", "system")
-@idempotent
+@idempotent(atomic=False)  # commits batch by batch; a retry after a crash resumes
 def sweep():
     """Sweep one automatic policy or all, or dry-run it. The approval threshold is the server's setting."""
     body = request.get_json(silent=True)

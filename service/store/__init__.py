@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as dt
 import os
 from collections.abc import Iterable, Iterator
@@ -91,11 +92,33 @@ def current_revision(url: str) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+PRE_COMMIT = "zhida_pre_commit"  # session.info key: {name: (callable(session), rollback_mark(session, mark))}
+
+
+def pre_commit(session: Session) -> None:
+    """Run the work registered to happen last in the transaction (the audit append: see service.audit)."""
+    session.flush()
+    for run, _ in list(session.info.get(PRE_COMMIT, {}).values()):
+        run(session)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    """A plain ``session.commit()`` runs the registered last steps too."""
+    for run, _ in list(session.info.get(PRE_COMMIT, {}).values()):
+        run(session)
+
+
+def _marks(session: Session) -> list:
+    return [(undo, undo(session, None)) for _, undo in session.info.get(PRE_COMMIT, {}).values()]
+
+
 @contextlib.contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     session = Session(engine, expire_on_commit=False)
     try:
         yield session
+        pre_commit(session)
         session.commit()
     except BaseException:
         session.rollback()
@@ -105,17 +128,66 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 
 @contextlib.contextmanager
+def read_scope(engine: Engine) -> Iterator[Session]:
+    """For a lookup of a statement or two: on PostgreSQL each statement runs on its own (autocommit),
+    saving the BEGIN and COMMIT round trips; elsewhere a plain :func:`session_scope`. Never for writes."""
+    if engine.dialect.name != "postgresql":
+        with session_scope(engine) as session:
+            yield session
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        session = Session(bind=conn, expire_on_commit=False)
+        try:
+            yield session
+        finally:
+            session.close()
+
+
+_ambient: contextvars.ContextVar[Session | None] = contextvars.ContextVar("zhida_write_session", default=None)
+
+
+@contextlib.contextmanager
 def write_scope(engine: Engine) -> Iterator[Session]:
-    """A unit of work that writes: on SQLite it holds the write lock from its first statement."""
+    """A unit of work that writes: on SQLite it holds the write lock from its first statement.
+
+    Inside :func:`joined_writes` on the same engine it joins that transaction as a
+    savepoint instead, so that work commits together with what the caller adds.
+    """
+    outer = _ambient.get()
+    if outer is not None and outer.get_bind().engine is engine:
+        marks = _marks(outer)
+        try:
+            with outer.begin_nested():
+                yield outer
+        except BaseException:
+            for undo, mark in marks:  # work registered inside the rolled-back savepoint goes too
+                undo(outer, mark)
+            raise
+        return
     with engine.connect() as conn:
         conn = conn.execution_options(zhida_write=True)
         session = Session(bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint")
         try:
             with conn.begin():
                 yield session
-                session.flush()
+                pre_commit(session)
         finally:
             session.close()
+
+
+@contextlib.contextmanager
+def joined_writes(engine: Engine) -> Iterator[Session]:
+    """One write transaction that every :func:`write_scope` opened inside it (same engine, same context) joins.
+
+    The idempotency layer uses it so a request's effects and its stored response
+    commit together: either both are there after a crash, or neither is.
+    """
+    with write_scope(engine) as session:
+        token = _ambient.set(session)
+        try:
+            yield session
+        finally:
+            _ambient.reset(token)
 
 
 def bulk_insert(conn, table, rows: Iterable[dict]) -> int:

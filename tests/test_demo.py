@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from service.cli import main
 from service.store import make_engine
-from service.store.models import ApiKey, Enterprise, Policy
+from service.store.models import ApiKey, Enterprise, Payout, Policy
 
 
 def test_demo_prepares_everything(tmp_path):
@@ -17,6 +17,8 @@ def test_demo_prepares_everything(tmp_path):
         assert conn.execute(select(func.count(Enterprise.id))).scalar() == 200
         assert conn.execute(select(func.count(Policy.id))).scalar() >= 40
         assert conn.execute(select(func.count(ApiKey.id))).scalar() == 5
+        assert conn.execute(select(func.count(Payout.id))).scalar() > 0  # 免申即享 ran
+    assert "免申即享：" in result.stdout and "api/payout-batches" in result.stdout
 
 
 def test_demo_refuses_a_busy_port(tmp_path):

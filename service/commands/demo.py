@@ -7,6 +7,7 @@ one demo key per role and serves the app on 127.0.0.1.
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import click
@@ -36,6 +37,7 @@ def cli(workdir: Path, enterprises: int, seed: int, city: str, port: int, no_ser
     from service.app import create_app
     from service.importer import import_enterprises, import_events, import_policies
     from service.store import make_engine, session_scope, upgrade
+    from service.sweeps import run_sweep
     from service.synth.world import generate_world
 
     if not no_serve:
@@ -68,6 +70,12 @@ def cli(workdir: Path, enterprises: int, seed: int, city: str, port: int, no_ser
         }
         keys["enterprise"] = auth.create_key(session, "enterprise", enterprise_uscc=first_uscc, label="demo")[1]
 
+    _stage(f"免申即享扫描（单项政策新增兑现超过 {DEMO_THRESHOLD} 元的，待审批）")
+    reports = run_sweep(engine, approval_threshold=DEMO_THRESHOLD, actor="system:demo")
+    paid = sum(r.outcomes.get("paid", 0) for r in reports)
+    money = sum((r.money for r in reports), Decimal("0.00"))
+    waiting = [r for r in reports if r.batch_id]
+
     app = create_app({"DATABASE_URL": url})
     elapsed = time.perf_counter() - started
     base = f"http://127.0.0.1:{port}/"
@@ -78,10 +86,24 @@ def cli(workdir: Path, enterprises: int, seed: int, city: str, port: int, no_ser
     click.echo("演示密钥（请求头 Authorization: Bearer <密钥>）：")
     for role, secret in keys.items():
         click.echo(f"  {role:<10} {secret}")
-    click.echo(f"试一试：curl -H 'Authorization: Bearer {keys['officer']}' {base}api/policies")
+    click.echo(
+        f"免申即享：{len(reports)} 项政策，已兑现 {paid} 笔 {money} 元；"
+        f"待审批批次 {len(waiting)} 个（{sum((r.held_money for r in waiting), Decimal('0.00'))} 元）"
+    )
+    click.echo("试一试：")
+    click.echo(f"  curl -H 'Authorization: Bearer {keys['officer']}' {base}api/policies")
+    click.echo(f"  curl -H 'Authorization: Bearer {keys['officer']}' {base}api/payout-batches")
+    click.echo(
+        f"  curl -X POST -H 'Authorization: Bearer {keys['enterprise']}' -H 'Idempotency-Key: demo-1' "
+        f'-H \'Content-Type: application/json\' -d \'{{"policy_id": "xina-jiuye-buzhu", "commitment": true}}\' '
+        f"{base}api/applications"
+    )
     if no_serve:
         return
     app.run(host="127.0.0.1", port=port, threaded=True, use_reloader=False)
+
+
+DEMO_THRESHOLD = Decimal("1000000.00")
 
 
 def _check_port(port: int) -> None:

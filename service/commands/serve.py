@@ -24,9 +24,10 @@ def _default_workers() -> int:
 @click.option("--dev", is_flag=True, help="用 Flask 自带的开发服务器（单进程，仅供调试）")
 def cli(host: str, port: int, workers: int | None, threads: int, dev: bool) -> None:
     """运行 Web 应用与 API。"""
-    from service.store import database_url, upgrade
+    from service.store import database_url, make_engine, upgrade
 
     upgrade(database_url())  # once, here: the workers start on a migrated database
+    make_engine(database_url()).dispose()  # no pooled connection may be inherited by a forked worker
     if dev:
         from service.app import create_app
 
@@ -69,5 +70,7 @@ class _Gunicorn(BaseApplication):
 
     def load(self):
         from service.app import create_app
+        from service.store import database_url, make_engine
 
+        make_engine(database_url()).dispose(close=False)  # a fresh pool of this worker's own connections
         return create_app({"AUTO_UPGRADE": False})

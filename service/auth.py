@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -23,6 +24,7 @@ from service.errors import BadRequest, NotFound
 from service.store.models import ROLES, ApiKey, Enterprise
 
 STAFF_ROLES = ("admin", "officer", "analyst", "system")
+RECHECK_SECONDS = 2.0  # a revoked key is refused within this time
 TOUCH_EVERY = dt.timedelta(minutes=5)  # last_used_at is a hint for key hygiene, not a per-request write
 
 
@@ -102,20 +104,36 @@ def verify(session: Session, secret: str) -> Principal | None:
     return principal
 
 
+_RECENT: dict[tuple[str, str], tuple[float, Principal]] = {}
+
+
 def authenticate(engine, secret: str) -> Principal | None:
     """:func:`verify` for a request: a read, and a write only when the last use is due to be recorded,
-    so concurrent requests never contend for the database's write lock just to log in."""
+    so concurrent requests never contend for the database's write lock just to log in.
+
+    A key verified in the last :data:`RECHECK_SECONDS` is trusted without asking the
+    database again (a busy client sends many requests a second); so a revoked key
+    stops working within that time. Unknown and revoked keys are never remembered.
+    """
     from service.store import read_scope, write_scope
 
+    slot = (str(engine.url), _hash(secret))
+    hit = _RECENT.get(slot)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
     with read_scope(engine) as session:
         found = _lookup(session, secret)
     if found is None:
+        _RECENT.pop(slot, None)
         return None
     key, principal = found
     now = dt.datetime.now(dt.UTC)
     if _due(key, now):
         with write_scope(engine) as session:
             touch(session, key.id, now)
+    if len(_RECENT) >= 10_000:
+        _RECENT.clear()
+    _RECENT[slot] = (time.monotonic() + RECHECK_SECONDS, principal)
     return principal
 
 

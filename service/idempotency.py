@@ -16,7 +16,7 @@ import functools
 import hashlib
 
 from flask import current_app, make_response, request
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 
 from graph.errors import GraphError
 from matcher.errors import MatcherError
@@ -71,6 +71,8 @@ def idempotent(view=None, *, atomic: bool = True):
         digest = _request_hash()
         engine = current_app.extensions["zhida.engine"]
         mine = (IdempotencyKey.principal == principal) & (IdempotencyKey.key == key)
+        if atomic and engine.dialect.name == "postgresql":
+            return _in_one_transaction(view, args, kwargs, engine, principal, key, digest, mine)
         if engine.dialect.name == "sqlite" and _seen(engine, mine):
             # SQLite: a running twin holds the write lock, so claiming would wait for it; answer now
             return _answer_twin(engine, mine, digest)
@@ -105,6 +107,81 @@ def idempotent(view=None, *, atomic: bool = True):
         return resp
 
     return wrapper
+
+
+class _Twin(Exception):
+    """Another request with this key is running or has answered."""
+
+
+class _Refused(Exception):
+    def __init__(self, response):
+        self.response = response
+
+
+def _in_one_transaction(view, args, kwargs, engine, principal: str, key: str, digest: str, mine):
+    """PostgreSQL: the claim, the effects and the answer in a single transaction.
+
+    A transaction-scoped advisory lock on the key stands for "running": a twin that
+    cannot take it gets 409 at once, and a crash releases it with everything else,
+    so no claim is ever left behind. The unique (caller, key) constraint is the
+    final arbiter should two requests slip past each other.
+    """
+    words = hashlib.sha256(f"{principal}\0{key}".encode()).digest()
+    hi, lo = (int.from_bytes(words[i : i + 4], "big", signed=True) for i in (0, 4))
+    now = dt.datetime.now(dt.UTC)
+    try:
+        with joined_writes(engine) as s:
+            got, expires = s.execute(
+                text(
+                    "SELECT pg_try_advisory_xact_lock(:hi, :lo), "
+                    "(SELECT expires_at FROM idempotency_keys WHERE principal = :p AND key = :k)"
+                ),
+                {"hi": hi, "lo": lo, "p": principal, "k": key},
+            ).one()
+            if not got:
+                raise _Twin
+            if expires is not None:
+                if expires.tzinfo is None:
+                    expires = expires.replace(tzinfo=dt.UTC)
+                if expires >= now:
+                    raise _Twin
+                s.execute(delete(IdempotencyKey).where(mine))
+            try:
+                resp = make_response(view(*args, **kwargs))
+            except (ServiceError, MatcherError, GraphError) as e:
+                raise _Refused(make_response(current_app.handle_user_exception(e))) from None
+            if resp.status_code >= 500:
+                raise _Discard(resp)
+            stored = s.execute(
+                _done(principal, key, digest, resp, now).on_conflict_do_nothing().returning(IdempotencyKey.id)
+            ).first()
+            if stored is None:  # a twin answered meanwhile: ours rolls back, theirs is the answer
+                raise _Twin
+    except _Twin:
+        return _answer_twin(engine, mine, digest)
+    except _Refused as r:  # the request's writes are rolled back; the refusal is its answer
+        with write_scope(engine) as s:
+            s.execute(_done(principal, key, digest, r.response, now).on_conflict_do_nothing())
+        return r.response
+    except _Discard as d:
+        return d.response
+    return resp
+
+
+def _done(principal: str, key: str, digest: str, resp, now):
+    from sqlalchemy.dialects import postgresql
+
+    return postgresql.insert(IdempotencyKey).values(
+        principal=principal,
+        key=key,
+        request_hash=digest,
+        status="done",
+        response_status=resp.status_code,
+        response_body=resp.get_data(),
+        response_type=resp.headers.get("Content-Type"),
+        created_at=now,
+        expires_at=now + TTL,
+    )
 
 
 def _seen(engine, mine) -> bool:

@@ -19,7 +19,7 @@ from service.errors import AccessDenied, BadRequest, NotFound, Unprocessable
 from service.idempotency import idempotent
 from service.payouts import REFUSALS, settle
 from service.store import session_scope, write_scope
-from service.store.models import Application, Enterprise, Payout
+from service.store.models import Application, Enterprise, Payout, Policy, PolicyVersion
 from service.store.models import Decision as DecisionRow
 
 OUTCOME_LABELS = {
@@ -33,17 +33,27 @@ OUTCOME_LABELS = {
 }
 
 
-def _enterprise(session, raw_uscc) -> Enterprise:
+def _enterprise_and_policy(session, raw_uscc, slug: str) -> tuple[Enterprise, PolicyVersion]:
+    """The applicant and the policy's current version, in one query (each missing one named)."""
     try:
         code = uscc_codes.validate(raw_uscc)
     except InvalidUSCC as e:
         raise BadRequest(str(e), field="uscc") from None
-    ent = session.scalar(select(Enterprise).where(Enterprise.uscc == code))
-    if ent is None:
-        raise NotFound(f"企业 {code} 不存在", field="uscc")
+    found = session.execute(
+        select(Enterprise, PolicyVersion)
+        .select_from(Enterprise)
+        .join(Policy, Policy.slug == slug)
+        .join(PolicyVersion, (PolicyVersion.policy_id == Policy.id) & (PolicyVersion.version == Policy.current_version))
+        .where(Enterprise.uscc == code)
+    ).first()
+    if found is None:
+        if session.scalar(select(Enterprise.id).where(Enterprise.uscc == code)) is None:
+            raise NotFound(f"企业 {code} 不存在", field="uscc")
+        policy_version(session, slug)  # names what is missing
+    ent, pv = found
     if not current_principal().can_access_enterprise(ent.id):
         raise AccessDenied("企业密钥只能为本企业申报")
-    return ent
+    return ent, pv
 
 
 def _declared(spec, raw: dict, verified: dict, as_of: dt.date) -> dict:
@@ -88,8 +98,7 @@ def apply():
     principal = current_principal()
     actor = f"{principal.role}:{principal.key_prefix}"
     with write_scope(current_app.extensions["zhida.engine"]) as s:
-        ent = _enterprise(s, body.get("uscc", principal.enterprise_uscc))
-        pv = policy_version(s, slug)
+        ent, pv = _enterprise_and_policy(s, body.get("uscc", principal.enterprise_uscc), slug)
         spec = spec_of(pv)
         if spec.mode == "automatic":
             raise Unprocessable(f"{spec.name}为免申即享政策，无需申请，符合条件将自动兑现", field="policy_id")

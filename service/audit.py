@@ -89,15 +89,7 @@ def append_many(session: Session, entries: list[tuple[str, str, str, dict]]) -> 
     pending = session.info.setdefault(PENDING, [])
     for actor, action, subject, payload in entries:
         pending.append((actor, action, subject, json.loads(canonical(payload))))  # exactly what is hashed
-    session.info.setdefault(PRE_COMMIT, {})["audit"] = (flush, _rollback_to)
-
-
-def _rollback_to(session: Session, mark: int | None) -> int:
-    """Drop entries added after ``mark`` (a savepoint rolled back); returns the current mark."""
-    pending = session.info.setdefault(PENDING, [])
-    if mark is not None:
-        del pending[mark:]
-    return len(pending)
+    session.info.setdefault(PRE_COMMIT, {})["audit"] = flush
 
 
 def flush(session: Session) -> None:

@@ -92,25 +92,23 @@ def current_revision(url: str) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-PRE_COMMIT = "zhida_pre_commit"  # session.info key: {name: (callable(session), rollback_mark(session, mark))}
+PRE_COMMIT = "zhida_pre_commit"  # session.info key: {name: callable(session)}, run just before commit
 
 
 def pre_commit(session: Session) -> None:
     """Run the work registered to happen last in the transaction (the audit append: see service.audit)."""
     session.flush()
-    for run, _ in list(session.info.get(PRE_COMMIT, {}).values()):
+    for run in list(session.info.get(PRE_COMMIT, {}).values()):
         run(session)
 
 
 @event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
-    """A plain ``session.commit()`` runs the registered last steps too."""
-    for run, _ in list(session.info.get(PRE_COMMIT, {}).values()):
+    """A plain ``session.commit()`` runs the registered last steps too (not a savepoint's release)."""
+    if session.in_nested_transaction():
+        return
+    for run in list(session.info.get(PRE_COMMIT, {}).values()):
         run(session)
-
-
-def _marks(session: Session) -> list:
-    return [(undo, undo(session, None)) for _, undo in session.info.get(PRE_COMMIT, {}).values()]
 
 
 @contextlib.contextmanager
@@ -150,23 +148,17 @@ _ambient: contextvars.ContextVar[Session | None] = contextvars.ContextVar("zhida
 def write_scope(engine: Engine) -> Iterator[Session]:
     """A unit of work that writes: on SQLite it holds the write lock from its first statement.
 
-    Inside :func:`joined_writes` on the same engine it joins that transaction as a
-    savepoint instead, so that work commits together with what the caller adds.
+    Inside :func:`joined_writes` on the same engine it joins that transaction
+    instead, so that work commits together with what the caller adds; an error
+    anywhere rolls the whole joined transaction back.
     """
     outer = _ambient.get()
     if outer is not None and outer.get_bind().engine is engine:
-        marks = _marks(outer)
-        try:
-            with outer.begin_nested():
-                yield outer
-        except BaseException:
-            for undo, mark in marks:  # work registered inside the rolled-back savepoint goes too
-                undo(outer, mark)
-            raise
+        yield outer
         return
     with engine.connect() as conn:
         conn = conn.execution_options(zhida_write=True)
-        session = Session(bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint")
+        session = Session(bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only")
         try:
             with conn.begin():
                 yield session

@@ -48,20 +48,31 @@ def period_of(spec_period: str, as_of: dt.date) -> str:
     return str(as_of.year) if spec_period == "annual" else "once"
 
 
-def _record(session, enterprise, pv, decision: Decision, outcome: str, application_id=None) -> DecisionRow:
-    row = DecisionRow(
-        application_id=application_id,
-        enterprise_id=enterprise.id,
-        policy_version_id=pv.id,
-        outcome=outcome,
-        amount=decision.amount if outcome == "eligible" else None,
-        trace=[leaf.to_json() for leaf in decision.trace],
-        missing=list(decision.missing),
-        as_of=decision.as_of or dt.date.today(),
-    )
-    session.add(row)
-    session.flush()
-    return row
+@dataclass(frozen=True)
+class _Recorded:
+    id: int
+
+
+def _record(session, enterprise, pv, decision: Decision, outcome: str, application_id=None) -> _Recorded:
+    """Insert the decision row (one statement, no ORM unit of work: this runs on every decision)."""
+    from sqlalchemy import insert
+
+    row_id = session.execute(
+        insert(DecisionRow)
+        .values(
+            application_id=application_id,
+            enterprise_id=enterprise.id,
+            policy_version_id=pv.id,
+            outcome=outcome,
+            amount=decision.amount if outcome == "eligible" else None,
+            trace=[leaf.to_json() for leaf in decision.trace],
+            missing=list(decision.missing),
+            as_of=decision.as_of or dt.date.today(),
+            decided_at=dt.datetime.now(dt.UTC),
+        )
+        .returning(DecisionRow.id)
+    ).scalar_one()
+    return _Recorded(row_id)
 
 
 def settle(
@@ -93,11 +104,11 @@ def settle(
         return Settlement(decision.outcome, None, reason, None, row.id)
 
     period = period_of(pv.spec["period"], decision.as_of or dt.date.today())
-    existing = session.scalar(
-        select(Payout).where(
+    existing = session.execute(
+        select(Payout.id, Payout.status, Payout.amount, Payout.decision_id).where(
             Payout.policy_id == pv.policy_id, Payout.enterprise_id == enterprise.id, Payout.period == period
         )
-    )
+    ).first()
     if existing is not None:
         why = "兑现批次已被驳回" if existing.status == "cancelled" else "已兑现"
         audit.append(

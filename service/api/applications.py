@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import current_app, jsonify, request
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from matcher import catalog
 from matcher import uscc as uscc_codes
@@ -113,18 +113,21 @@ def apply():
         decision = decide(spec, facts, today, sources)
         blacklisted = any(facts.get(flag) is True for flag in REFUSALS)  # refused at once, not queued
         queued = spec.mode == "review" and decision.outcome == "eligible" and not blacklisted
-        app_row = Application(
-            enterprise_id=ent.id,
-            policy_version_id=pv.id,
-            declared={k: catalog.format_value(k, v) for k, v in declared.items()},
-            commitment_accepted=True,
-            status="pending_review" if queued else "decided",
-        )
-        s.add(app_row)
-        s.flush()
+        app_id = s.execute(
+            insert(Application)
+            .values(
+                enterprise_id=ent.id,
+                policy_version_id=pv.id,
+                declared={k: catalog.format_value(k, v) for k, v in declared.items()},
+                commitment_accepted=True,
+                status="pending_review" if queued else "decided",
+                created_at=dt.datetime.now(dt.UTC),
+            )
+            .returning(Application.id)
+        ).scalar_one()
         if queued:
             row = DecisionRow(
-                application_id=app_row.id,
+                application_id=app_id,
                 enterprise_id=ent.id,
                 policy_version_id=pv.id,
                 outcome="eligible",
@@ -135,12 +138,12 @@ def apply():
             )
             s.add(row)
             outcome, payout_id, reason = "pending_review", None, f"承诺 {spec.time_limit_days} 个工作日内办结"
-            audit.append(s, actor, "application.pending_review", f"{spec.id}:{ent.uscc}", {"application": app_row.id})
+            audit.append(s, actor, "application.pending_review", f"{spec.id}:{ent.uscc}", {"application": app_id})
         else:
-            result = settle(s, ent, pv, decision, facts, actor, application_id=app_row.id)
+            result = settle(s, ent, pv, decision, facts, actor, application_id=app_id)
             outcome, payout_id, reason = result.outcome, result.payout_id, result.reason
         response = {
-            "application_id": app_row.id,
+            "application_id": app_id,
             "uscc": ent.uscc,
             "policy_id": spec.id,
             "policy_version": pv.version,

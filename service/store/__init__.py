@@ -252,15 +252,18 @@ def current_facts(
     recorded). Values dated after ``as_of`` are ignored, so a decision can be
     replayed as of its date.
     """
-    query = select(FieldValue).where(FieldValue.enterprise_id == enterprise_id)
+    fv = FieldValue
+    query = select(fv.field, fv.value, fv.source, fv.as_of, fv.recorded_at, fv.id).where(
+        fv.enterprise_id == enterprise_id
+    )  # plain rows, not ORM objects: this runs on every decision
     if as_of is not None:
-        query = query.where(FieldValue.as_of <= as_of)
-    best: dict[str, tuple[tuple, FieldValue]] = {}
-    for fv in session.scalars(query):
-        key = (fv.source in VERIFIED_SOURCES, fv.as_of, fv.recorded_at, fv.id)
-        if fv.field not in best or key > best[fv.field][0]:
-            best[fv.field] = (key, fv)
-    return {name: (fv.value, fv.source, fv.as_of) for name, (_, fv) in best.items()}
+        query = query.where(fv.as_of <= as_of)
+    best: dict[str, tuple[tuple, tuple]] = {}
+    for name, value, source, day, recorded, row_id in session.execute(query):
+        key = (source in VERIFIED_SOURCES, day, recorded, row_id)
+        if name not in best or key > best[name][0]:
+            best[name] = (key, (value, source, day))
+    return {name: found for name, (_, found) in best.items()}
 
 
 __all__ = [

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import pytest
 import yaml
+from policy_specs import insured_employee_subsidy
 from sqlalchemy import func, select
 
 from service import audit, auth
@@ -25,42 +26,13 @@ from service.store.models import Application, Budget, Enterprise, FieldValue, Pa
 pytestmark = pytest.mark.slow
 
 
-def spec(budget: str) -> dict:
-    return {
-        "id": "http-instant",
-        "name": "并发测试补贴",
-        "document": "测试办法",
-        "document_number": "测〔2026〕7号",
-        "department": "测试局",
-        "region": "320100",
-        "valid_from": "2020-01-01",
-        "valid_to": "2030-12-31",
-        "target": "参保企业",
-        "topics": ["就业"],
-        "mode": "instant",
-        "time_limit_days": 1,
-        "benefit_type": "subsidy",
-        "period": "annual",
-        "budget": budget,
-        "materials": ["营业执照"],
-        "conditions": {
-            "and": [{"in_region": [{"var": "region"}, "320100"]}, {">=": [{"var": "insured_employees"}, 1]}]
-        },
-        "amount": {"formula": "8000.00"},
-        "tests": [
-            {
-                "name": "参保企业",
-                "facts": {"region": "320102", "insured_employees": 3},
-                "expect": {"decision": "eligible", "amount": "8000.00"},
-            }
-        ],
-    }
-
-
 def _load(engine, world, tmp_path, budget):
     folder = tmp_path / "p"
     folder.mkdir()
-    (folder / "http-instant.yaml").write_text(yaml.safe_dump(spec(budget), allow_unicode=True), encoding="utf-8")
+    (folder / "http-instant.yaml").write_text(
+        yaml.safe_dump(insured_employee_subsidy("http-instant", "instant", "8000.00", budget), allow_unicode=True),
+        encoding="utf-8",
+    )
     import_policies(engine, folder)
     import_enterprises(engine, world / "enterprises.csv")
     with session_scope(engine) as s:

@@ -31,6 +31,7 @@ import yaml
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from policy_specs import insured_employee_subsidy
 from sqlalchemy import func, select, text
 
 from matcher import uscc as uscc_codes
@@ -66,38 +67,6 @@ class Crash(Exception):
     """The process dies here: the transaction in flight never commits."""
 
 
-def spec(slug: str, mode: str, amount: str, budget: Decimal) -> dict:
-    return {
-        "id": slug,
-        "name": f"状态机测试{'免申即享' if mode == 'automatic' else '即申即办'}补贴",
-        "document": "测试办法",
-        "document_number": "测〔2026〕1号",
-        "department": "测试局",
-        "region": "320100",
-        "valid_from": "2020-01-01",
-        "valid_to": "2030-12-31",
-        "target": "参保企业",
-        "topics": ["就业"],
-        "mode": mode,
-        "time_limit_days": 5,
-        "benefit_type": "subsidy",
-        "period": "annual",
-        "budget": f"{budget:.2f}",
-        "materials": ["营业执照"],
-        "conditions": {
-            "and": [{"in_region": [{"var": "region"}, "320100"]}, {">=": [{"var": "insured_employees"}, 1]}]
-        },
-        "amount": {"formula": amount},
-        "tests": [
-            {
-                "name": "参保企业",
-                "facts": {"region": "320102", "insured_employees": 3},
-                "expect": {"decision": "eligible", "amount": amount},
-            }
-        ],
-    }
-
-
 POLICIES = {"sm-instant": ("instant", "5000.00"), "sm-auto": ("automatic", "3000.00")}
 START_BUDGET = Decimal("20000.00")
 
@@ -106,7 +75,8 @@ def publish(engine, folder: Path, budgets: dict[str, Decimal]):
     folder.mkdir(parents=True, exist_ok=True)
     for slug, (mode, amount) in POLICIES.items():
         (folder / f"{slug}.yaml").write_text(
-            yaml.safe_dump(spec(slug, mode, amount, budgets[slug]), allow_unicode=True), encoding="utf-8"
+            yaml.safe_dump(insured_employee_subsidy(slug, mode, amount, budgets[slug]), allow_unicode=True),
+            encoding="utf-8",
         )
     return import_policies(engine, folder)
 

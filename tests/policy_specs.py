@@ -1,0 +1,39 @@
+"""A small policy spec for tests: Nanjing enterprises with at least one insured employee get a fixed sum."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+
+def insured_employee_subsidy(slug: str, mode: str, amount: str, budget: Decimal | str) -> dict:
+    """A complete spec (every standard element, one case) in ``mode``, paying ``amount`` from ``budget``."""
+    label = {"automatic": "免申即享", "instant": "即申即办", "review": "审核"}[mode]
+    return {
+        "id": slug,
+        "name": f"测试{label}补贴（{slug}）",
+        "document": "测试办法",
+        "document_number": "测〔2026〕1号",
+        "department": "测试局",
+        "region": "320100",
+        "valid_from": "2020-01-01",
+        "valid_to": "2030-12-31",
+        "target": "参保企业",
+        "topics": ["就业"],
+        "mode": mode,
+        "time_limit_days": 5,
+        "benefit_type": "subsidy",
+        "period": "annual",
+        "budget": f"{Decimal(budget):.2f}",
+        "materials": ["营业执照"],
+        "conditions": {
+            "and": [{"in_region": [{"var": "region"}, "320100"]}, {">=": [{"var": "insured_employees"}, 1]}]
+        },
+        "amount": {"formula": amount},
+        "tests": [
+            {
+                "name": "参保企业",
+                "facts": {"region": "320102", "insured_employees": 3},
+                "expect": {"decision": "eligible", "amount": amount},
+            }
+        ],
+    }

@@ -10,11 +10,9 @@ from service.payouts import batch_totals, decide_batch
 from service.store import session_scope, write_scope
 from service.store.models import PayoutBatch, Policy
 
-EMPTY = {"count": 0, "amount": Decimal("0.00"), "by_status": {}}
-
 
 def _json(batch: PayoutBatch, slug: str, totals: dict) -> dict:
-    t = totals.get(batch.id, EMPTY)
+    t = totals.get(batch.id) or {"count": 0, "amount": Decimal("0.00"), "by_status": {}}
     return {
         "id": batch.id,
         "policy_id": slug,

@@ -92,23 +92,13 @@ def _due(key: ApiKey, now: dt.datetime) -> bool:
     return last is None or now - last > TOUCH_EVERY
 
 
-def verify(session: Session, secret: str) -> Principal | None:
-    """The principal behind ``secret``, or None for an unknown, wrong or revoked key (records its use)."""
-    found = _lookup(session, secret)
-    if found is None:
-        return None
-    key, principal = found
-    now = dt.datetime.now(dt.UTC)
-    if _due(key, now):
-        touch(session, key.id, now)
-    return principal
-
-
 _RECENT: dict[tuple[str, str], tuple[float, Principal]] = {}
 
 
 def authenticate(engine, secret: str) -> Principal | None:
-    """:func:`verify` for a request: a read, and a write only when the last use is due to be recorded,
+    """The principal behind ``secret``, or None for an unknown, wrong or revoked key.
+
+    A read, and a write only when the last use is due to be recorded,
     so concurrent requests never contend for the database's write lock just to log in.
 
     A key verified in the last :data:`RECHECK_SECONDS` is trusted without asking the

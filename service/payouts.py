@@ -48,13 +48,8 @@ def period_of(spec_period: str, as_of: dt.date) -> str:
     return str(as_of.year) if spec_period == "annual" else "once"
 
 
-@dataclass(frozen=True)
-class _Recorded:
-    id: int
-
-
-def _record(session, enterprise, pv, decision: Decision, outcome: str, application_id=None) -> _Recorded:
-    """Insert the decision row (one statement, no ORM unit of work: this runs on every decision)."""
+def _record(session, enterprise, pv, decision: Decision, outcome: str, application_id=None) -> int:
+    """Insert the decision row and return its id (one statement, no ORM unit of work: this runs on every decision)."""
     from sqlalchemy import insert
 
     row_id = session.execute(
@@ -72,7 +67,7 @@ def _record(session, enterprise, pv, decision: Decision, outcome: str, applicati
         )
         .returning(DecisionRow.id)
     ).scalar_one()
-    return _Recorded(row_id)
+    return row_id
 
 
 def settle(
@@ -88,20 +83,20 @@ def settle(
     subject = f"{pv.spec['id']}:{enterprise.uscc}"
     for flag, reason in REFUSALS.items():
         if facts.get(flag) is True:
-            row = _record(session, enterprise, pv, decision, "refused", application_id)
-            audit.append(session, actor, "decision.refused", subject, {"decision": row.id, "reason": reason})
-            return Settlement("refused", None, reason, None, row.id)
+            decision_id = _record(session, enterprise, pv, decision, "refused", application_id)
+            audit.append(session, actor, "decision.refused", subject, {"decision": decision_id, "reason": reason})
+            return Settlement("refused", None, reason, None, decision_id)
     if decision.outcome != "eligible":
-        row = _record(session, enterprise, pv, decision, decision.outcome, application_id)
+        decision_id = _record(session, enterprise, pv, decision, decision.outcome, application_id)
         audit.append(
             session,
             actor,
             f"decision.{decision.outcome}",
             subject,
-            {"decision": row.id, "missing": list(decision.missing)},
+            {"decision": decision_id, "missing": list(decision.missing)},
         )
         reason = "不符合申报条件" if decision.outcome == "not_eligible" else "需补充：" + "、".join(decision.missing)
-        return Settlement(decision.outcome, None, reason, None, row.id)
+        return Settlement(decision.outcome, None, reason, None, decision_id)
 
     period = period_of(pv.spec["period"], decision.as_of or dt.date.today())
     existing = session.execute(
@@ -122,15 +117,15 @@ def settle(
             "already_paid", existing.amount, f"本期（{period}）{why}，不重复支付", existing.id, existing.decision_id
         )
     amount = decision.amount
-    row = _record(session, enterprise, pv, decision, "eligible", application_id)
+    decision_id = _record(session, enterprise, pv, decision, "eligible", application_id)
     reserved = session.execute(
         update(Budget)
         .where(Budget.policy_id == pv.policy_id, Budget.total - Budget.reserved - Budget.paid >= amount)
         .values(reserved=Budget.reserved + amount)
     ).rowcount
     if reserved != 1:
-        audit.append(session, actor, "decision.budget_exhausted", subject, {"decision": row.id, "amount": amount})
-        return Settlement("budget_exhausted", amount, "资金预算已用完，暂无法兑现", None, row.id)
+        audit.append(session, actor, "decision.budget_exhausted", subject, {"decision": decision_id, "amount": amount})
+        return Settlement("budget_exhausted", amount, "资金预算已用完，暂无法兑现", None, decision_id)
     now = dt.datetime.now(dt.UTC)
     payout_id = session.execute(
         _insert_for(session)(Payout)
@@ -140,7 +135,7 @@ def settle(
             period=period,
             amount=amount,
             status="decided",
-            decision_id=row.id,
+            decision_id=decision_id,
             created_at=now,
             updated_at=now,
         )
@@ -161,16 +156,22 @@ def settle(
             twin.amount if twin else amount,
             f"本期（{period}）已兑现，不重复支付",
             twin.id if twin else None,
-            row.id,
+            decision_id,
         )
     audit.append(
         session,
         actor,
         "payout.decided",
         subject,
-        {"decision": row.id, "payout": payout_id, "amount": amount, "period": period, "policy_version": pv.version},
+        {
+            "decision": decision_id,
+            "payout": payout_id,
+            "amount": amount,
+            "period": period,
+            "policy_version": pv.version,
+        },
     )
-    return Settlement("paid", amount, "", payout_id, row.id)
+    return Settlement("paid", amount, "", payout_id, decision_id)
 
 
 def _insert_for(session: Session):

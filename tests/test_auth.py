@@ -1,8 +1,10 @@
 """API keys: hashed at rest, scoped, revocable; and the CLI that makes them."""
 
+import time
+
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from service import auth
 from service.cli import main
@@ -27,28 +29,49 @@ def test_secret_is_not_stored_and_verifies(engine):
         prefix, secret = auth.create_key(s, "officer", label="科技局")
     with engine.connect() as conn:
         dump = " ".join(str(v) for row in conn.execute(text("SELECT * FROM api_keys")) for v in row)
-    assert secret not in dump and secret.split("_")[2] not in dump
-    with session_scope(engine) as s:
-        principal = auth.verify(s, secret)
+    assert secret not in dump and secret.split("_", 2)[2] not in dump  # the random part may itself hold "_"
+    principal = auth.authenticate(engine, secret)
     assert principal.role == "officer" and principal.key_prefix == prefix
 
 
-def test_wrong_and_revoked_keys_fail(engine):
+def test_wrong_and_revoked_keys_fail(engine, monkeypatch):
     with session_scope(engine) as s:
         prefix, secret = auth.create_key(s, "system")
+    assert auth.authenticate(engine, secret[:-1] + ("A" if secret[-1] != "A" else "B")) is None
+    assert auth.authenticate(engine, "nonsense") is None
+    assert auth.authenticate(engine, secret) is not None
     with session_scope(engine) as s:
-        assert auth.verify(s, secret[:-1] + ("A" if secret[-1] != "A" else "B")) is None
-        assert auth.verify(s, "nonsense") is None
         auth.revoke(s, prefix)
+    assert auth.authenticate(engine, secret) is not None  # verified a moment ago: trusted for RECHECK_SECONDS
+    clock = time.monotonic()
+    monkeypatch.setattr(auth.time, "monotonic", lambda: clock + auth.RECHECK_SECONDS + 0.1)
+    assert auth.authenticate(engine, secret) is None  # re-checked: revoked
+    assert auth.authenticate(engine, secret) is None  # and a refusal is never remembered as valid
+
+
+def test_last_use_is_recorded_at_most_every_few_minutes(engine, monkeypatch):
     with session_scope(engine) as s:
-        assert auth.verify(s, secret) is None
+        prefix, secret = auth.create_key(s, "system")
+
+    def last_used():
+        with session_scope(engine) as s:
+            return s.scalar(select(ApiKey.last_used_at).where(ApiKey.prefix == prefix))
+
+    assert last_used() is None
+    auth.authenticate(engine, secret)
+    first = last_used()
+    assert first is not None
+    auth._RECENT.clear()
+    auth.authenticate(engine, secret)
+    assert last_used() == first  # within TOUCH_EVERY: no write
 
 
 def test_enterprise_key_reaches_only_its_own_enterprise(engine, enterprise_id):
     with session_scope(engine) as s:
         _, secret = auth.create_key(s, "enterprise", enterprise_uscc=USCC)
-        principal = auth.verify(s, secret)
-        staff = auth.verify(s, auth.create_key(s, "analyst")[1])
+        _, staff_secret = auth.create_key(s, "analyst")
+    principal = auth.authenticate(engine, secret)
+    staff = auth.authenticate(engine, staff_secret)
     assert principal.enterprise_uscc == USCC
     assert principal.can_access_enterprise(enterprise_id)
     assert not principal.can_access_enterprise(enterprise_id + 1)

@@ -3,19 +3,13 @@ processes, on SQLite and PostgreSQL — one payout per key, not one yuan over bu
 
 import http.client
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
-from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
 import yaml
 from policy_specs import insured_employee_subsidy
+from serving import zhida_serve
 from sqlalchemy import func, select
 
 from service import audit, auth
@@ -56,34 +50,6 @@ def _load(engine, world, tmp_path, budget):
     return sorted(good - listed), key
 
 
-@contextmanager
-def server(url, log):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service", "serve", "--port", str(port), "--workers", "3"],
-        env={**os.environ, "ZHIDA_DATABASE_URL": url},
-        stderr=log.open("w"),
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/api/health")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                assert proc.poll() is None
-                time.sleep(0.2)
-        yield port
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-
-
 def storm(port, key, bodies_and_keys):
     """Send every request at once from its own thread; return (status, body bytes) in order."""
     barrier = threading.Barrier(len(bodies_and_keys))
@@ -116,7 +82,7 @@ def _ledger_ok(engine):
 def test_fifty_concurrent_applications_for_one_enterprise_pay_once(engine, db_url, small_world, tmp_path):
     eligible, key = _load(engine, small_world, tmp_path, "1000000.00")
     body = {"uscc": eligible[0], "policy_id": "http-instant", "commitment": True}
-    with server(db_url, tmp_path / "server.log") as port:
+    with zhida_serve(db_url, tmp_path / "server.log") as port:
         answers = storm(port, key, [(body, f"apply-{i}") for i in range(50)])
     assert {status for status, _ in answers} == {201}, (tmp_path / "server.log").read_text()[-3000:]
     outcomes = sorted(json.loads(data)["outcome"] for _, data in answers)
@@ -129,7 +95,7 @@ def test_fifty_concurrent_applications_for_one_enterprise_pay_once(engine, db_ur
 def test_fifty_retries_with_one_key_do_the_work_once(engine, db_url, small_world, tmp_path):
     eligible, key = _load(engine, small_world, tmp_path, "1000000.00")
     body = {"uscc": eligible[0], "policy_id": "http-instant", "commitment": True}
-    with server(db_url, tmp_path / "server.log") as port:
+    with zhida_serve(db_url, tmp_path / "server.log") as port:
         answers = storm(port, key, [(body, "the-same-key")] * 50)
         settled = storm(port, key, [(body, "the-same-key")])  # after the storm: the first answer, replayed
     assert {status for status, _ in answers} <= {201, 409}
@@ -145,7 +111,7 @@ def test_a_budget_for_three_pays_exactly_three_under_32_concurrent_applicants(en
     eligible, key = _load(engine, small_world, tmp_path, "24000.00")
     assert len(eligible) >= 32
     bodies = [({"uscc": u, "policy_id": "http-instant", "commitment": True}, f"k-{u}") for u in eligible[:32]]
-    with server(db_url, tmp_path / "server.log") as port:
+    with zhida_serve(db_url, tmp_path / "server.log") as port:
         answers = storm(port, key, bodies)
     assert {status for status, _ in answers} == {201}
     outcomes = sorted(json.loads(data)["outcome"] for _, data in answers)

@@ -21,7 +21,9 @@ def upgrade_cmd(revision: str) -> None:
     url = database_url()
     upgrade(url, revision)
     click.echo(f"数据库已升级到 {current_revision(url)}：{url}")
-    role = os.environ.get("ZHIDA_APP_ROLE")
+    from service.store.roles import APP_ROLE_ENV
+
+    role = os.environ.get(APP_ROLE_ENV)
     if role and url.startswith("postgresql"):
         _grant(url, role)
 

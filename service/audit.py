@@ -22,7 +22,8 @@ import os
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select, text
+from sqlalchemy import DateTime, Text, bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from service.errors import BadRequest
@@ -59,16 +60,8 @@ def record_hash(prev_hash: str, seq: int, at: dt.datetime, actor: str, action: s
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
-def lock(session: Session) -> None:
-    """Take the audit append lock (PostgreSQL; SQLite write transactions are already serial).
-
-    Taken only by :func:`flush`, as the transaction's last step: a transaction
-    holding it locks nothing else before it commits, so it never waits for a row
-    another writer holds, and no two writers can deadlock. The serialised window
-    is the append and the commit, not the whole decision.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(727001)"))
+_HEAD = select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)
+_INSERT = AuditRecord.__table__.insert()
 
 
 PENDING = "zhida_audit_pending"
@@ -93,14 +86,39 @@ def append_many(session: Session, entries: list[tuple[str, str, str, dict]]) -> 
 
 
 def flush(session: Session) -> None:
-    """Chain and insert the pending entries: the lock, the head, one insert. Called just before commit."""
+    """Chain and insert the pending entries. Called just before commit.
+
+    On PostgreSQL one round trip: the server function ``zhida_audit_append``
+    (migration 0006) takes the append lock, reads the head and inserts the chained
+    records, hashing exactly as :func:`record_hash`. Taken as the transaction's last
+    step, the lock is held by a transaction that locks nothing else before it commits,
+    so it never waits for a row another writer holds and no two writers deadlock; the
+    serialised window is the append and the commit, not the whole decision. SQLite
+    write transactions are serial already: the head, then one insert.
+    """
     pending = session.info.get(PENDING)
     if not pending:
         return
-    lock(session)
-    head = session.execute(select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)).first()
-    seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
+    conn = session.connection()
     at = dt.datetime.now(dt.UTC)  # when the records joined the chain: monotonic with seq
+    if conn.dialect.name == "postgresql":
+        halves = [_split_body(at, actor, action, subject, payload) for actor, action, subject, payload in pending]
+        conn.execute(
+            _APPEND,
+            {
+                "at": at,
+                "actors": [e[0] for e in pending],
+                "actions": [e[1] for e in pending],
+                "subjects": [e[2] for e in pending],
+                "payloads": [canonical(e[3]) for e in pending],
+                "befores": [b for b, _ in halves],
+                "afters": [a for _, a in halves],
+            },
+        )
+        pending.clear()
+        return
+    head = conn.execute(_HEAD).first()
+    seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
     rows = []
     for actor, action, subject, payload in pending:
         seq += 1
@@ -118,8 +136,24 @@ def flush(session: Session) -> None:
             }
         )
         prev = digest
-    session.execute(AuditRecord.__table__.insert(), rows)
+    conn.execute(_INSERT, rows if len(rows) > 1 else rows[0])
     pending.clear()
+
+
+def _split_body(at: dt.datetime, actor: str, action: str, subject: str, payload) -> tuple[str, str]:
+    """The canonical body of a record around its sequence number: ``before + str(seq) + after``
+    is what :func:`record_hash` hashes (keys sorted: action, actor, at, payload, seq, subject)."""
+    head = canonical({"action": action, "actor": actor, "at": _at_text(at), "payload": payload})
+    return head[:-1] + ',"seq":', ',"subject":' + canonical(subject) + "}"
+
+
+_APPEND = text("SELECT zhida_audit_append(:at, :actors, :actions, :subjects, :payloads, :befores, :afters)").bindparams(
+    bindparam("at", type_=DateTime(timezone=True)),
+    *(
+        bindparam(name, type_=ARRAY(Text))
+        for name in ("actors", "actions", "subjects", "payloads", "befores", "afters")
+    ),
+)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from sqlalchemy import delete, select, text, update
 from graph.errors import GraphError
 from matcher.errors import MatcherError
 from service.errors import BadRequest, Conflict, ServiceError, Unprocessable
-from service.store import joined_writes, session_scope, write_scope
+from service.store import insert_or_skip, joined_writes, session_scope, write_scope
 from service.store.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -131,13 +131,8 @@ def _in_one_transaction(view, args, kwargs, engine, principal: str, key: str, di
     now = dt.datetime.now(dt.UTC)
     try:
         with joined_writes(engine) as s:
-            got, expires = s.execute(
-                text(
-                    "SELECT pg_try_advisory_xact_lock(:hi, :lo), "
-                    "(SELECT expires_at FROM idempotency_keys WHERE principal = :p AND key = :k)"
-                ),
-                {"hi": hi, "lo": lo, "p": principal, "k": key},
-            ).one()
+            conn = s.connection()
+            got, expires = conn.execute(_TRY_CLAIM, {"hi": hi, "lo": lo, "p": principal, "k": key}).one()
             if not got:
                 raise _Twin
             if expires is not None:
@@ -152,36 +147,43 @@ def _in_one_transaction(view, args, kwargs, engine, principal: str, key: str, di
                 raise _Refused(make_response(current_app.handle_user_exception(e))) from None
             if resp.status_code >= 500:
                 raise _Discard(resp)
-            stored = s.execute(
-                _done(principal, key, digest, resp, now).on_conflict_do_nothing().returning(IdempotencyKey.id)
-            ).first()
+            stored = conn.execute(_DONE_RETURNING, _done(principal, key, digest, resp, now)).first()
             if stored is None:  # a twin answered meanwhile: ours rolls back, theirs is the answer
                 raise _Twin
     except _Twin:
         return _answer_twin(engine, mine, digest)
     except _Refused as r:  # the request's writes are rolled back; the refusal is its answer
         with write_scope(engine) as s:
-            s.execute(_done(principal, key, digest, r.response, now).on_conflict_do_nothing())
+            s.connection().execute(_DONE, _done(principal, key, digest, r.response, now))
         return r.response
     except _Discard as d:
         return d.response
     return resp
 
 
-def _done(principal: str, key: str, digest: str, resp, now):
-    from sqlalchemy.dialects import postgresql
+def _done(principal: str, key: str, digest: str, resp, now) -> dict:
+    return {
+        "principal": principal,
+        "key": key,
+        "request_hash": digest,
+        "status": "done",
+        "response_status": resp.status_code,
+        "response_body": resp.get_data(),
+        "response_type": resp.headers.get("Content-Type"),
+        "created_at": now,
+        "expires_at": now + TTL,
+    }
 
-    return postgresql.insert(IdempotencyKey).values(
-        principal=principal,
-        key=key,
-        request_hash=digest,
-        status="done",
-        response_status=resp.status_code,
-        response_body=resp.get_data(),
-        response_type=resp.headers.get("Content-Type"),
-        created_at=now,
-        expires_at=now + TTL,
-    )
+
+_TRY_CLAIM = text(
+    "SELECT pg_try_advisory_xact_lock(:hi, :lo), "
+    "(SELECT expires_at FROM idempotency_keys WHERE principal = :p AND key = :k)"
+)
+_DONE_COLUMNS = ["principal", "key", "request_hash", "status", "response_status", "response_body", "response_type"]
+_DONE = insert_or_skip(IdempotencyKey.__table__, [*_DONE_COLUMNS, "created_at", "expires_at"], ["principal", "key"])
+_DONE_RETURNING = insert_or_skip(
+    IdempotencyKey.__table__, [*_DONE_COLUMNS, "created_at", "expires_at"], ["principal", "key"], returning="id"
+)
 
 
 def _seen(engine, mine) -> bool:

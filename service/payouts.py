@@ -18,15 +18,17 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from matcher.catalog import VERIFIED_SOURCES
 from matcher.decision import Decision
 from service import audit
 from service.errors import BadRequest, Conflict, NotFound
+from service.store import insert_or_skip
 from service.store.models import Budget, Enterprise, Payout, PayoutBatch, PolicyVersion
 from service.store.models import Decision as DecisionRow
+from service.store.types import Money
 
 REFUSALS = {
     "on_dishonesty_list": "列入失信被执行人名单，依法不予支持",
@@ -48,26 +50,55 @@ def period_of(spec_period: str, as_of: dt.date) -> str:
     return str(as_of.year) if spec_period == "annual" else "once"
 
 
+_budget = Budget.__table__.c
+_payout = Payout.__table__.c
+_NEW_DECISION = insert(DecisionRow.__table__).returning(DecisionRow.__table__.c.id)
+_PAID_BEFORE = select(_payout.id, _payout.status, _payout.amount, _payout.decision_id).where(
+    _payout.policy_id == bindparam("policy_id"),
+    _payout.enterprise_id == bindparam("enterprise_id"),
+    _payout.period == bindparam("period"),
+)
+_RESERVE = (
+    update(Budget.__table__)
+    .where(
+        _budget.policy_id == bindparam("b_policy"),
+        _budget.total - _budget.reserved - _budget.paid >= bindparam("b_amount", type_=Money()),
+    )
+    .values(reserved=_budget.reserved + bindparam("b_amount", type_=Money()))
+)
+_UNRESERVE = (
+    update(Budget.__table__)
+    .where(_budget.policy_id == bindparam("b_policy"))
+    .values(reserved=_budget.reserved - bindparam("b_amount", type_=Money()))
+)
+_NEW_PAYOUT = insert_or_skip(
+    Payout.__table__,
+    ["policy_id", "enterprise_id", "period", "amount", "status", "decision_id", "batch_id", "created_at", "updated_at"],
+    conflict=["policy_id", "enterprise_id", "period"],
+    returning="id",
+)  # statements built once: on the hot path, building one costs more than running it
+
+
 def _record(session, enterprise, pv, decision: Decision, outcome: str, application_id=None) -> int:
     """Insert the decision row and return its id (one statement, no ORM unit of work: this runs on every decision)."""
-    from sqlalchemy import insert
-
-    row_id = session.execute(
-        insert(DecisionRow)
-        .values(
-            application_id=application_id,
-            enterprise_id=enterprise.id,
-            policy_version_id=pv.id,
-            outcome=outcome,
-            amount=decision.amount if outcome == "eligible" else None,
-            trace=[leaf.to_json() for leaf in decision.trace],
-            missing=list(decision.missing),
-            as_of=decision.as_of or dt.date.today(),
-            decided_at=dt.datetime.now(dt.UTC),
+    return (
+        session.connection()
+        .execute(
+            _NEW_DECISION,
+            {
+                "application_id": application_id,
+                "enterprise_id": enterprise.id,
+                "policy_version_id": pv.id,
+                "outcome": outcome,
+                "amount": decision.amount if outcome == "eligible" else None,
+                "trace": [leaf.to_json() for leaf in decision.trace],
+                "missing": list(decision.missing),
+                "as_of": decision.as_of or dt.date.today(),
+                "decided_at": dt.datetime.now(dt.UTC),
+            },
         )
-        .returning(DecisionRow.id)
-    ).scalar_one()
-    return row_id
+        .scalar_one()
+    )
 
 
 def settle(
@@ -78,9 +109,16 @@ def settle(
     facts: dict,
     actor: str,
     application_id: int | None = None,
+    spec=None,
 ) -> Settlement:
-    """Turn ``decision`` into a payout, or say exactly why not. Call inside a write transaction."""
-    subject = f"{pv.spec['id']}:{enterprise.uscc}"
+    """Turn ``decision`` into a payout, or say exactly why not. Call inside a write transaction.
+
+    ``enterprise`` and ``pv`` may be the light :class:`~service.decisions.Subject` and
+    :class:`~service.decisions.VersionRef`, given with ``spec``, the version's parsed spec.
+    """
+    spec_id, period_kind = (spec.id, spec.period) if spec is not None else (pv.spec["id"], pv.spec["period"])
+    subject = f"{spec_id}:{enterprise.uscc}"
+    conn = session.connection()
     for flag, reason in REFUSALS.items():
         if facts.get(flag) is True:
             decision_id = _record(session, enterprise, pv, decision, "refused", application_id)
@@ -98,12 +136,9 @@ def settle(
         reason = "不符合申报条件" if decision.outcome == "not_eligible" else "需补充：" + "、".join(decision.missing)
         return Settlement(decision.outcome, None, reason, None, decision_id)
 
-    period = period_of(pv.spec["period"], decision.as_of or dt.date.today())
-    existing = session.execute(
-        select(Payout.id, Payout.status, Payout.amount, Payout.decision_id).where(
-            Payout.policy_id == pv.policy_id, Payout.enterprise_id == enterprise.id, Payout.period == period
-        )
-    ).first()
+    period = period_of(period_kind, decision.as_of or dt.date.today())
+    key = {"policy_id": pv.policy_id, "enterprise_id": enterprise.id, "period": period}
+    existing = conn.execute(_PAID_BEFORE, key).first()
     if existing is not None:
         why = "兑现批次已被驳回" if existing.status == "cancelled" else "已兑现"
         audit.append(
@@ -118,39 +153,25 @@ def settle(
         )
     amount = decision.amount
     decision_id = _record(session, enterprise, pv, decision, "eligible", application_id)
-    reserved = session.execute(
-        update(Budget)
-        .where(Budget.policy_id == pv.policy_id, Budget.total - Budget.reserved - Budget.paid >= amount)
-        .values(reserved=Budget.reserved + amount)
-    ).rowcount
-    if reserved != 1:
+    if conn.execute(_RESERVE, {"b_policy": pv.policy_id, "b_amount": amount}).rowcount != 1:
         audit.append(session, actor, "decision.budget_exhausted", subject, {"decision": decision_id, "amount": amount})
         return Settlement("budget_exhausted", amount, "资金预算已用完，暂无法兑现", None, decision_id)
     now = dt.datetime.now(dt.UTC)
-    payout_id = session.execute(
-        _insert_for(session)(Payout)
-        .values(
-            policy_id=pv.policy_id,
-            enterprise_id=enterprise.id,
-            period=period,
-            amount=amount,
-            status="decided",
-            decision_id=decision_id,
-            created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["policy_id", "enterprise_id", "period"])
-        .returning(Payout.id)
+    payout_id = conn.execute(
+        _NEW_PAYOUT,
+        {
+            **key,
+            "amount": amount,
+            "status": "decided",
+            "decision_id": decision_id,
+            "batch_id": None,
+            "created_at": now,
+            "updated_at": now,
+        },
     ).scalar()
     if payout_id is None:  # a concurrent twin committed the same (policy, enterprise, period) first
-        session.execute(
-            update(Budget).where(Budget.policy_id == pv.policy_id).values(reserved=Budget.reserved - amount)
-        )
-        twin = session.scalar(
-            select(Payout).where(
-                Payout.policy_id == pv.policy_id, Payout.enterprise_id == enterprise.id, Payout.period == period
-            )
-        )
+        conn.execute(_UNRESERVE, {"b_policy": pv.policy_id, "b_amount": amount})
+        twin = conn.execute(_PAID_BEFORE, key).first()
         return Settlement(
             "already_paid",
             twin.amount if twin else amount,
@@ -174,13 +195,6 @@ def settle(
     return Settlement("paid", amount, "", payout_id, decision_id)
 
 
-def _insert_for(session: Session):
-    """The dialect's INSERT (with ON CONFLICT) for this session's database."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
 def settle_many(
     session: Session,
     pv: PolicyVersion,
@@ -197,8 +211,6 @@ def settle_many(
     ``batch`` awaiting approval, the payouts are created ``held`` in it (outcome
     ``held``): the budget is reserved, but no money moves until an officer approves.
     """
-    from sqlalchemy import insert
-    from sqlalchemy.dialects import postgresql, sqlite
 
     out: list[Settlement | None] = [None] * len(items)
     entries: list[tuple[str, str, str, dict]] = []
@@ -250,6 +262,8 @@ def settle_many(
         .scalars()
         .all()
     )
+    from sqlalchemy.dialects import postgresql, sqlite
+
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     created = {}
     if take:

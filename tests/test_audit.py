@@ -44,6 +44,33 @@ def test_intact_chain_verifies(chain):
         assert [r.seq for r in s.scalars(select(AuditRecord).order_by(AuditRecord.seq))] == [1, 2, 3, 4, 5, 6]
 
 
+TRICKY = [
+    {"reason": "列入失信被执行人名单，依法不予支持", "amount": "1000.00"},
+    {"quote": 'say "hi"\\ and \\n', "emoji": "🎉", "nested": {"b": [1, 2.5, None, True], "a": "z"}},
+    {},
+    {"ctl": "\u0001\t\u2028", "big": 10**20, "neg": -3},
+]
+
+
+def test_the_database_chains_exactly_as_the_code_hashes(engine):
+    """On PostgreSQL the server appends (zhida_audit_append); each stored hash must be record_hash's."""
+    with session_scope(engine) as s:  # several records in one append, then one more in another
+        for i, payload in enumerate(TRICKY):
+            audit.append(s, "system:zk_测试", f"test.{i}", f"主体:{i}\"'", payload)
+    with session_scope(engine) as s:
+        audit.append(s, "officer:x", "test.last", "s", {"after": "a batch"})
+    with session_scope(engine) as s:
+        rows = s.scalars(select(AuditRecord).order_by(AuditRecord.seq)).all()
+        assert [r.seq for r in rows] == [1, 2, 3, 4, 5]
+        prev = audit.GENESIS
+        for r in rows:
+            assert r.prev_hash == prev
+            assert r.hash == audit.record_hash(prev, r.seq, r.at, r.actor, r.action, r.subject, r.payload)
+            prev = r.hash
+        assert [r.payload for r in rows[:4]] == [json.loads(audit.canonical(p)) for p in TRICKY]
+        assert audit.verify(s) is None
+
+
 def test_database_refuses_update_and_delete(chain):
     assert current_revision(str(chain.url.render_as_string(hide_password=False))) == head_revision()
     for sql in ("UPDATE audit_log SET actor = 'x' WHERE seq = 2", "DELETE FROM audit_log WHERE seq = 2"):

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import create_engine, inspect
 from sqlalchemy.exc import IntegrityError
 
 from service.store import current_facts, current_revision, head_revision, session_scope, upgrade
@@ -102,3 +102,23 @@ def test_unknown_source_is_refused_by_the_database(engine):
     with pytest.raises(IntegrityError), session_scope(engine) as s:
         eid = _enterprise(s).id
         s.add(FieldValue(enterprise_id=eid, field="employees", value="1", source="rumour", as_of=dt.date(2026, 1, 1)))
+
+
+def test_a_connection_dropped_while_idle_is_replaced_without_an_error(engine, monkeypatch):
+    """No ping on every checkout (a round trip per request), yet a pooled connection that the
+    server dropped while it sat idle (a restart, an idle timeout) is replaced before use."""
+    import service.store as store
+
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite connections are files, not sockets")
+    with engine.connect() as conn:
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    killer = create_engine(engine.url)  # not from the pool under test
+    with killer.connect() as other:
+        other.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+    killer.dispose()
+    monkeypatch.setattr(store, "PING_IDLE", 0.0)  # "idle long enough" without sleeping
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != pid
+    with engine.connect() as conn, engine.connect() as conn2:
+        assert {conn.exec_driver_sql("SELECT 1").scalar(), conn2.exec_driver_sql("SELECT 1").scalar()} == {1}

@@ -14,12 +14,12 @@ from matcher.errors import InvalidUSCC
 from service import audit
 from service.api import bp
 from service.api.guard import current_principal, require
-from service.decisions import facts_as_of, policy_version, spec_of
+from service.decisions import applicant, policy_version, spec_of
 from service.errors import AccessDenied, BadRequest, NotFound, Unprocessable
 from service.idempotency import idempotent
 from service.payouts import REFUSALS, settle
 from service.store import session_scope, write_scope
-from service.store.models import Application, Enterprise, Payout, Policy, PolicyVersion
+from service.store.models import Application, Enterprise, Payout
 from service.store.models import Decision as DecisionRow
 
 OUTCOME_LABELS = {
@@ -33,27 +33,23 @@ OUTCOME_LABELS = {
 }
 
 
-def _enterprise_and_policy(session, raw_uscc, slug: str) -> tuple[Enterprise, PolicyVersion]:
-    """The applicant and the policy's current version, in one query (each missing one named)."""
+def _applicant(session, raw_uscc, slug: str, as_of: dt.date):
+    """The applicant, the policy's current version and the applicant's facts (each missing one named)."""
     try:
         code = uscc_codes.validate(raw_uscc)
     except InvalidUSCC as e:
         raise BadRequest(str(e), field="uscc") from None
-    found = session.execute(
-        select(Enterprise, PolicyVersion)
-        .select_from(Enterprise)
-        .join(Policy, Policy.slug == slug)
-        .join(PolicyVersion, (PolicyVersion.policy_id == Policy.id) & (PolicyVersion.version == Policy.current_version))
-        .where(Enterprise.uscc == code)
-    ).first()
+    found = applicant(session, code, slug, as_of)
     if found is None:
         if session.scalar(select(Enterprise.id).where(Enterprise.uscc == code)) is None:
             raise NotFound(f"企业 {code} 不存在", field="uscc")
         policy_version(session, slug)  # names what is missing
-    ent, pv = found
-    if not current_principal().can_access_enterprise(ent.id):
+    if not current_principal().can_access_enterprise(found[0].id):
         raise AccessDenied("企业密钥只能为本企业申报")
-    return ent, pv
+    return found
+
+
+_NEW_APPLICATION = insert(Application.__table__).returning(Application.__table__.c.id)
 
 
 def _declared(spec, raw: dict, verified: dict, as_of: dt.date) -> dict:
@@ -98,33 +94,35 @@ def apply():
     principal = current_principal()
     actor = f"{principal.role}:{principal.key_prefix}"
     with write_scope(current_app.extensions["zhida.engine"]) as s:
-        ent, pv = _enterprise_and_policy(s, body.get("uscc", principal.enterprise_uscc), slug)
-        spec = spec_of(pv)
+        ent, pv, verified, sources = _applicant(s, body.get("uscc", principal.enterprise_uscc), slug, today)
+        spec = spec_of(pv, s)
         if spec.mode == "automatic":
             raise Unprocessable(f"{spec.name}为免申即享政策，无需申请，符合条件将自动兑现", field="policy_id")
         if not spec.valid_from <= today <= spec.valid_to:
             raise Unprocessable(
                 f"{spec.name}的受理期为 {spec.valid_from} 至 {spec.valid_to}，今天不在受理期内", field="policy_id"
             )
-        verified, sources = facts_as_of(s, ent, today)
         declared = _declared(spec, body.get("declared", {}), verified, today)
         facts = {**declared, **verified}
         sources.update({k: "declared" for k in declared})
         decision = decide(spec, facts, today, sources)
         blacklisted = any(facts.get(flag) is True for flag in REFUSALS)  # refused at once, not queued
         queued = spec.mode == "review" and decision.outcome == "eligible" and not blacklisted
-        app_id = s.execute(
-            insert(Application)
-            .values(
-                enterprise_id=ent.id,
-                policy_version_id=pv.id,
-                declared={k: catalog.format_value(k, v) for k, v in declared.items()},
-                commitment_accepted=True,
-                status="pending_review" if queued else "decided",
-                created_at=dt.datetime.now(dt.UTC),
+        app_id = (
+            s.connection()
+            .execute(
+                _NEW_APPLICATION,
+                {
+                    "enterprise_id": ent.id,
+                    "policy_version_id": pv.id,
+                    "declared": {k: catalog.format_value(k, v) for k, v in declared.items()},
+                    "commitment_accepted": True,
+                    "status": "pending_review" if queued else "decided",
+                    "created_at": dt.datetime.now(dt.UTC),
+                },
             )
-            .returning(Application.id)
-        ).scalar_one()
+            .scalar_one()
+        )
         if queued:
             row = DecisionRow(
                 application_id=app_id,
@@ -140,7 +138,7 @@ def apply():
             outcome, payout_id, reason = "pending_review", None, f"承诺 {spec.time_limit_days} 个工作日内办结"
             audit.append(s, actor, "application.pending_review", f"{spec.id}:{ent.uscc}", {"application": app_id})
         else:
-            result = settle(s, ent, pv, decision, facts, actor, application_id=app_id)
+            result = settle(s, ent, pv, decision, facts, actor, application_id=app_id, spec=spec)
             outcome, payout_id, reason = result.outcome, result.payout_id, result.reason
         response = {
             "application_id": app_id,

@@ -70,9 +70,9 @@ def idempotent(view=None, *, atomic: bool = True):
         principal = current_principal().key_prefix
         digest = _request_hash()
         engine = current_app.extensions["zhida.engine"]
-        mine = (IdempotencyKey.principal == principal) & (IdempotencyKey.key == key)
         if atomic and engine.dialect.name == "postgresql":
-            return _in_one_transaction(view, args, kwargs, engine, principal, key, digest, mine)
+            return _in_one_transaction(view, args, kwargs, engine, principal, key, digest)
+        mine = _mine(principal, key)
         if engine.dialect.name == "sqlite" and _seen(engine, mine):
             # SQLite: a running twin holds the write lock, so claiming would wait for it; answer now
             return _answer_twin(engine, mine, digest)
@@ -118,7 +118,11 @@ class _Refused(Exception):
         self.response = response
 
 
-def _in_one_transaction(view, args, kwargs, engine, principal: str, key: str, digest: str, mine):
+def _mine(principal: str, key: str):
+    return (IdempotencyKey.principal == principal) & (IdempotencyKey.key == key)
+
+
+def _in_one_transaction(view, args, kwargs, engine, principal: str, key: str, digest: str):
     """PostgreSQL: the claim, the effects and the answer in a single transaction.
 
     A transaction-scoped advisory lock on the key stands for "running": a twin that
@@ -140,7 +144,7 @@ def _in_one_transaction(view, args, kwargs, engine, principal: str, key: str, di
                     expires = expires.replace(tzinfo=dt.UTC)
                 if expires >= now:
                     raise _Twin
-                s.execute(delete(IdempotencyKey).where(mine))
+                s.execute(delete(IdempotencyKey).where(_mine(principal, key)))
             try:
                 resp = make_response(view(*args, **kwargs))
             except (ServiceError, MatcherError, GraphError) as e:
@@ -151,7 +155,7 @@ def _in_one_transaction(view, args, kwargs, engine, principal: str, key: str, di
             if stored is None:  # a twin answered meanwhile: ours rolls back, theirs is the answer
                 raise _Twin
     except _Twin:
-        return _answer_twin(engine, mine, digest)
+        return _answer_twin(engine, _mine(principal, key), digest)
     except _Refused as r:  # the request's writes are rolled back; the refusal is its answer
         with write_scope(engine) as s:
             s.connection().execute(_DONE, _done(principal, key, digest, r.response, now))

@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import DateTime, Text, bindparam, func, select, text
+from sqlalchemy import Text, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -89,34 +89,35 @@ def flush(session: Session) -> None:
     """Chain and insert the pending entries. Called just before commit.
 
     On PostgreSQL one round trip: the server function ``zhida_audit_append``
-    (migration 0006) takes the append lock, reads the head and inserts the chained
-    records, hashing exactly as :func:`record_hash`. Taken as the transaction's last
-    step, the lock is held by a transaction that locks nothing else before it commits,
-    so it never waits for a row another writer holds and no two writers deadlock; the
-    serialised window is the append and the commit, not the whole decision. SQLite
-    write transactions are serial already: the head, then one insert.
+    (migration 0006) takes the append lock, then the time and the head, and inserts
+    the chained records, hashing exactly as :func:`record_hash`. Taken as the
+    transaction's last step, the lock is held by a transaction that locks nothing
+    else before it commits, so it never waits for a row another writer holds and no
+    two writers deadlock; the serialised window is the append and the commit, not
+    the whole decision. SQLite write transactions are serial already: the head, then
+    one insert.
     """
     pending = session.info.get(PENDING)
     if not pending:
         return
     conn = session.connection()
-    at = dt.datetime.now(dt.UTC)  # when the records joined the chain: monotonic with seq
     if conn.dialect.name == "postgresql":
-        halves = [_split_body(at, actor, action, subject, payload) for actor, action, subject, payload in pending]
+        pieces = [_pieces(actor, action, subject, payload) for actor, action, subject, payload in pending]
         conn.execute(
             _APPEND,
             {
-                "at": at,
                 "actors": [e[0] for e in pending],
                 "actions": [e[1] for e in pending],
                 "subjects": [e[2] for e in pending],
                 "payloads": [canonical(e[3]) for e in pending],
-                "befores": [b for b, _ in halves],
-                "afters": [a for _, a in halves],
+                "heads": [p[0] for p in pieces],
+                "middles": [p[1] for p in pieces],
+                "tails": [p[2] for p in pieces],
             },
         )
         pending.clear()
         return
+    at = dt.datetime.now(dt.UTC)  # under the write lock: monotonic with seq
     head = conn.execute(_HEAD).first()
     seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
     rows = []
@@ -140,19 +141,21 @@ def flush(session: Session) -> None:
     pending.clear()
 
 
-def _split_body(at: dt.datetime, actor: str, action: str, subject: str, payload) -> tuple[str, str]:
-    """The canonical body of a record around its sequence number: ``before + str(seq) + after``
-    is what :func:`record_hash` hashes (keys sorted: action, actor, at, payload, seq, subject)."""
-    head = canonical({"action": action, "actor": actor, "at": _at_text(at), "payload": payload})
-    return head[:-1] + ',"seq":', ',"subject":' + canonical(subject) + "}"
+def _pieces(actor: str, action: str, subject: str, payload) -> tuple[str, str, str]:
+    """The canonical body of a record around its time and sequence number:
+    ``head + at + middle + str(seq) + tail`` is what :func:`record_hash` hashes
+    (keys sorted: action, actor, at, payload, seq, subject)."""
+    head = '{"action":' + canonical(action) + ',"actor":' + canonical(actor) + ',"at":"'
+    return head, '","payload":' + canonical(payload) + ',"seq":', ',"subject":' + canonical(subject) + "}"
 
 
-_APPEND = text("SELECT zhida_audit_append(:at, :actors, :actions, :subjects, :payloads, :befores, :afters)").bindparams(
-    bindparam("at", type_=DateTime(timezone=True)),
+_APPEND = text(
+    "SELECT zhida_audit_append(:actors, :actions, :subjects, :payloads, :heads, :middles, :tails)"
+).bindparams(
     *(
-        bindparam(name, type_=ARRAY(Text))
-        for name in ("actors", "actions", "subjects", "payloads", "befores", "afters")
-    ),
+        bindparam(n, type_=ARRAY(Text))
+        for n in ("actors", "actions", "subjects", "payloads", "heads", "middles", "tails")
+    )
 )
 
 

@@ -71,6 +71,35 @@ def test_the_database_chains_exactly_as_the_code_hashes(engine):
         assert audit.verify(s) is None
 
 
+def test_concurrent_appends_chain_in_order_of_time(engine):
+    """Many writers at once: a gapless chain that verifies, and time never goes backwards along seq."""
+    import threading
+
+    from service.store import write_scope
+
+    errors = []
+
+    def write(n):
+        try:
+            for i in range(10):
+                with write_scope(engine) as s:
+                    audit.append(s, f"system:w{n}", "test.concurrent", f"w{n}:{i}", {"i": i})
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with session_scope(engine) as s:
+        rows = s.execute(select(AuditRecord.seq, AuditRecord.at).order_by(AuditRecord.seq)).all()
+        assert [r.seq for r in rows] == list(range(1, 81))
+        assert all(a.at <= b.at for a, b in zip(rows, rows[1:], strict=False))
+        assert audit.verify(s) is None
+
+
 def test_database_refuses_update_and_delete(chain):
     assert current_revision(str(chain.url.render_as_string(hide_password=False))) == head_revision()
     for sql in ("UPDATE audit_log SET actor = 'x' WHERE seq = 2", "DELETE FROM audit_log WHERE seq = 2"):

@@ -79,26 +79,25 @@ _NEW_PAYOUT = insert_or_skip(
 )  # statements built once: on the hot path, building one costs more than running it
 
 
+def _decision_row(enterprise_id: int, pv_id: int, decision: Decision, outcome: str, application_id=None) -> dict:
+    """The values of a decision row: the amount only where money is due."""
+    return {
+        "application_id": application_id,
+        "enterprise_id": enterprise_id,
+        "policy_version_id": pv_id,
+        "outcome": outcome,
+        "amount": decision.amount if outcome == "eligible" else None,
+        "trace": [leaf.to_json() for leaf in decision.trace],
+        "missing": list(decision.missing),
+        "as_of": decision.as_of or dt.date.today(),
+        "decided_at": dt.datetime.now(dt.UTC),
+    }
+
+
 def _record(session, enterprise, pv, decision: Decision, outcome: str, application_id=None) -> int:
     """Insert the decision row and return its id (one statement, no ORM unit of work: this runs on every decision)."""
-    return (
-        session.connection()
-        .execute(
-            _NEW_DECISION,
-            {
-                "application_id": application_id,
-                "enterprise_id": enterprise.id,
-                "policy_version_id": pv.id,
-                "outcome": outcome,
-                "amount": decision.amount if outcome == "eligible" else None,
-                "trace": [leaf.to_json() for leaf in decision.trace],
-                "missing": list(decision.missing),
-                "as_of": decision.as_of or dt.date.today(),
-                "decided_at": dt.datetime.now(dt.UTC),
-            },
-        )
-        .scalar_one()
-    )
+    row = _decision_row(enterprise.id, pv.id, decision, outcome, application_id)
+    return session.connection().execute(_NEW_DECISION, row).scalar_one()
 
 
 def settle(
@@ -230,19 +229,7 @@ def settle_many(
         subject = f"{pv.spec['id']}:{ent.uscc}"
         refusal = next((r for f, r in REFUSALS.items() if facts.get(f) is True), None)
         outcome = "refused" if refusal else "eligible"
-        decisions.append(
-            {
-                "application_id": None,
-                "enterprise_id": ent.id,
-                "policy_version_id": pv.id,
-                "outcome": outcome,
-                "amount": d.amount if outcome == "eligible" else None,
-                "trace": [leaf.to_json() for leaf in d.trace],
-                "missing": [],
-                "as_of": d.as_of or dt.date.today(),
-                "decided_at": dt.datetime.now(dt.UTC),
-            }
-        )
+        decisions.append(_decision_row(ent.id, pv.id, d, outcome))
         if refusal:
             out[k] = Settlement("refused", None, refusal, None, None)
             entries.append((actor, "decision.refused", subject, {"reason": refusal}))

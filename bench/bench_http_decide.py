@@ -147,6 +147,9 @@ def _run(port, key, pairs, clients, total):
     return latencies, outcomes, errors, time.perf_counter() - t0
 
 
+WRK_THREADS = 2  # wrk's own threads (one per core); the clients are its connections
+
+
 def _run_wrk(port, key, pairs, clients, seconds, tmp: Path) -> tuple[dict, Counter, int, int, float]:
     """wrk with bench/wrk_apply.lua: percentiles (ms), outcomes, failed answers, socket errors, seconds."""
     bodies = tmp / "bodies.jsonl"
@@ -158,9 +161,11 @@ def _run_wrk(port, key, pairs, clients, seconds, tmp: Path) -> tuple[dict, Count
         "ZHIDA_BENCH_BODIES": str(bodies),
         "ZHIDA_BENCH_KEY": key,
         "ZHIDA_BENCH_RUN": f"{time.time_ns()}",
+        "ZHIDA_BENCH_THREADS": str(WRK_THREADS),
     }
     script = Path(__file__).with_name("wrk_apply.lua")
-    cmd = ["wrk", "-t", "2", "-c", str(clients), "-d", f"{seconds}s", "--timeout", "10s", "-s", str(script)]
+    cmd = ["wrk", "-t", str(WRK_THREADS), "-c", str(clients), "-d", f"{seconds}s", "--timeout", "10s"]
+    cmd += ["-s", str(script)]
     out = subprocess.run(
         [*cmd, f"http://127.0.0.1:{port}/api/applications"], env=env, capture_output=True, text=True, check=True
     ).stdout

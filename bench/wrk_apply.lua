@@ -11,7 +11,7 @@ local threads = {}
 function setup(thread) -- runs in the main Lua state; each thread has its own state
   threads[#threads + 1] = thread
   thread:set("tid", #threads)
-  thread:set("stride", 2) -- wrk -t 2: the threads take alternate bodies
+  thread:set("stride", tonumber(os.getenv("ZHIDA_BENCH_THREADS"))) -- each thread takes every stride-th body
 end
 
 function init(args)

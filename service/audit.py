@@ -137,7 +137,7 @@ def flush(session: Session) -> None:
             }
         )
         prev = digest
-    conn.execute(_INSERT, rows if len(rows) > 1 else rows[0])
+    conn.execute(_INSERT, rows)
     pending.clear()
 
 

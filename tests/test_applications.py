@@ -118,6 +118,25 @@ def test_enterprise_key_cannot_apply_for_another(app, keys, engine):
     assert r.status_code == 403
 
 
+def test_unknown_enterprise_or_policy_is_named_and_no_facts_is_undetermined(app, keys, engine):
+    """The one-query lookup: each missing part named; an enterprise with no facts still gets a decision."""
+    from matcher.uscc import make
+
+    c = app.test_client()
+    ghost = make("320102", 999_999)
+    r = post(c, keys["system"], {"uscc": ghost, "policy_id": "xina-jiuye-buzhu", "commitment": True}, idem="u1")
+    assert r.status_code == 404 and r.json.get("field") == "uscc" and ghost in r.json["detail"]
+    r = post(c, keys["system"], {"uscc": keys["uscc"], "policy_id": "no-such-policy", "commitment": True}, idem="u2")
+    assert r.status_code == 404 and "no-such-policy" in r.json["detail"]
+    bare = make("320102", 999_998)
+    with session_scope(engine) as s:
+        s.add(Enterprise(uscc=bare, name="无数据企业", region="320102", industry="C3911"))
+    r = post(c, keys["system"], {"uscc": bare, "policy_id": "xina-jiuye-buzhu", "commitment": True}, idem="u3")
+    assert r.status_code == 201 and r.json["outcome"] == "undetermined" and r.json["missing"]
+    with session_scope(engine) as s:
+        assert s.scalar(select(func.count(Payout.id))) == 0
+
+
 def test_automatic_policies_need_no_application(app, keys):
     r = post(
         app.test_client(),

@@ -102,19 +102,7 @@ def flush(session: Session) -> None:
         return
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        pieces = [_pieces(actor, action, subject, payload) for actor, action, subject, payload in pending]
-        conn.execute(
-            _APPEND,
-            {
-                "actors": [e[0] for e in pending],
-                "actions": [e[1] for e in pending],
-                "subjects": [e[2] for e in pending],
-                "payloads": [canonical(e[3]) for e in pending],
-                "heads": [p[0] for p in pieces],
-                "middles": [p[1] for p in pieces],
-                "tails": [p[2] for p in pieces],
-            },
-        )
+        conn.execute(_APPEND, server_append_args(pending))
         pending.clear()
         return
     at = dt.datetime.now(dt.UTC)  # under the write lock: monotonic with seq
@@ -139,6 +127,26 @@ def flush(session: Session) -> None:
         prev = digest
     conn.execute(_INSERT, rows)
     pending.clear()
+
+
+def server_append_args(entries: list[tuple[str, str, str, dict]]) -> dict:
+    """The arguments of ``zhida_audit_append`` (migration 0006) for ``(actor, action, subject, payload)`` entries."""
+    pieces = [_pieces(actor, action, subject, payload) for actor, action, subject, payload in entries]
+    return {
+        "actors": [e[0] for e in entries],
+        "actions": [e[1] for e in entries],
+        "subjects": [e[2] for e in entries],
+        "payloads": [canonical(e[3]) for e in entries],
+        "heads": [p[0] for p in pieces],
+        "middles": [p[1] for p in pieces],
+        "tails": [p[2] for p in pieces],
+    }
+
+
+SERVER_APPEND = (
+    "SELECT zhida_audit_append(%(actors)s::text[], %(actions)s::text[], %(subjects)s::text[], %(payloads)s::text[],"
+    " %(heads)s::text[], %(middles)s::text[], %(tails)s::text[])"
+)  # the same call in the driver's own parameter style, for work done on the driver directly
 
 
 def _pieces(actor: str, action: str, subject: str, payload) -> tuple[str, str, str]:

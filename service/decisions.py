@@ -95,8 +95,11 @@ def applicant(session: Session, uscc: str, slug: str, as_of: dt.date):
     query (the hot path of 即申即办). Returns ``(Subject, VersionRef, facts, sources)``, or None when
     the enterprise or the policy does not exist."""
     rows = session.connection().execute(_APPLICANT, {"slug": slug, "as_of": as_of, "uscc": uscc}).all()
-    if not rows:
-        return None
+    return applicant_of(rows, as_of) if rows else None
+
+
+def applicant_of(rows, as_of: dt.date):
+    """:func:`applicant`'s answer from its rows (one per fact, or one with no fact; named as in its query)."""
     r = rows[0]
     ent = Subject(r.e_id, r.uscc, r.region, r.industry, r.established_on)
     ref = VersionRef(r.pv_id, r.policy_id, r.version, r.spec_hash)
@@ -123,14 +126,18 @@ def policy_version(session: Session, slug: str, version: int | None = None) -> P
 _SPECS: dict[tuple[int, str], object] = {}
 
 
-def spec_of(pv, session: Session | None = None):
+def spec_of(pv, session: Session | None = None, load=None):
     """The parsed spec of a stored version. A version never changes (its hash names its content),
     so each is parsed once per process rather than on every decision. ``pv`` is a
-    :class:`PolicyVersion` or a :class:`VersionRef` (whose spec is read with ``session`` on first use)."""
+    :class:`PolicyVersion` or a :class:`VersionRef`, whose spec is read on first use with
+    ``session``, or with ``load(version_id)`` where the caller works on the driver directly."""
     key = (pv.id, pv.spec_hash)
     spec = _SPECS.get(key)
     if spec is None:
-        text = pv.spec if isinstance(pv, PolicyVersion) else session.scalar(_SPEC.params(id=pv.id))
+        if isinstance(pv, PolicyVersion):
+            text = pv.spec
+        else:
+            text = load(pv.id) if load is not None else session.scalar(_SPEC.params(id=pv.id))
         if len(_SPECS) >= 4096:
             _SPECS.clear()
         spec = _SPECS[key] = parse_spec(text)

@@ -30,6 +30,25 @@ STALE = dt.timedelta(minutes=10)  # a claim still running after this was left by
 MAX_KEY = 255
 
 
+def request_key() -> tuple[str, str, str]:
+    """The caller, the request's Idempotency-Key and the request's digest (a missing or bad key is 400)."""
+    key = request.headers.get(HEADER, "").strip()
+    if not key:
+        raise BadRequest(f"写操作须携带请求头 {HEADER}（每个业务请求一个唯一值，重试时保持不变）", field=HEADER)
+    if len(key) > MAX_KEY:
+        raise BadRequest(f"{HEADER} 过长（最多 {MAX_KEY} 个字符）", field=HEADER)
+    from service.api.guard import current_principal  # here: service.api imports this module
+
+    return current_principal().key_prefix, key, _request_hash()
+
+
+def lock_words(principal: str, key: str) -> tuple[int, int]:
+    """The two 32-bit words of the transaction-scoped advisory lock that stands for "running" on PostgreSQL."""
+    words = hashlib.sha256(f"{principal}\0{key}".encode()).digest()
+    hi, lo = (int.from_bytes(words[i : i + 4], "big", signed=True) for i in (0, 4))
+    return hi, lo
+
+
 def _request_hash() -> str:
     h = hashlib.sha256()
     h.update(request.method.encode() + b" " + request.path.encode() + b"\n")
@@ -60,15 +79,7 @@ def idempotent(view=None, *, atomic: bool = True):
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        key = request.headers.get(HEADER, "").strip()
-        if not key:
-            raise BadRequest(f"写操作须携带请求头 {HEADER}（每个业务请求一个唯一值，重试时保持不变）", field=HEADER)
-        if len(key) > MAX_KEY:
-            raise BadRequest(f"{HEADER} 过长（最多 {MAX_KEY} 个字符）", field=HEADER)
-        from service.api.guard import current_principal  # here: service.api imports this module
-
-        principal = current_principal().key_prefix
-        digest = _request_hash()
+        principal, key, digest = request_key()
         engine = current_app.extensions["zhida.engine"]
         if atomic and engine.dialect.name == "postgresql":
             return _in_one_transaction(view, args, kwargs, engine, principal, key, digest)
@@ -130,8 +141,7 @@ def _in_one_transaction(view, args, kwargs, engine, principal: str, key: str, di
     so no claim is ever left behind. The unique (caller, key) constraint is the
     final arbiter should two requests slip past each other.
     """
-    words = hashlib.sha256(f"{principal}\0{key}".encode()).digest()
-    hi, lo = (int.from_bytes(words[i : i + 4], "big", signed=True) for i in (0, 4))
+    hi, lo = lock_words(principal, key)
     now = dt.datetime.now(dt.UTC)
     try:
         with joined_writes(engine) as s:
@@ -151,21 +161,35 @@ def _in_one_transaction(view, args, kwargs, engine, principal: str, key: str, di
                 raise _Refused(make_response(current_app.handle_user_exception(e))) from None
             if resp.status_code >= 500:
                 raise _Discard(resp)
-            stored = conn.execute(_DONE_RETURNING, _done(principal, key, digest, resp, now)).first()
+            stored = conn.execute(_DONE_RETURNING, answer_row(principal, key, digest, resp, now)).first()
             if stored is None:  # a twin answered meanwhile: ours rolls back, theirs is the answer
                 raise _Twin
     except _Twin:
-        return _answer_twin(engine, _mine(principal, key), digest)
+        return answer_twin(engine, principal, key, digest)
     except _Refused as r:  # the request's writes are rolled back; the refusal is its answer
-        with write_scope(engine) as s:
-            s.connection().execute(_DONE, _done(principal, key, digest, r.response, now))
-        return r.response
+        return store_refusal(engine, principal, key, digest, r.response)
     except _Discard as d:
         return d.response
     return resp
 
 
-def _done(principal: str, key: str, digest: str, resp, now) -> dict:
+def store_refusal(engine, principal: str, key: str, digest: str, resp):
+    """Keep a refusal (4xx) as the key's answer, in a transaction of its own after the request's rolled back.
+    Should a twin have answered meanwhile, its answer stands and is returned (or 422 for a different request)."""
+    with write_scope(engine) as s:
+        row = answer_row(principal, key, digest, resp, dt.datetime.now(dt.UTC))
+        if s.connection().execute(_DONE_RETURNING, row).first() is not None:
+            return resp
+    return answer_twin(engine, principal, key, digest)
+
+
+def answer_twin(engine, principal: str, key: str, digest: str):
+    """The answer for a key another request holds: its stored answer, 409 while it runs, 422 if it differs."""
+    return _answer_twin(engine, _mine(principal, key), digest)
+
+
+def answer_row(principal: str, key: str, digest: str, resp, now) -> dict:
+    """The stored answer's row: replayed byte for byte until it expires."""
     return {
         "principal": principal,
         "key": key,

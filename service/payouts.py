@@ -52,7 +52,7 @@ def period_of(spec_period: str, as_of: dt.date) -> str:
 
 _budget = Budget.__table__.c
 _payout = Payout.__table__.c
-_NEW_DECISION = insert(DecisionRow.__table__).returning(DecisionRow.__table__.c.id)
+NEW_DECISION = insert(DecisionRow.__table__).returning(DecisionRow.__table__.c.id)
 _PAID_BEFORE = select(_payout.id, _payout.status, _payout.amount, _payout.decision_id).where(
     _payout.policy_id == bindparam("policy_id"),
     _payout.enterprise_id == bindparam("enterprise_id"),
@@ -79,7 +79,29 @@ _NEW_PAYOUT = insert_or_skip(
 )  # statements built once: on the hot path, building one costs more than running it
 
 
-def _decision_row(enterprise_id: int, pv_id: int, decision: Decision, outcome: str, application_id=None) -> dict:
+EXHAUSTED = "资金预算已用完，暂无法兑现"
+
+
+def repeat(period: str, status: str = "decided") -> str:
+    """The reason given when this (policy, enterprise, period) has its payout already."""
+    why = "兑现批次已被驳回" if status == "cancelled" else "已兑现"
+    return f"本期（{period}）{why}，不重复支付"
+
+
+def refusal(facts: dict) -> str | None:
+    """Why an enterprise is refused whatever the rules say (失信, 经营异常), or None."""
+    for flag, reason in REFUSALS.items():
+        if facts.get(flag) is True:
+            return reason
+    return None
+
+
+def unmet(decision: Decision) -> str:
+    """The reason given for a decision that is not eligible or not yet decidable."""
+    return "不符合申报条件" if decision.outcome == "not_eligible" else "需补充：" + "、".join(decision.missing)
+
+
+def decision_row(enterprise_id: int, pv_id: int, decision: Decision, outcome: str, application_id=None) -> dict:
     """The values of a decision row: the amount only where money is due."""
     return {
         "application_id": application_id,
@@ -96,8 +118,8 @@ def _decision_row(enterprise_id: int, pv_id: int, decision: Decision, outcome: s
 
 def _record(session, enterprise, pv, decision: Decision, outcome: str, application_id=None) -> int:
     """Insert the decision row and return its id (one statement, no ORM unit of work: this runs on every decision)."""
-    row = _decision_row(enterprise.id, pv.id, decision, outcome, application_id)
-    return session.connection().execute(_NEW_DECISION, row).scalar_one()
+    row = decision_row(enterprise.id, pv.id, decision, outcome, application_id)
+    return session.connection().execute(NEW_DECISION, row).scalar_one()
 
 
 def settle(
@@ -118,11 +140,11 @@ def settle(
     spec_id, period_kind = (spec.id, spec.period) if spec is not None else (pv.spec["id"], pv.spec["period"])
     subject = f"{spec_id}:{enterprise.uscc}"
     conn = session.connection()
-    for flag, reason in REFUSALS.items():
-        if facts.get(flag) is True:
-            decision_id = _record(session, enterprise, pv, decision, "refused", application_id)
-            audit.append(session, actor, "decision.refused", subject, {"decision": decision_id, "reason": reason})
-            return Settlement("refused", None, reason, None, decision_id)
+    reason = refusal(facts)
+    if reason is not None:
+        decision_id = _record(session, enterprise, pv, decision, "refused", application_id)
+        audit.append(session, actor, "decision.refused", subject, {"decision": decision_id, "reason": reason})
+        return Settlement("refused", None, reason, None, decision_id)
     if decision.outcome != "eligible":
         decision_id = _record(session, enterprise, pv, decision, decision.outcome, application_id)
         audit.append(
@@ -132,14 +154,12 @@ def settle(
             subject,
             {"decision": decision_id, "missing": list(decision.missing)},
         )
-        reason = "不符合申报条件" if decision.outcome == "not_eligible" else "需补充：" + "、".join(decision.missing)
-        return Settlement(decision.outcome, None, reason, None, decision_id)
+        return Settlement(decision.outcome, None, unmet(decision), None, decision_id)
 
     period = period_of(period_kind, decision.as_of or dt.date.today())
     key = {"policy_id": pv.policy_id, "enterprise_id": enterprise.id, "period": period}
     existing = conn.execute(_PAID_BEFORE, key).first()
     if existing is not None:
-        why = "兑现批次已被驳回" if existing.status == "cancelled" else "已兑现"
         audit.append(
             session,
             actor,
@@ -148,13 +168,13 @@ def settle(
             {"payout": existing.id, "period": period, "application": application_id},
         )
         return Settlement(
-            "already_paid", existing.amount, f"本期（{period}）{why}，不重复支付", existing.id, existing.decision_id
+            "already_paid", existing.amount, repeat(period, existing.status), existing.id, existing.decision_id
         )
     amount = decision.amount
     decision_id = _record(session, enterprise, pv, decision, "eligible", application_id)
     if conn.execute(_RESERVE, {"b_policy": pv.policy_id, "b_amount": amount}).rowcount != 1:
         audit.append(session, actor, "decision.budget_exhausted", subject, {"decision": decision_id, "amount": amount})
-        return Settlement("budget_exhausted", amount, "资金预算已用完，暂无法兑现", None, decision_id)
+        return Settlement("budget_exhausted", amount, EXHAUSTED, None, decision_id)
     now = dt.datetime.now(dt.UTC)
     payout_id = conn.execute(
         _NEW_PAYOUT,
@@ -174,7 +194,7 @@ def settle(
         return Settlement(
             "already_paid",
             twin.amount if twin else amount,
-            f"本期（{period}）已兑现，不重复支付",
+            repeat(period),
             twin.id if twin else None,
             decision_id,
         )
@@ -227,22 +247,20 @@ def settle_many(
     decisions, take = [], []
     for k, (ent, d, facts) in enumerate(items):
         subject = f"{pv.spec['id']}:{ent.uscc}"
-        refusal = next((r for f, r in REFUSALS.items() if facts.get(f) is True), None)
-        outcome = "refused" if refusal else "eligible"
-        decisions.append(_decision_row(ent.id, pv.id, d, outcome))
-        if refusal:
-            out[k] = Settlement("refused", None, refusal, None, None)
-            entries.append((actor, "decision.refused", subject, {"reason": refusal}))
+        refused = refusal(facts)
+        outcome = "refused" if refused else "eligible"
+        decisions.append(decision_row(ent.id, pv.id, d, outcome))
+        if refused:
+            out[k] = Settlement("refused", None, refused, None, None)
+            entries.append((actor, "decision.refused", subject, {"reason": refused}))
         elif ent.id in paid_before:
-            why = "兑现批次已被驳回" if ent.id in cancelled else "已兑现"
-            out[k] = Settlement(
-                "already_paid", d.amount, f"本期（{period}）{why}，不重复支付", paid_before[ent.id], None
-            )
+            status = "cancelled" if ent.id in cancelled else "decided"
+            out[k] = Settlement("already_paid", d.amount, repeat(period, status), paid_before[ent.id], None)
         elif d.amount <= remaining:
             remaining -= d.amount
             take.append(k)
         else:
-            out[k] = Settlement("budget_exhausted", d.amount, "资金预算已用完，暂无法兑现", None, None)
+            out[k] = Settlement("budget_exhausted", d.amount, EXHAUSTED, None, None)
             entries.append((actor, "decision.budget_exhausted", subject, {"amount": d.amount}))
     decision_ids = (
         session.execute(insert(DecisionRow).returning(DecisionRow.id, sort_by_parameter_order=True), decisions)
@@ -304,7 +322,7 @@ def settle_many(
                 )
             )
         else:  # a concurrent writer paid it between our read and our insert
-            out[k] = Settlement("already_paid", d.amount, f"本期（{period}）已兑现，不重复支付", None, decision_ids[k])
+            out[k] = Settlement("already_paid", d.amount, repeat(period), None, decision_ids[k])
     audit.append_many(session, entries)
     session.expire(budget)
     return out  # type: ignore[return-value]

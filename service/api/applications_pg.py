@@ -1,0 +1,229 @@
+"""即申即办 on PostgreSQL, on the driver: the whole request in one transaction and two round trips.
+
+Through a SQLAlchemy session a decision took eight round trips and most of its CPU in
+building, sending and reading statements. Here psycopg runs the same transaction in
+pipeline mode:
+
+1. BEGIN, the idempotency claim, the two new rows' ids and the applicant with the policy's
+   current version and the facts — one query, one round trip;
+2. the rule engine decides in Python (:mod:`service.api.verdicts`, shared with the session
+   path), then the application, the decision, the stored answer, the audit append and
+   COMMIT go together and are answered together.
+
+An eligible decision adds the ledger's round trips, in :func:`service.payouts.settle`'s
+order: paid before? reserve the budget; insert the payout.
+
+What the idempotency layer guarantees holds here too (see :mod:`service.idempotency`):
+the claim is a transaction-scoped advisory lock, so a twin that holds it, or a live
+stored answer, gets the twin's answer; the stored answer is a plain INSERT, so should a
+twin's answer have committed meanwhile, the unique (caller, key) constraint fails this
+transaction, everything in it rolls back and the twin's answer is returned; a refusal
+rolls back and is kept in a transaction of its own. The audit records are appended by
+``zhida_audit_append`` right before COMMIT in the same pipeline, so its lock is held
+for the server's own time, with no round trip inside.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import psycopg
+from flask import current_app, make_response, request
+from psycopg.rows import namedtuple_row
+from psycopg.types.json import Json
+
+from graph.errors import GraphError
+from matcher.errors import MatcherError
+from service import audit
+from service.api.guard import current_principal
+from service.api.verdicts import answer, asked, check_access, judge, name_missing, review_note, stored_declared
+from service.decisions import applicant_of, spec_of
+from service.errors import ServiceError
+from service.idempotency import answer_row, answer_twin, lock_words, request_key, store_refusal
+from service.payouts import EXHAUSTED, decision_row, period_of, refusal, repeat, unmet
+
+_READ = """
+WITH claim AS MATERIALIZED (
+    SELECT pg_try_advisory_xact_lock(%(hi)s, %(lo)s) AS claimed,
+           (SELECT expires_at FROM idempotency_keys WHERE principal = %(principal)s AND key = %(key)s) AS expires,
+           nextval('applications_id_seq') AS application_id,
+           nextval('decisions_id_seq') AS decision_id
+)
+SELECT claim.claimed, claim.expires, claim.application_id, claim.decision_id, a.*
+FROM claim LEFT JOIN (
+    SELECT e.id AS e_id, e.uscc, e.region, e.industry, e.established_on,
+           pv.id AS pv_id, pv.policy_id, pv.version, pv.spec_hash,
+           fv.field, fv.value, fv.source, fv.as_of, fv.recorded_at, fv.id AS fv_id
+    FROM enterprises e
+    JOIN policies p ON p.slug = %(slug)s
+    JOIN policy_versions pv ON pv.policy_id = p.id AND pv.version = p.current_version
+    LEFT JOIN field_values fv ON fv.enterprise_id = e.id AND fv.as_of <= %(as_of)s
+    WHERE e.uscc = %(uscc)s
+) a ON true
+"""  # the claim is evaluated once (a volatile CTE); one row per fact, or one with no fact
+_SPEC = "SELECT spec FROM policy_versions WHERE id = %s"
+_FORGET_EXPIRED = "DELETE FROM idempotency_keys WHERE principal = %(principal)s AND key = %(key)s"
+_NEW_APPLICATION = """
+INSERT INTO applications (id, enterprise_id, policy_version_id, declared, commitment_accepted, status, created_at)
+VALUES (%(id)s, %(enterprise_id)s, %(policy_version_id)s, %(declared)s, true, %(status)s, %(created_at)s)
+"""
+_NEW_DECISION = """
+INSERT INTO decisions (id, application_id, enterprise_id, policy_version_id, outcome, amount, trace, missing,
+                       as_of, decided_at)
+VALUES (%(id)s, %(application_id)s, %(enterprise_id)s, %(policy_version_id)s, %(outcome)s, %(amount)s, %(trace)s,
+        %(missing)s, %(as_of)s, %(decided_at)s)
+"""
+_PAID_BEFORE = """
+SELECT id, status FROM payouts WHERE policy_id = %(policy_id)s AND enterprise_id = %(enterprise_id)s
+AND period = %(period)s
+"""
+_RESERVE = """
+UPDATE budgets SET reserved = reserved + %(amount)s
+WHERE policy_id = %(policy_id)s AND total - reserved - paid >= %(amount)s RETURNING policy_id
+"""  # with the CHECK (total - reserved - paid >= 0), no two deciders can overspend
+_UNRESERVE = "UPDATE budgets SET reserved = reserved - %(amount)s WHERE policy_id = %(policy_id)s"
+_NEW_PAYOUT = """
+INSERT INTO payouts (policy_id, enterprise_id, period, amount, status, decision_id, created_at, updated_at)
+VALUES (%(policy_id)s, %(enterprise_id)s, %(period)s, %(amount)s, 'decided', %(decision_id)s, %(now)s, %(now)s)
+ON CONFLICT (policy_id, enterprise_id, period) DO NOTHING RETURNING id
+"""
+_STORE_ANSWER = """
+INSERT INTO idempotency_keys (principal, key, request_hash, status, response_status, response_body, response_type,
+                              created_at, expires_at)
+VALUES (%(principal)s, %(key)s, %(request_hash)s, %(status)s, %(response_status)s, %(response_body)s,
+        %(response_type)s, %(created_at)s, %(expires_at)s)
+"""  # no ON CONFLICT: a twin's committed answer must fail this transaction
+_KEY_CONSTRAINT = "uq_idempotency_keys_principal_key"
+
+
+class _Twin(Exception):
+    """Another request with this key holds the claim or has answered."""
+
+
+def apply(engine):
+    """``POST /api/applications`` on PostgreSQL (the view checks the caller's role first)."""
+    principal, key, digest = request_key()
+    try:
+        ask = asked(request.get_json(silent=True))
+    except ServiceError as e:
+        return store_refusal(engine, principal, key, digest, make_response(current_app.handle_user_exception(e)))
+    pooled = engine.raw_connection()  # from SQLAlchemy's pool: the same checkout checks and fork safety
+    conn = pooled.driver_connection
+    try:
+        return _transaction(engine, conn, ask, principal, key, digest)
+    finally:
+        if conn.broken or conn.closed:
+            pooled.invalidate()
+        pooled.close()
+
+
+def _transaction(engine, conn: psycopg.Connection, ask, principal: str, key: str, digest: str):
+    today = dt.date.today()
+    now = dt.datetime.now(dt.UTC)
+    who = current_principal()
+    actor = f"{who.role}:{who.key_prefix}"
+    hi, lo = lock_words(principal, key)
+    try:
+        with conn.pipeline():
+            cur = conn.cursor(row_factory=namedtuple_row)
+            cur.execute(
+                _READ,
+                {"hi": hi, "lo": lo, "principal": principal, "key": key}
+                | {"slug": ask.policy_id, "as_of": today, "uscc": ask.uscc},
+            )
+            rows = cur.fetchall()
+            first = rows[0]
+            if not first.claimed or (first.expires is not None and first.expires >= now):
+                raise _Twin
+            if first.expires is not None:  # an expired answer gives way
+                cur.execute(_FORGET_EXPIRED, {"principal": principal, "key": key})
+            if first.e_id is None:
+                name_missing(engine, ask.uscc, ask.policy_id)
+            ent, pv, verified, sources = applicant_of(rows, today)
+            check_access(ent.id)
+            spec = spec_of(pv, load=lambda version_id: cur.execute(_SPEC, (version_id,)).fetchone().spec)
+            judged = judge(spec, ask.declared, verified, sources, today)
+            app_id, decision_id = first.application_id, first.decision_id
+            cur.execute(
+                _NEW_APPLICATION,
+                {
+                    "id": app_id,
+                    "enterprise_id": ent.id,
+                    "policy_version_id": pv.id,
+                    "declared": Json(stored_declared(judged)),
+                    "status": "pending_review" if judged.queued else "decided",
+                    "created_at": now,
+                },
+            )
+            entries = []
+            subject = f"{spec.id}:{ent.uscc}"
+            if judged.queued:
+                _record(cur, decision_id, ent, pv, judged.decision, "eligible", app_id)
+                entries.append((actor, "application.pending_review", subject, {"application": app_id}))
+                outcome, reason, payout_id = "pending_review", review_note(spec), None
+            else:
+                audited = (actor, subject, entries)
+                outcome, reason, payout_id = _settle(cur, ent, pv, spec, judged, app_id, decision_id, now, audited)
+            resp = make_response(answer(app_id, ent, spec, pv, judged, outcome, reason, payout_id))
+            cur.execute(_STORE_ANSWER, answer_row(principal, key, digest, resp, now))
+            cur.execute(audit.SERVER_APPEND, audit.server_append_args(entries))
+            conn.commit()  # COMMIT and the pipeline's sync: every write above is answered here
+        return resp
+    except _Twin:
+        conn.rollback()
+        return answer_twin(engine, principal, key, digest)
+    except (ServiceError, MatcherError, GraphError) as e:  # a refusal: nothing it wrote stays; it is the answer
+        conn.rollback()
+        return store_refusal(engine, principal, key, digest, make_response(current_app.handle_user_exception(e)))
+    except psycopg.errors.UniqueViolation as e:
+        conn.rollback()
+        if e.diag.constraint_name != _KEY_CONSTRAINT:
+            raise
+        return answer_twin(engine, principal, key, digest)  # its answer committed while we worked
+    except BaseException:
+        if not conn.broken and not conn.closed:
+            conn.rollback()
+        raise
+
+
+def _record(cur, decision_id: int, ent, pv, decision, outcome: str, app_id: int) -> None:
+    row = decision_row(ent.id, pv.id, decision, outcome, app_id)
+    cur.execute(_NEW_DECISION, row | {"id": decision_id, "trace": Json(row["trace"]), "missing": Json(row["missing"])})
+
+
+def _settle(cur, ent, pv, spec, judged, app_id: int, decision_id: int, now, audited):
+    """:func:`service.payouts.settle` on the driver: the same outcomes, reasons, rows and audit records.
+    Returns ``(outcome, reason, payout_id)``; the audit entries go to ``audited = (actor, subject, entries)``."""
+    actor, subject, entries = audited
+    decision = judged.decision
+    reason = refusal(judged.facts)
+    if reason is not None:
+        _record(cur, decision_id, ent, pv, decision, "refused", app_id)
+        entries.append((actor, "decision.refused", subject, {"decision": decision_id, "reason": reason}))
+        return "refused", reason, None
+    if decision.outcome != "eligible":
+        _record(cur, decision_id, ent, pv, decision, decision.outcome, app_id)
+        payload = {"decision": decision_id, "missing": list(decision.missing)}
+        entries.append((actor, f"decision.{decision.outcome}", subject, payload))
+        return decision.outcome, unmet(decision), None
+
+    period = period_of(spec.period, decision.as_of or dt.date.today())
+    key = {"policy_id": pv.policy_id, "enterprise_id": ent.id, "period": period}
+    existing = cur.execute(_PAID_BEFORE, key).fetchone()
+    if existing is not None:
+        payload = {"payout": existing.id, "period": period, "application": app_id}
+        entries.append((actor, "decision.already_paid", subject, payload))
+        return "already_paid", repeat(period, existing.status), existing.id
+    amount = decision.amount
+    _record(cur, decision_id, ent, pv, decision, "eligible", app_id)
+    if cur.execute(_RESERVE, {"policy_id": pv.policy_id, "amount": amount}).fetchone() is None:
+        entries.append((actor, "decision.budget_exhausted", subject, {"decision": decision_id, "amount": amount}))
+        return "budget_exhausted", EXHAUSTED, None
+    paid = cur.execute(_NEW_PAYOUT, key | {"amount": amount, "decision_id": decision_id, "now": now}).fetchone()
+    if paid is None:  # a concurrent twin committed the same (policy, enterprise, period) first
+        cur.execute(_UNRESERVE, {"policy_id": pv.policy_id, "amount": amount})
+        twin = cur.execute(_PAID_BEFORE, key).fetchone()
+        return "already_paid", repeat(period), twin.id if twin else None
+    payload = {"decision": decision_id, "payout": paid.id, "amount": amount, "period": period}
+    entries.append((actor, "payout.decided", subject, payload | {"policy_version": pv.version}))
+    return "paid", "", paid.id

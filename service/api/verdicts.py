@@ -1,0 +1,156 @@
+"""What an application's answer rests on, the same on every store: the request's checks, the
+decision over verified and declared facts, and the answer's body.
+
+:mod:`service.api.applications` runs it in a SQLAlchemy session (SQLite, and every other
+write), :mod:`service.api.applications_pg` on the PostgreSQL driver in two round trips.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from flask import jsonify
+from sqlalchemy import select
+
+from matcher import catalog
+from matcher import uscc as uscc_codes
+from matcher.decision import Decision, decide
+from matcher.errors import InvalidUSCC
+from service.api.guard import current_principal
+from service.decisions import policy_version
+from service.errors import AccessDenied, BadRequest, NotFound, Unprocessable
+from service.payouts import refusal
+from service.store import read_scope
+from service.store.models import Enterprise
+
+OUTCOME_LABELS = {
+    "paid": "符合条件，已确定兑现",
+    "already_paid": "本期已兑现，不重复支付",
+    "refused": "不予支持",
+    "budget_exhausted": "符合条件，但资金预算已用完",
+    "not_eligible": "不符合条件",
+    "undetermined": "信息不足，请补充申报",
+    "pending_review": "初审符合，已转人工审核",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """A checked application request."""
+
+    uscc: str
+    policy_id: str
+    declared: dict
+
+
+def asked(body) -> Asked:
+    """The request's fields, checked before anything is read: each bad one named."""
+    if not isinstance(body, dict):
+        raise BadRequest("请求体应为 JSON 对象：{uscc, policy_id, declared, commitment}")
+    if body.get("commitment") is not True:
+        raise BadRequest("申报须同意信用承诺：commitment 应为 true", field="commitment")
+    slug = body.get("policy_id")
+    if not isinstance(slug, str):
+        raise BadRequest("缺少 policy_id", field="policy_id")
+    declared = body.get("declared", {})
+    if not isinstance(declared, dict):
+        raise BadRequest("declared 应为对象：字段名 → 值", field="declared")
+    try:
+        code = uscc_codes.validate(body.get("uscc", current_principal().enterprise_uscc))
+    except InvalidUSCC as e:
+        raise BadRequest(str(e), field="uscc") from None
+    return Asked(code, slug, declared)
+
+
+def name_missing(engine, uscc: str, slug: str) -> None:
+    """Raise NotFound naming what the one-query lookup did not find: the enterprise or the policy."""
+    with read_scope(engine) as s:
+        if s.scalar(select(Enterprise.id).where(Enterprise.uscc == uscc)) is None:
+            raise NotFound(f"企业 {uscc} 不存在", field="uscc")
+        policy_version(s, slug)
+    raise NotFound(f"政策 {slug} 没有当前版本", field="policy_id")
+
+
+def check_access(enterprise_id: int) -> None:
+    if not current_principal().can_access_enterprise(enterprise_id):
+        raise AccessDenied("企业密钥只能为本企业申报")
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    declared: dict  # typed declared facts
+    facts: dict  # declared and verified; verified wins
+    decision: Decision
+    queued: bool  # eligible under a 审核 policy: to the review queue
+
+
+def judge(spec, raw_declared: dict, verified: dict, sources: dict, today: dt.date) -> Judged:
+    """Decide an application: the policy must take applications today, declared facts must be
+    declarable and agree with verified data; an enterprise refused outright is never queued."""
+    if spec.mode == "automatic":
+        raise Unprocessable(f"{spec.name}为免申即享政策，无需申请，符合条件将自动兑现", field="policy_id")
+    if not spec.valid_from <= today <= spec.valid_to:
+        raise Unprocessable(
+            f"{spec.name}的受理期为 {spec.valid_from} 至 {spec.valid_to}，今天不在受理期内", field="policy_id"
+        )
+    declared = _declared(spec, raw_declared, verified, today)
+    facts = {**declared, **verified}
+    sources = {**sources, **{k: "declared" for k in declared}}
+    decision = decide(spec, facts, today, sources)
+    queued = spec.mode == "review" and decision.outcome == "eligible" and refusal(facts) is None
+    return Judged(declared, facts, decision, queued)
+
+
+def _declared(spec, raw: dict, verified: dict, as_of: dt.date) -> dict:
+    """Typed declared facts; each must be declarable for this policy and must not contradict verified data."""
+    out = {}
+    for name, value in raw.items():
+        if name not in catalog.FIELDS:
+            raise BadRequest(f"declared.{name}：字段目录中没有这个字段", field=f"declared.{name}")
+        if name not in spec.declarable:
+            allowed = "、".join(catalog.FIELDS[n].label for n in spec.declarable) or "无"
+            raise Unprocessable(
+                f"declared.{name}：本政策不接受自主申报{catalog.FIELDS[name].label}（可申报：{allowed}）",
+                field=f"declared.{name}",
+            )
+        typed = catalog.parse_value(name, value, today=as_of)
+        if name in verified and verified[name] != typed:
+            shown = catalog.label_value(name, verified[name])
+            raise Unprocessable(
+                f"declared.{name}：申报值 {catalog.label_value(name, typed)} 与核验数据 {shown} 不一致，以核验数据为准",
+                field=f"declared.{name}",
+            )
+        out[name] = typed
+    return out
+
+
+def stored_declared(judged: Judged) -> dict:
+    """The declared facts as the application row keeps them (catalog text)."""
+    return {k: catalog.format_value(k, v) for k, v in judged.declared.items()}
+
+
+def review_note(spec) -> str:
+    return f"承诺 {spec.time_limit_days} 个工作日内办结"
+
+
+def answer(application_id: int, ent, spec, pv, judged: Judged, outcome: str, reason: str, payout_id):
+    """The 201 answer: outcome with its label and reason, amount where money is due, the rule trace."""
+    decision = judged.decision
+    money = decision.amount is not None and outcome in ("paid", "already_paid", "pending_review")
+    return jsonify(
+        {
+            "application_id": application_id,
+            "uscc": ent.uscc,
+            "policy_id": spec.id,
+            "policy_version": pv.version,
+            "outcome": outcome,
+            "outcome_label": OUTCOME_LABELS[outcome],
+            "reason": reason,
+            "amount": f"{decision.amount:.2f}" if money else None,
+            "payout_id": payout_id,
+            "missing": list(decision.missing),
+            "declared": sorted(judged.declared),
+            "trace": [leaf.sentence for leaf in decision.trace],
+        }
+    ), 201

@@ -22,8 +22,7 @@ import os
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Text, bindparam, func, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from service.errors import BadRequest
@@ -89,7 +88,7 @@ def flush(session: Session) -> None:
     """Chain and insert the pending entries. Called just before commit.
 
     On PostgreSQL one round trip: the server function ``zhida_audit_append``
-    (migration 0006) takes the append lock, then the time and the head, and inserts
+    (migrations 0006, 0007) takes the append lock, then the time and the head, and inserts
     the chained records, hashing exactly as :func:`record_hash`. Taken as the
     transaction's last step, the lock is held by a transaction that locks nothing
     else before it commits, so it never waits for a row another writer holds and no
@@ -130,23 +129,16 @@ def flush(session: Session) -> None:
 
 
 def server_append_args(entries: list[tuple[str, str, str, dict]]) -> dict:
-    """The arguments of ``zhida_audit_append`` (migration 0006) for ``(actor, action, subject, payload)`` entries."""
-    pieces = [_pieces(actor, action, subject, payload) for actor, action, subject, payload in entries]
-    return {
-        "actors": [e[0] for e in entries],
-        "actions": [e[1] for e in entries],
-        "subjects": [e[2] for e in entries],
-        "payloads": [canonical(e[3]) for e in entries],
-        "heads": [p[0] for p in pieces],
-        "middles": [p[1] for p in pieces],
-        "tails": [p[2] for p in pieces],
-    }
+    """The argument of ``zhida_audit_append`` (migration 0007) for ``(actor, action, subject, payload)`` entries:
+    one JSON array of ``[actor, action, subject, payload, head, middle, tail]``, all strings."""
+    rows = [
+        [actor, action, subject, canonical(payload), *_pieces(actor, action, subject, payload)]
+        for actor, action, subject, payload in entries
+    ]
+    return {"entries": json.dumps(rows, ensure_ascii=False)}
 
 
-SERVER_APPEND = (
-    "SELECT zhida_audit_append(%(actors)s::text[], %(actions)s::text[], %(subjects)s::text[], %(payloads)s::text[],"
-    " %(heads)s::text[], %(middles)s::text[], %(tails)s::text[])"
-)  # the same call in the driver's own parameter style, for work done on the driver directly
+SERVER_APPEND = "SELECT zhida_audit_append(%(entries)s::json)"  # in the driver's own style, for work on the driver
 
 
 def _pieces(actor: str, action: str, subject: str, payload) -> tuple[str, str, str]:
@@ -157,14 +149,7 @@ def _pieces(actor: str, action: str, subject: str, payload) -> tuple[str, str, s
     return head, '","payload":' + canonical(payload) + ',"seq":', ',"subject":' + canonical(subject) + "}"
 
 
-_APPEND = text(
-    "SELECT zhida_audit_append(:actors, :actions, :subjects, :payloads, :heads, :middles, :tails)"
-).bindparams(
-    *(
-        bindparam(n, type_=ARRAY(Text))
-        for n in ("actors", "actions", "subjects", "payloads", "heads", "middles", "tails")
-    )
-)
+_APPEND = text("SELECT zhida_audit_append(CAST(:entries AS json))")
 
 
 @dataclass(frozen=True)

@@ -26,11 +26,12 @@ for the server's own time, with no round trip inside.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 
 import psycopg
 from flask import current_app, make_response, request
 from psycopg.rows import namedtuple_row
-from psycopg.types.json import Json
 
 from graph.errors import GraphError
 from matcher.errors import MatcherError
@@ -65,13 +66,14 @@ _SPEC = "SELECT spec FROM policy_versions WHERE id = %s"
 _FORGET_EXPIRED = "DELETE FROM idempotency_keys WHERE principal = %(principal)s AND key = %(key)s"
 _NEW_APPLICATION = """
 INSERT INTO applications (id, enterprise_id, policy_version_id, declared, commitment_accepted, status, created_at)
-VALUES (%(id)s, %(enterprise_id)s, %(policy_version_id)s, %(declared)s, true, %(status)s, %(created_at)s)
+VALUES (%(a_id)s, %(a_enterprise_id)s, %(a_policy_version_id)s, %(a_declared)s::json, true, %(a_status)s,
+        %(a_created_at)s)
 """
 _NEW_DECISION = """
 INSERT INTO decisions (id, application_id, enterprise_id, policy_version_id, outcome, amount, trace, missing,
                        as_of, decided_at)
-VALUES (%(id)s, %(application_id)s, %(enterprise_id)s, %(policy_version_id)s, %(outcome)s, %(amount)s, %(trace)s,
-        %(missing)s, %(as_of)s, %(decided_at)s)
+VALUES (%(d_id)s, %(d_application_id)s, %(d_enterprise_id)s, %(d_policy_version_id)s, %(d_outcome)s, %(d_amount)s,
+        %(d_trace)s::json, %(d_missing)s::json, %(d_as_of)s, %(d_decided_at)s)
 """
 _PAID_BEFORE = """
 SELECT id, status FROM payouts WHERE policy_id = %(policy_id)s AND enterprise_id = %(enterprise_id)s
@@ -90,8 +92,8 @@ ON CONFLICT (policy_id, enterprise_id, period) DO NOTHING RETURNING id
 _STORE_ANSWER = """
 INSERT INTO idempotency_keys (principal, key, request_hash, status, response_status, response_body, response_type,
                               created_at, expires_at)
-VALUES (%(principal)s, %(key)s, %(request_hash)s, %(status)s, %(response_status)s, %(response_body)s,
-        %(response_type)s, %(created_at)s, %(expires_at)s)
+VALUES (%(k_principal)s, %(k_key)s, %(k_request_hash)s, %(k_status)s, %(k_response_status)s, %(k_response_body)s,
+        %(k_response_type)s, %(k_created_at)s, %(k_expires_at)s)
 """  # no ON CONFLICT: a twin's committed answer must fail this transaction
 _KEY_CONSTRAINT = "uq_idempotency_keys_principal_key"
 
@@ -144,30 +146,35 @@ def _transaction(engine, conn: psycopg.Connection, ask, principal: str, key: str
             spec = spec_of(pv, load=lambda version_id: cur.execute(_SPEC, (version_id,)).fetchone().spec)
             judged = judge(spec, ask.declared, verified, sources, today)
             app_id, decision_id = first.application_id, first.decision_id
-            cur.execute(
+            held = _Held()
+            held.add(
+                "a",
                 _NEW_APPLICATION,
                 {
-                    "id": app_id,
-                    "enterprise_id": ent.id,
-                    "policy_version_id": pv.id,
-                    "declared": Json(stored_declared(judged)),
-                    "status": "pending_review" if judged.queued else "decided",
-                    "created_at": now,
+                    "a_id": app_id,
+                    "a_enterprise_id": ent.id,
+                    "a_policy_version_id": pv.id,
+                    "a_declared": json.dumps(stored_declared(judged)),
+                    "a_status": "pending_review" if judged.queued else "decided",
+                    "a_created_at": now,
                 },
             )
             entries = []
             subject = f"{spec.id}:{ent.uscc}"
             if judged.queued:
-                _record(cur, decision_id, ent, pv, judged.decision, "eligible", app_id)
+                _record(held, decision_id, ent, pv, judged.decision, "eligible", app_id)
                 entries.append((actor, "application.pending_review", subject, {"application": app_id}))
                 outcome, reason, payout_id = "pending_review", review_note(spec), None
             else:
                 audited = (actor, subject, entries)
-                outcome, reason, payout_id = _settle(cur, ent, pv, spec, judged, app_id, decision_id, now, audited)
+                outcome, reason, payout_id = _settle(
+                    cur, held, ent, pv, spec, judged, app_id, decision_id, now, audited
+                )
             resp = make_response(answer(app_id, ent, spec, pv, judged, outcome, reason, payout_id))
-            cur.execute(_STORE_ANSWER, answer_row(principal, key, digest, resp, now))
-            cur.execute(audit.SERVER_APPEND, audit.server_append_args(entries))
-            conn.commit()  # COMMIT and the pipeline's sync: every write above is answered here
+            stored = answer_row(principal, key, digest, resp, now)
+            held.add("k", _STORE_ANSWER, {f"k_{name}": value for name, value in stored.items()})
+            held.last(cur, audit.server_append_args(entries))
+            cur.execute("COMMIT")  # answered, with every write above, at the pipeline's end (its Sync)
         return resp
     except _Twin:
         conn.rollback()
@@ -186,23 +193,54 @@ def _transaction(engine, conn: psycopg.Connection, ask, principal: str, key: str
         raise
 
 
-def _record(cur, decision_id: int, ent, pv, decision, outcome: str, app_id: int) -> None:
+class _Held:
+    """Inserts held back to go out as one statement with the stored answer and the audit append:
+    data-modifying CTEs, whose foreign keys are checked at the statement's end."""
+
+    def __init__(self):
+        self.parts: list[tuple[str, str]] = []
+        self.params: dict = {}
+
+    def add(self, name: str, sql: str, params: dict) -> None:
+        self.parts.append((name, sql))
+        self.params.update(params)
+
+    def now(self, cur) -> None:
+        """Send the held inserts as they are (pipelined: no wait), before a statement that needs their rows."""
+        for _, sql in self.parts:
+            cur.execute(sql, self.params)
+        self.parts.clear()
+        self.params = {}
+
+    def last(self, cur, audit_args: dict) -> None:
+        """The held inserts and the audit append in one statement, the transaction's last before COMMIT."""
+        ctes = ", ".join(f"{name} AS ({sql})" for name, sql in self.parts)
+        cur.execute(_last_sql(ctes), self.params | audit_args)
+
+
+@functools.cache
+def _last_sql(ctes: str) -> str:
+    return f"WITH {ctes} {audit.SERVER_APPEND}"  # one text per combination: each is prepared once
+
+
+def _record(held: _Held, decision_id: int, ent, pv, decision, outcome: str, app_id: int) -> None:
     row = decision_row(ent.id, pv.id, decision, outcome, app_id)
-    cur.execute(_NEW_DECISION, row | {"id": decision_id, "trace": Json(row["trace"]), "missing": Json(row["missing"])})
+    row |= {"id": decision_id, "trace": json.dumps(row["trace"]), "missing": json.dumps(row["missing"])}
+    held.add("d", _NEW_DECISION, {f"d_{name}": value for name, value in row.items()})
 
 
-def _settle(cur, ent, pv, spec, judged, app_id: int, decision_id: int, now, audited):
+def _settle(cur, held: _Held, ent, pv, spec, judged, app_id: int, decision_id: int, now, audited):
     """:func:`service.payouts.settle` on the driver: the same outcomes, reasons, rows and audit records.
     Returns ``(outcome, reason, payout_id)``; the audit entries go to ``audited = (actor, subject, entries)``."""
     actor, subject, entries = audited
     decision = judged.decision
     reason = refusal(judged.facts)
     if reason is not None:
-        _record(cur, decision_id, ent, pv, decision, "refused", app_id)
+        _record(held, decision_id, ent, pv, decision, "refused", app_id)
         entries.append((actor, "decision.refused", subject, {"decision": decision_id, "reason": reason}))
         return "refused", reason, None
     if decision.outcome != "eligible":
-        _record(cur, decision_id, ent, pv, decision, decision.outcome, app_id)
+        _record(held, decision_id, ent, pv, decision, decision.outcome, app_id)
         payload = {"decision": decision_id, "missing": list(decision.missing)}
         entries.append((actor, f"decision.{decision.outcome}", subject, payload))
         return decision.outcome, unmet(decision), None
@@ -215,7 +253,8 @@ def _settle(cur, ent, pv, spec, judged, app_id: int, decision_id: int, now, audi
         entries.append((actor, "decision.already_paid", subject, payload))
         return "already_paid", repeat(period, existing.status), existing.id
     amount = decision.amount
-    _record(cur, decision_id, ent, pv, decision, "eligible", app_id)
+    _record(held, decision_id, ent, pv, decision, "eligible", app_id)
+    held.now(cur)  # the payout refers to the decision, the decision to the application
     if cur.execute(_RESERVE, {"policy_id": pv.policy_id, "amount": amount}).fetchone() is None:
         entries.append((actor, "decision.budget_exhausted", subject, {"decision": decision_id, "amount": amount}))
         return "budget_exhausted", EXHAUSTED, None

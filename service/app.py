@@ -10,6 +10,7 @@ import os
 import secrets
 
 from flask import Flask
+from flask.sessions import SessionInterface
 
 from service import problems
 from service.store import database_url, make_engine, upgrade
@@ -33,6 +34,7 @@ def create_app(test_config: dict | None = None) -> Flask:
             raise RuntimeError("ZHIDA_SECRET_KEY 未设置：生产环境必须配置会话密钥")
         app.config["SECRET_KEY"] = secrets.token_hex(32)  # per-process, development only
     app.json.ensure_ascii = False  # Chinese stays readable in JSON
+    app.session_interface = _NoSessions()
 
     if app.config["AUTO_UPGRADE"]:
         upgrade(app.config["DATABASE_URL"])
@@ -47,6 +49,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(web_bp)
     return app
+
+
+class _NoSessions(SessionInterface):
+    """No cookie sessions: every API request carries its key and the pages keep no state, so
+    Flask need not parse and sign a session cookie on every request (a few percent of a decision)."""
+
+    def open_session(self, app, request):
+        return None  # Flask then uses its null session, which refuses writes
+
+    def save_session(self, app, session, response):
+        pass
 
 
 def engine_of(app: Flask):

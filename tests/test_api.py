@@ -145,3 +145,15 @@ def test_production_refuses_to_start_without_a_secret(db_url, engine, monkeypatc
     monkeypatch.delenv("ZHIDA_SECRET_KEY", raising=False)
     with pytest.raises(RuntimeError, match="ZHIDA_SECRET_KEY"):
         create_app({"DATABASE_URL": db_url, "ZHIDA_ENV": "production"})
+
+
+def test_no_cookie_session_is_kept(app, keys):
+    """API keys authenticate every request and the pages keep no state: no session cookie is parsed or set."""
+    from flask import session
+
+    c = app.test_client()
+    r = get(c, "/api/policies", keys["officer"])
+    assert r.status_code == 200 and "Set-Cookie" not in r.headers
+    with app.test_request_context("/"):
+        with pytest.raises(RuntimeError):  # the null session refuses writes: nothing relies on one
+            session["x"] = 1

@@ -144,3 +144,133 @@ def test_automatic_policies_need_no_application(app, keys):
         {"uscc": keys["uscc"], "policy_id": "gaoqi-shouci-rending", "commitment": True},
     )
     assert r.status_code == 422 and "免申即享" in r.json["detail"]
+
+
+# -- the idempotency guarantees on the application path itself (on PostgreSQL it keeps them on the driver) --
+
+
+def _counts(engine):
+    from service.store.models import Application, AuditRecord, Decision
+
+    with session_scope(engine) as s:
+        return tuple(s.scalar(select(func.count()).select_from(m)) for m in (Application, Decision, AuditRecord))
+
+
+def _system_key(engine):
+    with session_scope(engine) as s:
+        return auth.create_key(s, "system")  # (prefix, secret)
+
+
+def test_a_refusal_is_the_keys_answer_and_writes_nothing(app, keys, engine):
+    c = app.test_client()
+    before = _counts(engine)
+    body = {"uscc": keys["uscc"], "policy_id": "xina-jiuye-buzhu", "commitment": True}
+    wrong = dict(body, declared={"graduates_hired": keys["graduates"] + 5})
+    first = post(c, keys["system"], wrong, idem="r1")
+    again = post(c, keys["system"], wrong, idem="r1")
+    assert first.status_code == again.status_code == 422 and again.get_data() == first.get_data()
+    assert again.headers["Idempotent-Replayed"] == "true" and _counts(engine) == before
+    assert post(c, keys["system"], body, idem="r1").status_code == 422  # the key is spent on the refused request
+
+
+def test_a_twin_still_running_gets_409(app, keys, engine, db_url):
+    """The twin's claim: a transaction-scoped advisory lock on PostgreSQL, a ``running`` row on SQLite."""
+    import hashlib
+    import json
+
+    from service.idempotency import lock_words
+    from service.store.models import IdempotencyKey
+
+    prefix, secret = _system_key(engine)
+    data = json.dumps({"uscc": keys["uscc"], "policy_id": "xina-jiuye-buzhu", "commitment": True}).encode()
+    digest = hashlib.sha256(b"POST /api/applications\n" + data).hexdigest()  # the twin's request is this one
+    before = _counts(engine)
+    with engine.connect() as conn:
+        if db_url.startswith("postgresql"):
+            hi, lo = lock_words(prefix, "busy")
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({hi}, {lo})")
+        else:
+            now = dt.datetime.now(dt.UTC)
+            running = dict(principal=prefix, key="busy", request_hash=digest, status="running", created_at=now)
+            conn.execute(IdempotencyKey.__table__.insert().values(**running, expires_at=now + dt.timedelta(hours=1)))
+            conn.commit()
+        headers = {"Authorization": f"Bearer {secret}", "Idempotency-Key": "busy", "Content-Type": "application/json"}
+        r = app.test_client().post("/api/applications", data=data, headers=headers)
+        assert r.status_code == 409 and "请稍后重试" in r.json["detail"]
+        conn.rollback()
+    assert _counts(engine) == before
+
+
+def test_a_crash_mid_decision_leaves_nothing_and_frees_the_key(app, keys, engine, monkeypatch):
+    from service.api import applications, applications_pg
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("断电")
+
+    body = {"uscc": keys["uscc"], "policy_id": "xina-jiuye-buzhu", "commitment": True}
+    before = _counts(engine)
+    for module in (applications, applications_pg):
+        monkeypatch.setattr(module, "judge", crash)
+    assert post(app.test_client(), keys["system"], body, idem="crash").status_code == 500
+    assert _counts(engine) == before
+    monkeypatch.undo()
+    r = post(app.test_client(), keys["system"], body, idem="crash")
+    assert r.status_code == 201 and r.json["outcome"] == "paid"
+
+
+def test_an_expired_key_can_be_used_again(app, keys, engine):
+    from sqlalchemy import update
+
+    from service.store.models import IdempotencyKey
+
+    c = app.test_client()
+    body = {"uscc": keys["uscc"], "policy_id": "xina-jiuye-buzhu", "commitment": True}
+    assert post(c, keys["system"], body, idem="old").json["outcome"] == "paid"
+    with session_scope(engine) as s:
+        s.execute(update(IdempotencyKey).values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
+    again = post(c, keys["system"], dict(body, policy_id="jineng-tisheng-butie"), idem="old")
+    assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers
+    assert again.json["policy_id"] == "jineng-tisheng-butie"
+
+
+def test_a_twins_answer_committed_meanwhile_wins_and_ours_rolls_back(app, keys, engine, db_url, monkeypatch):
+    """PostgreSQL: a twin may commit its answer between our claim and our commit (its lock freed just
+    before ours was taken); the unique (caller, key) constraint then fails our transaction and the
+    twin's answer is returned. SQLite's write lock, taken up front, rules this interleaving out."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only: SQLite's write transactions are serial")
+    from service.api import applications_pg
+    from service.idempotency import TTL
+    from service.store.models import IdempotencyKey
+
+    prefix, secret = _system_key(engine)
+    body = {"uscc": keys["uscc"], "policy_id": "xina-jiuye-buzhu", "commitment": True}
+    real_judge = applications_pg.judge
+
+    def twin_answers_first(*args, **kwargs):
+        from service.idempotency import _request_hash
+
+        now = dt.datetime.now(dt.UTC)
+        with engine.begin() as conn:  # another transaction, committed now
+            conn.execute(
+                IdempotencyKey.__table__.insert().values(
+                    principal=prefix,
+                    key="race",
+                    request_hash=_request_hash(),
+                    status="done",
+                    response_status=201,
+                    response_body=b'{"outcome":"twin"}',
+                    response_type="application/json",
+                    created_at=now,
+                    expires_at=now + TTL,
+                )
+            )
+        return real_judge(*args, **kwargs)
+
+    monkeypatch.setattr(applications_pg, "judge", twin_answers_first)
+    before = _counts(engine)
+    r = post(app.test_client(), secret, body, idem="race")
+    assert r.status_code == 201 and r.get_data() == b'{"outcome":"twin"}'
+    assert r.headers["Idempotent-Replayed"] == "true" and _counts(engine) == before
+    with session_scope(engine) as s:
+        assert s.scalar(select(func.count(Payout.id))) == 0

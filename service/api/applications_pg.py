@@ -28,10 +28,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+from collections import namedtuple
 
 import psycopg
 from flask import current_app, make_response, request
-from psycopg.rows import namedtuple_row
 
 from graph.errors import GraphError
 from matcher.errors import MatcherError
@@ -50,7 +50,9 @@ WITH claim AS MATERIALIZED (
            nextval('applications_id_seq') AS application_id,
            nextval('decisions_id_seq') AS decision_id
 )
-SELECT claim.claimed, claim.expires, claim.application_id, claim.decision_id, a.*
+SELECT claim.claimed, claim.expires, claim.application_id, claim.decision_id, a.e_id, a.uscc, a.region, a.industry,
+       a.established_on, a.pv_id, a.policy_id, a.version, a.spec_hash, a.field, a.value, a.source, a.as_of,
+       a.recorded_at, a.fv_id
 FROM claim LEFT JOIN (
     SELECT e.id AS e_id, e.uscc, e.region, e.industry, e.established_on,
            pv.id AS pv_id, pv.policy_id, pv.version, pv.spec_hash,
@@ -62,6 +64,11 @@ FROM claim LEFT JOIN (
     WHERE e.uscc = %(uscc)s
 ) a ON true
 """  # the claim is evaluated once (a volatile CTE); one row per fact, or one with no fact
+_Read = namedtuple(
+    "_Read",
+    "claimed expires application_id decision_id e_id uscc region industry established_on"
+    " pv_id policy_id version spec_hash field value source as_of recorded_at fv_id",
+)  # _READ's columns, named once (the driver's namedtuple rows would name them on every call)
 _SPEC = "SELECT spec FROM policy_versions WHERE id = %s"
 _FORGET_EXPIRED = "DELETE FROM idempotency_keys WHERE principal = %(principal)s AND key = %(key)s"
 _NEW_APPLICATION = """
@@ -127,13 +134,13 @@ def _transaction(engine, conn: psycopg.Connection, ask, principal: str, key: str
     hi, lo = lock_words(principal, key)
     try:
         with conn.pipeline():
-            cur = conn.cursor(row_factory=namedtuple_row)
+            cur = conn.cursor()
             cur.execute(
                 _READ,
                 {"hi": hi, "lo": lo, "principal": principal, "key": key}
                 | {"slug": ask.policy_id, "as_of": today, "uscc": ask.uscc},
             )
-            rows = cur.fetchall()
+            rows = [_Read._make(row) for row in cur.fetchall()]
             first = rows[0]
             if not first.claimed or (first.expires is not None and first.expires >= now):
                 raise _Twin
@@ -143,7 +150,7 @@ def _transaction(engine, conn: psycopg.Connection, ask, principal: str, key: str
                 name_missing(engine, ask.uscc, ask.policy_id)
             ent, pv, verified, sources = applicant_of(rows, today)
             check_access(ent.id)
-            spec = spec_of(pv, load=lambda version_id: cur.execute(_SPEC, (version_id,)).fetchone().spec)
+            spec = spec_of(pv, load=lambda version_id: cur.execute(_SPEC, (version_id,)).fetchone()[0])
             judged = judge(spec, ask.declared, verified, sources, today)
             app_id, decision_id = first.application_id, first.decision_id
             held = _Held()
@@ -249,9 +256,10 @@ def _settle(cur, held: _Held, ent, pv, spec, judged, app_id: int, decision_id: i
     key = {"policy_id": pv.policy_id, "enterprise_id": ent.id, "period": period}
     existing = cur.execute(_PAID_BEFORE, key).fetchone()
     if existing is not None:
-        payload = {"payout": existing.id, "period": period, "application": app_id}
+        existing_id, status = existing
+        payload = {"payout": existing_id, "period": period, "application": app_id}
         entries.append((actor, "decision.already_paid", subject, payload))
-        return "already_paid", repeat(period, existing.status), existing.id
+        return "already_paid", repeat(period, status), existing_id
     amount = decision.amount
     _record(held, decision_id, ent, pv, decision, "eligible", app_id)
     held.now(cur)  # the payout refers to the decision, the decision to the application
@@ -262,7 +270,8 @@ def _settle(cur, held: _Held, ent, pv, spec, judged, app_id: int, decision_id: i
     if paid is None:  # a concurrent twin committed the same (policy, enterprise, period) first
         cur.execute(_UNRESERVE, {"policy_id": pv.policy_id, "amount": amount})
         twin = cur.execute(_PAID_BEFORE, key).fetchone()
-        return "already_paid", repeat(period), twin.id if twin else None
-    payload = {"decision": decision_id, "payout": paid.id, "amount": amount, "period": period}
+        return "already_paid", repeat(period), twin[0] if twin else None
+    payout_id = paid[0]
+    payload = {"decision": decision_id, "payout": payout_id, "amount": amount, "period": period}
     entries.append((actor, "payout.decided", subject, payload | {"policy_version": pv.version}))
-    return "paid", "", paid.id
+    return "paid", "", payout_id

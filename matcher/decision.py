@@ -66,7 +66,7 @@ def compute_amount(amount: Amount, data: dict, as_of: dt.date) -> tuple[Decimal 
     """Formula → floor → cap → rounding to 分, in Decimal."""
     formula = amount.formula
     if isinstance(formula, (dict, list)):
-        ev = evaluate_rule(formula, data, as_of=as_of)
+        ev = evaluate_rule(formula, data, as_of=as_of, checked=True)
         if ev.value is UNKNOWN:
             return None, ev.missing, ev.trace
         value, trace = ev.value, ev.trace
@@ -91,7 +91,7 @@ def decide(spec: PolicySpec, facts: dict, as_of: dt.date | None = None, sources:
     sources = dict(sources or {})
     for name in DERIVED:
         sources.setdefault(name, "derived")
-    ev = evaluate_rule(spec.conditions, data, sources, as_of)
+    ev = evaluate_rule(spec.conditions, data, sources, as_of, checked=True)
     if ev.value is UNKNOWN:
         return Decision(
             spec.id, "undetermined", missing=facts_to_declare(ev.missing, facts), trace=ev.trace, as_of=as_of

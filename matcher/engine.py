@@ -500,12 +500,19 @@ def explain(op, name, value, threshold, outcome) -> tuple[str, Decimal | None]:
     return f"{label} {shown}，{words[0 if outcome else 1]} {limit}{gap_text if not outcome else ''}", gap
 
 
-def evaluate_rule(rule, facts: dict, sources: dict | None = None, as_of: dt.date | None = None) -> Evaluation:
-    """Evaluate a policy rule for one enterprise: value (or UNKNOWN), missing fields, trace."""
-    logic = PolicyLogic(facts, sources, as_of)
-    from matcher.jsonlogic import check_size
+def evaluate_rule(
+    rule, facts: dict, sources: dict | None = None, as_of: dt.date | None = None, checked: bool = False
+) -> Evaluation:
+    """Evaluate a policy rule for one enterprise: value (or UNKNOWN), missing fields, trace.
 
-    check_size(rule)
+    ``checked``: the rule comes from a parsed spec, whose rules :func:`matcher.spec.parse_spec`
+    held to tighter size limits already, so the size check is not repeated on every decision.
+    """
+    logic = PolicyLogic(facts, sources, as_of)
+    if not checked:
+        from matcher.jsonlogic import check_size
+
+        check_size(rule)
     out = logic.apply(rule, {}, "", 0)
     if isinstance(out, _Missing):
         return Evaluation(UNKNOWN, out.fields, logic.trace)

@@ -203,7 +203,12 @@ class PayoutMachine(RuleBasedStateMachine):
             before = s.scalar(select(func.count(Application.id)))
         self.client.application.testing = False  # let the crash become a 500, as in production
         try:
-            with mock.patch.object(audit, "append", dying):
+            # the session path dies recording a decision; the driver path (PostgreSQL) after the
+            # ledger's statements, building its last one
+            with (
+                mock.patch.object(audit, "append", dying),
+                mock.patch.object(audit, "server_append_args", side_effect=Crash),
+            ):
                 r = self._post_application(f"crash-{next(self.idem)}", body)
         finally:
             self.client.application.testing = True

@@ -176,9 +176,10 @@ def _in_one_transaction(view, args, kwargs, engine, principal: str, key: str, di
 def store_refusal(engine, principal: str, key: str, digest: str, resp):
     """Keep a refusal (4xx) as the key's answer, in a transaction of its own after the request's rolled back.
     Should a twin have answered meanwhile, its answer stands and is returned (or 422 for a different request)."""
+    now = dt.datetime.now(dt.UTC)
     with write_scope(engine) as s:
-        row = answer_row(principal, key, digest, resp, dt.datetime.now(dt.UTC))
-        if s.connection().execute(_DONE_RETURNING, row).first() is not None:
+        s.execute(delete(IdempotencyKey).where(_mine(principal, key), IdempotencyKey.expires_at < now))  # gives way
+        if s.connection().execute(_DONE_RETURNING, answer_row(principal, key, digest, resp, now)).first() is not None:
             return resp
     return answer_twin(engine, principal, key, digest)
 
@@ -270,6 +271,8 @@ def _store(s, mine, resp) -> None:
 def _answer_twin(engine, mine, digest: str):
     with session_scope(engine) as s:
         row = s.scalar(select(IdempotencyKey).where(mine))
+    if row is not None and _aware(row.expires_at) < dt.datetime.now(dt.UTC):
+        row = None  # an expired answer is no answer: the request holding the key is still running
     if row is None:
         raise Conflict("同一 Idempotency-Key 的请求正在处理，请稍后重试")
     if row.request_hash != digest:
@@ -280,6 +283,10 @@ def _answer_twin(engine, mine, digest: str):
     resp.headers["Content-Type"] = row.response_type
     resp.headers["Idempotent-Replayed"] = "true"
     return resp
+
+
+def _aware(at: dt.datetime) -> dt.datetime:
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)  # SQLite gives naive UTC
 
 
 def _forget(engine, principal: str, key: str) -> None:

@@ -228,6 +228,12 @@ def test_an_expired_key_can_be_used_again(app, keys, engine):
     assert post(c, keys["system"], body, idem="old").json["outcome"] == "paid"
     with session_scope(engine) as s:
         s.execute(update(IdempotencyKey).values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
+    refused = dict(body, declared={"graduates_hired": keys["graduates"] + 5})
+    first = post(c, keys["system"], refused, idem="old")  # a refusal is the new answer, not the expired one
+    assert first.status_code == 422 and "与核验数据" in first.json["detail"]
+    assert post(c, keys["system"], refused, idem="old").get_data() == first.get_data()
+    with session_scope(engine) as s:
+        s.execute(update(IdempotencyKey).values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
     again = post(c, keys["system"], dict(body, policy_id="jineng-tisheng-butie"), idem="old")
     assert again.status_code == 201 and "Idempotent-Replayed" not in again.headers
     assert again.json["policy_id"] == "jineng-tisheng-butie"

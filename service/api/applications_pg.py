@@ -5,13 +5,13 @@ building, sending and reading statements. Here psycopg runs the same transaction
 pipeline mode:
 
 1. BEGIN, the idempotency claim, the two new rows' ids and the applicant with the policy's
-   current version and the facts — one query, one round trip;
+   current version, the facts and any payout already made — one query, one round trip;
 2. the rule engine decides in Python (:mod:`service.api.verdicts`, shared with the session
    path), then the application, the decision, the stored answer, the audit append and
    COMMIT go together and are answered together.
 
-An eligible decision adds the ledger's round trips, in :func:`service.payouts.settle`'s
-order: paid before? reserve the budget; insert the payout.
+A decision that pays adds one: the application and decision rows, then the budget
+reserved and the payout inserted in one statement (:func:`service.payouts.settle`'s steps).
 
 What the idempotency layer guarantees holds here too (see :mod:`service.idempotency`):
 the claim is a transaction-scoped advisory lock, so a twin that holds it, or a live
@@ -35,6 +35,7 @@ from flask import current_app, make_response, request
 
 from graph.errors import GraphError
 from matcher.errors import MatcherError
+from matcher.spec import PERIODS
 from service import audit
 from service.api.guard import current_principal
 from service.api.verdicts import answer, asked, check_access, judge, name_missing, review_note, stored_declared
@@ -49,25 +50,28 @@ WITH claim AS MATERIALIZED (
            (SELECT expires_at FROM idempotency_keys WHERE principal = %(principal)s AND key = %(key)s) AS expires,
            nextval('applications_id_seq') AS application_id,
            nextval('decisions_id_seq') AS decision_id
-)
-SELECT claim.claimed, claim.expires, claim.application_id, claim.decision_id, a.e_id, a.uscc, a.region, a.industry,
-       a.established_on, a.pv_id, a.policy_id, a.version, a.spec_hash, a.field, a.value, a.source, a.as_of,
-       a.recorded_at, a.fv_id
-FROM claim LEFT JOIN (
+), head AS MATERIALIZED (
     SELECT e.id AS e_id, e.uscc, e.region, e.industry, e.established_on,
            pv.id AS pv_id, pv.policy_id, pv.version, pv.spec_hash,
-           fv.field, fv.value, fv.source, fv.as_of, fv.recorded_at, fv.id AS fv_id
+           (SELECT json_agg(json_build_array(py.period, py.id, py.status)) FROM payouts py
+            WHERE py.policy_id = pv.policy_id AND py.enterprise_id = e.id AND py.period = ANY(%(periods)s)) AS paid
     FROM enterprises e
     JOIN policies p ON p.slug = %(slug)s
     JOIN policy_versions pv ON pv.policy_id = p.id AND pv.version = p.current_version
-    LEFT JOIN field_values fv ON fv.enterprise_id = e.id AND fv.as_of <= %(as_of)s
     WHERE e.uscc = %(uscc)s
-) a ON true
-"""  # the claim is evaluated once (a volatile CTE); one row per fact, or one with no fact
+)
+SELECT claim.claimed, claim.expires, claim.application_id, claim.decision_id, head.e_id, head.uscc, head.region,
+       head.industry, head.established_on, head.pv_id, head.policy_id, head.version, head.spec_hash, head.paid,
+       fv.field, fv.value, fv.source, fv.as_of, fv.recorded_at, fv.id AS fv_id
+FROM claim
+LEFT JOIN head ON true
+LEFT JOIN field_values fv ON fv.enterprise_id = head.e_id AND fv.as_of <= %(as_of)s
+"""  # each CTE evaluated once (the claim is volatile); one row per fact, or one with no fact. ``paid``: this
+# enterprise's payouts under the policy in each period a decision today could fall in, [[period, id, status]]
 _Read = namedtuple(
     "_Read",
     "claimed expires application_id decision_id e_id uscc region industry established_on"
-    " pv_id policy_id version spec_hash field value source as_of recorded_at fv_id",
+    " pv_id policy_id version spec_hash paid field value source as_of recorded_at fv_id",
 )  # _READ's columns, named once (the driver's namedtuple rows would name them on every call)
 _SPEC = "SELECT spec FROM policy_versions WHERE id = %s"
 _FORGET_EXPIRED = "DELETE FROM idempotency_keys WHERE principal = %(principal)s AND key = %(key)s"
@@ -86,16 +90,19 @@ _PAID_BEFORE = """
 SELECT id, status FROM payouts WHERE policy_id = %(policy_id)s AND enterprise_id = %(enterprise_id)s
 AND period = %(period)s
 """
-_RESERVE = """
-UPDATE budgets SET reserved = reserved + %(amount)s
-WHERE policy_id = %(policy_id)s AND total - reserved - paid >= %(amount)s RETURNING policy_id
-"""  # with the CHECK (total - reserved - paid >= 0), no two deciders can overspend
+_RESERVE_AND_PAY = """
+WITH reserved AS (
+    UPDATE budgets SET reserved = reserved + %(amount)s
+    WHERE policy_id = %(policy_id)s AND total - reserved - paid >= %(amount)s RETURNING policy_id
+), payout AS (
+    INSERT INTO payouts (policy_id, enterprise_id, period, amount, status, decision_id, created_at, updated_at)
+    SELECT %(policy_id)s, %(enterprise_id)s, %(period)s, %(amount)s, 'decided', %(decision_id)s, %(now)s, %(now)s
+    FROM reserved
+    ON CONFLICT (policy_id, enterprise_id, period) DO NOTHING RETURNING id
+)
+SELECT EXISTS (SELECT FROM reserved), (SELECT id FROM payout)
+"""  # the budget reserved by a conditional UPDATE (with the CHECK, never overspent), then the payout
 _UNRESERVE = "UPDATE budgets SET reserved = reserved - %(amount)s WHERE policy_id = %(policy_id)s"
-_NEW_PAYOUT = """
-INSERT INTO payouts (policy_id, enterprise_id, period, amount, status, decision_id, created_at, updated_at)
-VALUES (%(policy_id)s, %(enterprise_id)s, %(period)s, %(amount)s, 'decided', %(decision_id)s, %(now)s, %(now)s)
-ON CONFLICT (policy_id, enterprise_id, period) DO NOTHING RETURNING id
-"""
 _STORE_ANSWER = """
 INSERT INTO idempotency_keys (principal, key, request_hash, status, response_status, response_body, response_type,
                               created_at, expires_at)
@@ -138,7 +145,7 @@ def _transaction(engine, conn: psycopg.Connection, ask, principal: str, key: str
             cur.execute(
                 _READ,
                 {"hi": hi, "lo": lo, "principal": principal, "key": key}
-                | {"slug": ask.policy_id, "as_of": today, "uscc": ask.uscc},
+                | {"slug": ask.policy_id, "as_of": today, "uscc": ask.uscc, "periods": _periods(today)},
             )
             rows = [_Read._make(row) for row in cur.fetchall()]
             first = rows[0]
@@ -175,7 +182,7 @@ def _transaction(engine, conn: psycopg.Connection, ask, principal: str, key: str
             else:
                 audited = (actor, subject, entries)
                 outcome, reason, payout_id = _settle(
-                    cur, held, ent, pv, spec, judged, app_id, decision_id, now, audited
+                    cur, held, ent, pv, spec, judged, app_id, decision_id, now, audited, first.paid or []
                 )
             resp = make_response(answer(app_id, ent, spec, pv, judged, outcome, reason, payout_id))
             stored = answer_row(principal, key, digest, resp, now)
@@ -236,7 +243,12 @@ def _record(held: _Held, decision_id: int, ent, pv, decision, outcome: str, app_
     held.add("d", _NEW_DECISION, {f"d_{name}": value for name, value in row.items()})
 
 
-def _settle(cur, held: _Held, ent, pv, spec, judged, app_id: int, decision_id: int, now, audited):
+def _periods(today: dt.date) -> list[str]:
+    """Every ledger period a decision made today can fall in (one per kind of spec period)."""
+    return sorted({period_of(kind, today) for kind in PERIODS})
+
+
+def _settle(cur, held: _Held, ent, pv, spec, judged, app_id: int, decision_id: int, now, audited, paid_before):
     """:func:`service.payouts.settle` on the driver: the same outcomes, reasons, rows and audit records.
     Returns ``(outcome, reason, payout_id)``; the audit entries go to ``audited = (actor, subject, entries)``."""
     actor, subject, entries = audited
@@ -254,24 +266,25 @@ def _settle(cur, held: _Held, ent, pv, spec, judged, app_id: int, decision_id: i
 
     period = period_of(spec.period, decision.as_of or dt.date.today())
     key = {"policy_id": pv.policy_id, "enterprise_id": ent.id, "period": period}
-    existing = cur.execute(_PAID_BEFORE, key).fetchone()
+    existing = next((found for found in paid_before if found[0] == period), None)  # read with the applicant
     if existing is not None:
-        existing_id, status = existing
+        _, existing_id, status = existing
         payload = {"payout": existing_id, "period": period, "application": app_id}
         entries.append((actor, "decision.already_paid", subject, payload))
         return "already_paid", repeat(period, status), existing_id
     amount = decision.amount
     _record(held, decision_id, ent, pv, decision, "eligible", app_id)
     held.now(cur)  # the payout refers to the decision, the decision to the application
-    if cur.execute(_RESERVE, {"policy_id": pv.policy_id, "amount": amount}).fetchone() is None:
+    reserved, payout_id = cur.execute(
+        _RESERVE_AND_PAY, key | {"amount": amount, "decision_id": decision_id, "now": now}
+    ).fetchone()
+    if not reserved:
         entries.append((actor, "decision.budget_exhausted", subject, {"decision": decision_id, "amount": amount}))
         return "budget_exhausted", EXHAUSTED, None
-    paid = cur.execute(_NEW_PAYOUT, key | {"amount": amount, "decision_id": decision_id, "now": now}).fetchone()
-    if paid is None:  # a concurrent twin committed the same (policy, enterprise, period) first
+    if payout_id is None:  # a concurrent twin committed the same (policy, enterprise, period) first
         cur.execute(_UNRESERVE, {"policy_id": pv.policy_id, "amount": amount})
         twin = cur.execute(_PAID_BEFORE, key).fetchone()
         return "already_paid", repeat(period), twin[0] if twin else None
-    payout_id = paid[0]
     payload = {"decision": decision_id, "payout": payout_id, "amount": amount, "period": period}
     entries.append((actor, "payout.decided", subject, payload | {"policy_version": pv.version}))
     return "paid", "", payout_id

@@ -209,7 +209,6 @@ _TRY_CLAIM = text(
     "(SELECT expires_at FROM idempotency_keys WHERE principal = :p AND key = :k)"
 )
 _DONE_COLUMNS = ["principal", "key", "request_hash", "status", "response_status", "response_body", "response_type"]
-_DONE = insert_or_skip(IdempotencyKey.__table__, [*_DONE_COLUMNS, "created_at", "expires_at"], ["principal", "key"])
 _DONE_RETURNING = insert_or_skip(
     IdempotencyKey.__table__, [*_DONE_COLUMNS, "created_at", "expires_at"], ["principal", "key"], returning="id"
 )

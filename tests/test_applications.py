@@ -202,17 +202,24 @@ def test_a_twin_still_running_gets_409(app, keys, engine, db_url):
 
 
 def test_a_crash_mid_decision_leaves_nothing_and_frees_the_key(app, keys, engine, monkeypatch):
+    """The crash comes after the ledger's writes (application, decision, budget, payout) and before the answer."""
     from service.api import applications, applications_pg
+    from service.store.models import Budget
 
     def crash(*args, **kwargs):
         raise RuntimeError("断电")
 
+    def ledger():
+        with session_scope(engine) as s:
+            budgets = [(b.reserved, b.paid) for b in s.scalars(select(Budget).order_by(Budget.policy_id))]
+            return _counts(engine), s.scalar(select(func.count(Payout.id))), budgets
+
     body = {"uscc": keys["uscc"], "policy_id": "xina-jiuye-buzhu", "commitment": True}
-    before = _counts(engine)
+    before = ledger()
     for module in (applications, applications_pg):
-        monkeypatch.setattr(module, "judge", crash)
+        monkeypatch.setattr(module, "answer", crash)
     assert post(app.test_client(), keys["system"], body, idem="crash").status_code == 500
-    assert _counts(engine) == before
+    assert ledger() == before
     monkeypatch.undo()
     r = post(app.test_client(), keys["system"], body, idem="crash")
     assert r.status_code == 201 and r.json["outcome"] == "paid"

@@ -16,7 +16,7 @@ import functools
 import hashlib
 
 from flask import current_app, make_response, request
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import bindparam, delete, select, text, update
 
 from graph.errors import GraphError
 from matcher.errors import MatcherError
@@ -83,32 +83,31 @@ def idempotent(view=None, *, atomic: bool = True):
         engine = current_app.extensions["zhida.engine"]
         if atomic and engine.dialect.name == "postgresql":
             return _in_one_transaction(view, args, kwargs, engine, principal, key, digest)
-        mine = _mine(principal, key)
-        if engine.dialect.name == "sqlite" and _seen(engine, mine):
+        if engine.dialect.name == "sqlite" and _seen(engine, principal, key):
             # SQLite: a running twin holds the write lock, so claiming would wait for it; answer now
-            return _answer_twin(engine, mine, digest)
+            return _answer_twin(engine, _mine(principal, key), digest)
         with write_scope(engine) as s:
-            claimed = _claim(s, principal, key, digest, mine)
+            claimed = _claim(s, principal, key, digest)
         if not claimed:
-            return _answer_twin(engine, mine, digest)
+            return _answer_twin(engine, _mine(principal, key), digest)
         try:
             if atomic:
                 with joined_writes(engine) as s:
                     resp = make_response(view(*args, **kwargs))
                     if resp.status_code >= 500:
                         raise _Discard(resp)
-                    _store(s, mine, resp)
+                    _store(s, principal, key, resp)
             else:
                 resp = make_response(view(*args, **kwargs))
                 if resp.status_code >= 500:
                     raise _Discard(resp)
                 with write_scope(engine) as s:
-                    _store(s, mine, resp)
+                    _store(s, principal, key, resp)
         except (ServiceError, MatcherError, GraphError) as e:
             # a refusal is an answer worth keeping; whatever the request wrote was rolled back
             resp = make_response(current_app.handle_user_exception(e))
             with write_scope(engine) as s:
-                _store(s, mine, resp)
+                _store(s, principal, key, resp)
         except _Discard as d:
             _forget(engine, principal, key)
             return d.response
@@ -214,13 +213,38 @@ _DONE_RETURNING = insert_or_skip(
 )
 
 
-def _seen(engine, mine) -> bool:
+_KEY = bindparam("p"), bindparam("k")
+_THIS = (IdempotencyKey.principal == _KEY[0]) & (IdempotencyKey.key == _KEY[1])
+# the hot statements are built once (building one costs more than running it on SQLite)
+_SEEN = select(IdempotencyKey.status, IdempotencyKey.created_at, IdempotencyKey.expires_at).where(_THIS)
+_CLAIM = insert_or_skip(
+    IdempotencyKey.__table__,
+    ["principal", "key", "request_hash", "status", "created_at", "expires_at"],
+    ["principal", "key"],
+    returning="id",
+)
+_GIVE_WAY = delete(IdempotencyKey).where(
+    _THIS,
+    (IdempotencyKey.expires_at < bindparam("now"))
+    | ((IdempotencyKey.status == "running") & (IdempotencyKey.created_at < bindparam("stale"))),
+)
+_STORE = (
+    update(IdempotencyKey)
+    .where(_THIS)
+    .values(
+        status="done",
+        response_status=bindparam("answer_status"),
+        response_body=bindparam("answer_body"),
+        response_type=bindparam("answer_type"),
+    )
+)
+
+
+def _seen(engine, principal: str, key: str) -> bool:
     """A live (not expired, not stale) record of this key exists."""
     now = dt.datetime.now(dt.UTC)
-    with session_scope(engine) as s:
-        row = s.execute(
-            select(IdempotencyKey.status, IdempotencyKey.created_at, IdempotencyKey.expires_at).where(mine)
-        ).first()
+    with engine.connect() as conn:
+        row = conn.execute(_SEEN, {"p": principal, "k": key}).first()
     if row is None:
         return False
     created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=dt.UTC)
@@ -228,42 +252,34 @@ def _seen(engine, mine) -> bool:
     return expires >= now and not (row.status == "running" and created < now - STALE)
 
 
-def _claim(s, principal: str, key: str, digest: str, mine) -> bool:
+def _claim(s, principal: str, key: str, digest: str) -> bool:
     """Insert the running claim; an expired key, or a claim a crashed process left, is replaced."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
     now = dt.datetime.now(dt.UTC)
-    dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
-    insert = (
-        dialect.insert(IdempotencyKey)
-        .values(
-            principal=principal, key=key, request_hash=digest, status="running", created_at=now, expires_at=now + TTL
-        )
-        .on_conflict_do_nothing(index_elements=["principal", "key"])
-        .returning(IdempotencyKey.id)
-    )
-    if s.execute(insert).first() is not None:
+    conn = s.connection()
+    row = {
+        "principal": principal,
+        "key": key,
+        "request_hash": digest,
+        "status": "running",
+        "created_at": now,
+        "expires_at": now + TTL,
+    }
+    if conn.execute(_CLAIM, row).first() is not None:
         return True
-    gone = s.execute(
-        delete(IdempotencyKey).where(
-            mine,
-            (IdempotencyKey.expires_at < now)
-            | ((IdempotencyKey.status == "running") & (IdempotencyKey.created_at < now - STALE)),
-        )
-    ).rowcount
-    return bool(gone) and s.execute(insert).first() is not None
+    gone = conn.execute(_GIVE_WAY, {"p": principal, "k": key, "now": now, "stale": now - STALE}).rowcount
+    return bool(gone) and conn.execute(_CLAIM, row).first() is not None
 
 
-def _store(s, mine, resp) -> None:
-    s.execute(
-        update(IdempotencyKey)
-        .where(mine)
-        .values(
-            status="done",
-            response_status=resp.status_code,
-            response_body=resp.get_data(),
-            response_type=resp.headers.get("Content-Type"),
-        )
+def _store(s, principal: str, key: str, resp) -> None:
+    s.connection().execute(
+        _STORE,
+        {
+            "p": principal,
+            "k": key,
+            "answer_status": resp.status_code,
+            "answer_body": resp.get_data(),
+            "answer_type": resp.headers.get("Content-Type"),
+        },
     )
 
 

@@ -122,3 +122,66 @@ def test_a_connection_dropped_while_idle_is_replaced_without_an_error(engine, mo
         assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != pid
     with engine.connect() as conn, engine.connect() as conn2:
         assert {conn.exec_driver_sql("SELECT 1").scalar(), conn2.exec_driver_sql("SELECT 1").scalar()} == {1}
+
+
+def _turn_is_free(path) -> bool:
+    import fcntl
+    import os
+
+    fd = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def test_sqlite_writers_queue_on_a_lock_file_that_a_killed_writer_frees(tmp_path):
+    """Writers wait in the kernel, not in SQLite's sleep-and-retry loop; a crash leaves nothing held."""
+    import signal
+    import subprocess
+    import sys
+
+    from service.store import joined_writes, make_engine, write_scope
+
+    path = tmp_path / "z.sqlite3"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    engine = make_engine(url)
+    assert _turn_is_free(path)
+    with joined_writes(engine):
+        assert not _turn_is_free(path)
+        with write_scope(engine) as s:  # joins: the same turn, no wait on itself
+            _enterprise(s)
+    assert _turn_is_free(path)
+    with pytest.raises(RuntimeError), write_scope(engine):
+        raise RuntimeError("rolled back")
+    assert _turn_is_free(path)
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from service.store import make_engine, write_scope\n"
+            f"with write_scope(make_engine({url!r})) as s:\n"
+            "    s.connection()\n"
+            "    print('holding', flush=True)\n"
+            "    time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        assert not _turn_is_free(path)
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert _turn_is_free(path)
+    with write_scope(engine) as s:  # and the database itself is writable again
+        _enterprise(s, uscc="91320102MA1XXXXX01")
+    with session_scope(engine) as s:
+        assert s.query(Enterprise).count() == 2

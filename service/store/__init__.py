@@ -21,6 +21,11 @@ from collections.abc import Iterable, Iterator
 from functools import cache
 from importlib import resources
 
+try:
+    import fcntl
+except ImportError:  # Windows: SQLite's own busy handler only
+    fcntl = None
+
 from sqlalchemy import Engine, create_engine, event, exc, select
 from sqlalchemy.orm import Session
 
@@ -179,7 +184,7 @@ def write_scope(engine: Engine) -> Iterator[Session]:
     if outer is not None and outer.get_bind().engine is engine:
         yield outer
         return
-    with engine.connect() as conn:
+    with _writer_turn(engine), engine.connect() as conn:
         conn = conn.execution_options(zhida_write=True)
         session = Session(bind=conn, expire_on_commit=False, join_transaction_mode="rollback_only")
         try:
@@ -188,6 +193,33 @@ def write_scope(engine: Engine) -> Iterator[Session]:
                 pre_commit(session)
         finally:
             session.close()
+
+
+@contextlib.contextmanager
+def _writer_turn(engine: Engine) -> Iterator[None]:
+    """On a SQLite file, writers queue for the write lock on a lock file beside the database.
+
+    SQLite's own busy handler waits by sleeping and retrying (1, 2, 5 … 100 ms), so under
+    contention a writer often sleeps long after the lock came free; that was most of the
+    tail of an instant decision on SQLite. A blocking ``flock`` wakes a waiter as soon as
+    the holder commits, and the kernel drops it if the holder's process dies.
+    """
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    held = _turns.get()
+    if not path or path == ":memory:" or path.startswith("file:") or fcntl is None or path in held:
+        yield  # a nested writer on the same file: SQLite's busy handler decides, as before
+        return
+    fd = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    token = _turns.set(held | {path})
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        _turns.reset(token)
+        os.close(fd)  # releases the lock
+
+
+_turns: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("zhida_writer_turns", default=frozenset())
 
 
 @contextlib.contextmanager

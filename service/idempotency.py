@@ -85,11 +85,11 @@ def idempotent(view=None, *, atomic: bool = True):
             return _in_one_transaction(view, args, kwargs, engine, principal, key, digest)
         if engine.dialect.name == "sqlite" and _seen(engine, principal, key):
             # SQLite: a running twin holds the write lock, so claiming would wait for it; answer now
-            return _answer_twin(engine, _mine(principal, key), digest)
+            return answer_twin(engine, principal, key, digest)
         with write_scope(engine) as s:
             claimed = _claim(s, principal, key, digest)
         if not claimed:
-            return _answer_twin(engine, _mine(principal, key), digest)
+            return answer_twin(engine, principal, key, digest)
         try:
             if atomic:
                 with joined_writes(engine) as s:
@@ -128,10 +128,6 @@ class _Refused(Exception):
         self.response = response
 
 
-def _mine(principal: str, key: str):
-    return (IdempotencyKey.principal == principal) & (IdempotencyKey.key == key)
-
-
 def _in_one_transaction(view, args, kwargs, engine, principal: str, key: str, digest: str):
     """PostgreSQL: the claim, the effects and the answer in a single transaction.
 
@@ -153,7 +149,7 @@ def _in_one_transaction(view, args, kwargs, engine, principal: str, key: str, di
                     expires = expires.replace(tzinfo=dt.UTC)
                 if expires >= now:
                     raise _Twin
-                s.execute(delete(IdempotencyKey).where(_mine(principal, key)))
+                s.execute(delete(IdempotencyKey).where(_THIS), {"p": principal, "k": key})
             try:
                 resp = make_response(view(*args, **kwargs))
             except (ServiceError, MatcherError, GraphError) as e:
@@ -177,7 +173,8 @@ def store_refusal(engine, principal: str, key: str, digest: str, resp):
     Should a twin have answered meanwhile, its answer stands and is returned (or 422 for a different request)."""
     now = dt.datetime.now(dt.UTC)
     with write_scope(engine) as s:
-        s.execute(delete(IdempotencyKey).where(_mine(principal, key), IdempotencyKey.expires_at < now))  # gives way
+        gives_way = delete(IdempotencyKey).where(_THIS, IdempotencyKey.expires_at < bindparam("now"))
+        s.execute(gives_way, {"p": principal, "k": key, "now": now})
         if s.connection().execute(_DONE_RETURNING, answer_row(principal, key, digest, resp, now)).first() is not None:
             return resp
     return answer_twin(engine, principal, key, digest)
@@ -185,7 +182,20 @@ def store_refusal(engine, principal: str, key: str, digest: str, resp):
 
 def answer_twin(engine, principal: str, key: str, digest: str):
     """The answer for a key another request holds: its stored answer, 409 while it runs, 422 if it differs."""
-    return _answer_twin(engine, _mine(principal, key), digest)
+    with session_scope(engine) as s:
+        row = s.scalar(select(IdempotencyKey).where(_THIS), {"p": principal, "k": key})
+    if row is not None and _aware(row.expires_at) < dt.datetime.now(dt.UTC):
+        row = None  # an expired answer is no answer: the request holding the key is still running
+    if row is None:
+        raise Conflict("同一 Idempotency-Key 的请求正在处理，请稍后重试")
+    if row.request_hash != digest:
+        raise Unprocessable(f"{HEADER} 已用于另一个不同的请求；新请求请使用新的键")
+    if row.status != "done":
+        raise Conflict("同一 Idempotency-Key 的请求仍在处理中，请稍后重试")
+    resp = make_response(row.response_body, row.response_status)
+    resp.headers["Content-Type"] = row.response_type
+    resp.headers["Idempotent-Replayed"] = "true"
+    return resp
 
 
 def answer_row(principal: str, key: str, digest: str, resp, now) -> dict:
@@ -207,14 +217,13 @@ _TRY_CLAIM = text(
     "SELECT pg_try_advisory_xact_lock(:hi, :lo), "
     "(SELECT expires_at FROM idempotency_keys WHERE principal = :p AND key = :k)"
 )
+_THIS = (IdempotencyKey.principal == bindparam("p")) & (IdempotencyKey.key == bindparam("k"))  # the caller's key
 _DONE_COLUMNS = ["principal", "key", "request_hash", "status", "response_status", "response_body", "response_type"]
 _DONE_RETURNING = insert_or_skip(
     IdempotencyKey.__table__, [*_DONE_COLUMNS, "created_at", "expires_at"], ["principal", "key"], returning="id"
 )
 
 
-_KEY = bindparam("p"), bindparam("k")
-_THIS = (IdempotencyKey.principal == _KEY[0]) & (IdempotencyKey.key == _KEY[1])
 # the hot statements are built once (building one costs more than running it on SQLite)
 _SEEN = select(IdempotencyKey.status, IdempotencyKey.created_at, IdempotencyKey.expires_at).where(_THIS)
 _CLAIM = insert_or_skip(
@@ -247,9 +256,7 @@ def _seen(engine, principal: str, key: str) -> bool:
         row = conn.execute(_SEEN, {"p": principal, "k": key}).first()
     if row is None:
         return False
-    created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=dt.UTC)
-    expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=dt.UTC)
-    return expires >= now and not (row.status == "running" and created < now - STALE)
+    return _aware(row.expires_at) >= now and not (row.status == "running" and _aware(row.created_at) < now - STALE)
 
 
 def _claim(s, principal: str, key: str, digest: str) -> bool:
@@ -283,27 +290,10 @@ def _store(s, principal: str, key: str, resp) -> None:
     )
 
 
-def _answer_twin(engine, mine, digest: str):
-    with session_scope(engine) as s:
-        row = s.scalar(select(IdempotencyKey).where(mine))
-    if row is not None and _aware(row.expires_at) < dt.datetime.now(dt.UTC):
-        row = None  # an expired answer is no answer: the request holding the key is still running
-    if row is None:
-        raise Conflict("同一 Idempotency-Key 的请求正在处理，请稍后重试")
-    if row.request_hash != digest:
-        raise Unprocessable(f"{HEADER} 已用于另一个不同的请求；新请求请使用新的键")
-    if row.status != "done":
-        raise Conflict("同一 Idempotency-Key 的请求仍在处理中，请稍后重试")
-    resp = make_response(row.response_body, row.response_status)
-    resp.headers["Content-Type"] = row.response_type
-    resp.headers["Idempotent-Replayed"] = "true"
-    return resp
-
-
 def _aware(at: dt.datetime) -> dt.datetime:
     return at if at.tzinfo else at.replace(tzinfo=dt.UTC)  # SQLite gives naive UTC
 
 
 def _forget(engine, principal: str, key: str) -> None:
     with write_scope(engine) as s:
-        s.execute(delete(IdempotencyKey).where(IdempotencyKey.principal == principal, IdempotencyKey.key == key))
+        s.execute(delete(IdempotencyKey).where(_THIS), {"p": principal, "k": key})

@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.errors import BadRequest
@@ -101,7 +101,7 @@ def flush(session: Session) -> None:
         return
     conn = session.connection()
     if conn.dialect.name == "postgresql":
-        conn.execute(_APPEND, server_append_args(pending))
+        conn.exec_driver_sql(SERVER_APPEND, server_append_args(pending))
         pending.clear()
         return
     at = dt.datetime.now(dt.UTC)  # under the write lock: monotonic with seq
@@ -138,7 +138,7 @@ def server_append_args(entries: list[tuple[str, str, str, dict]]) -> dict:
     return {"entries": json.dumps(rows, ensure_ascii=False)}
 
 
-SERVER_APPEND = "SELECT zhida_audit_append(%(entries)s::json)"  # in the driver's own style, for work on the driver
+SERVER_APPEND = "SELECT zhida_audit_append(%(entries)s::json)"  # psycopg's own style: sessions and the driver path
 
 
 def _pieces(actor: str, action: str, subject: str, payload) -> tuple[str, str, str]:
@@ -147,9 +147,6 @@ def _pieces(actor: str, action: str, subject: str, payload) -> tuple[str, str, s
     (keys sorted: action, actor, at, payload, seq, subject)."""
     head = '{"action":' + canonical(action) + ',"actor":' + canonical(actor) + ',"at":"'
     return head, '","payload":' + canonical(payload) + ',"seq":', ',"subject":' + canonical(subject) + "}"
-
-
-_APPEND = text("SELECT zhida_audit_append(CAST(:entries AS json))")
 
 
 @dataclass(frozen=True)

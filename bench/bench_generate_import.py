@@ -29,7 +29,7 @@ def main() -> int:
     parser.add_argument("--city", default="南京市")
     args = parser.parse_args()
 
-    from service.importer import import_enterprises, import_events, import_policies
+    from service.io.importer import import_enterprises, import_events, import_policies
     from service.store import make_engine, upgrade
     from service.synth.world import generate_world
 

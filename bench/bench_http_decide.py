@@ -50,8 +50,8 @@ def _free_port() -> int:
 def _prepare(url: str, tmp: Path, enterprises: int, seed: int) -> tuple[str, list[tuple[str, str]]]:
     from sqlalchemy import select
 
-    from service import auth
-    from service.importer import import_enterprises, import_policies
+    from service.http import auth
+    from service.io.importer import import_enterprises, import_policies
     from service.store import make_engine, session_scope, upgrade
     from service.store.models import Enterprise, Policy, PolicyVersion
     from service.synth.world import generate_world

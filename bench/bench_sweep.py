@@ -46,9 +46,9 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    from service.importer import import_enterprises, import_policies
+    from service.io.importer import import_enterprises, import_policies
+    from service.ledger.sweeps import run_sweep
     from service.store import make_engine, upgrade
-    from service.sweeps import run_sweep
     from service.synth.world import generate_world
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -23,7 +23,8 @@ from matcher import catalog
 from matcher.errors import InvalidFieldValue, MatcherError, SpecError
 from matcher.rulecheck import check_rule, check_types
 
-MODES = ("automatic", "instant", "review")
+MODE_LABELS = {"automatic": "免申即享", "instant": "即申即办", "review": "审核"}
+MODES = tuple(MODE_LABELS)
 BENEFIT_TYPES = ("subsidy", "reward", "interest_subsidy", "fee_reduction", "tax_reduction")
 PERIODS = ("once", "annual")
 ROUNDINGS = ("half_up", "down")

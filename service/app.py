@@ -12,7 +12,7 @@ import secrets
 from flask import Flask
 from flask.sessions import SessionInterface
 
-from service import problems
+from service.http import problems
 from service.store import database_url, make_engine, upgrade
 
 
@@ -43,7 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     problems.init_app(app)
 
-    from service.api import bp as api_bp
+    from service.http import bp as api_bp
     from service.web import bp as web_bp
 
     app.register_blueprint(api_bp)

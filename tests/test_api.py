@@ -3,9 +3,9 @@
 import pytest
 from sqlalchemy import select
 
-from service import auth
 from service.app import create_app
-from service.importer import import_enterprises, import_events, import_policies
+from service.http import auth
+from service.io.importer import import_enterprises, import_events, import_policies
 from service.store import session_scope
 from service.store.models import Enterprise, FieldValue
 

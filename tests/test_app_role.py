@@ -11,11 +11,11 @@ from sqlalchemy.exc import DBAPIError
 from service import audit
 from service.cli import main
 from service.errors import BadRequest
-from service.importer import import_enterprises, import_policies
+from service.io.importer import import_enterprises, import_policies
+from service.ledger.sweeps import run_sweep
 from service.store import session_scope
 from service.store.models import AuditRecord, Payout
 from service.store.roles import grant_app_role
-from service.sweeps import run_sweep
 
 ROLE = "zhida_test_app"
 

@@ -6,9 +6,9 @@ import shutil
 import pytest
 from sqlalchemy import func, select
 
-from service import auth
 from service.app import create_app
-from service.importer import import_enterprises, import_policies
+from service.http import auth
+from service.io.importer import import_enterprises, import_policies
 from service.store import session_scope
 from service.store.models import Enterprise, FieldValue, Payout
 
@@ -178,7 +178,7 @@ def test_a_twin_still_running_gets_409(app, keys, engine, db_url):
     import hashlib
     import json
 
-    from service.idempotency import lock_words
+    from service.http.idempotency import lock_words
     from service.store.models import IdempotencyKey
 
     prefix, secret = _system_key(engine)
@@ -203,7 +203,7 @@ def test_a_twin_still_running_gets_409(app, keys, engine, db_url):
 
 def test_a_crash_mid_decision_leaves_nothing_and_frees_the_key(app, keys, engine, monkeypatch):
     """The crash comes after the ledger's writes (application, decision, budget, payout) and before the answer."""
-    from service.api import applications, applications_pg
+    from service.http import applications, applications_pg
     from service.store.models import Budget
 
     def crash(*args, **kwargs):
@@ -252,8 +252,8 @@ def test_a_twins_answer_committed_meanwhile_wins_and_ours_rolls_back(app, keys, 
     twin's answer is returned. SQLite's write lock, taken up front, rules this interleaving out."""
     if not db_url.startswith("postgresql"):
         pytest.skip("PostgreSQL only: SQLite's write transactions are serial")
-    from service.api import applications_pg
-    from service.idempotency import TTL
+    from service.http import applications_pg
+    from service.http.idempotency import TTL
     from service.store.models import IdempotencyKey
 
     prefix, secret = _system_key(engine)
@@ -261,7 +261,7 @@ def test_a_twins_answer_committed_meanwhile_wins_and_ours_rolls_back(app, keys, 
     real_judge = applications_pg.judge
 
     def twin_answers_first(*args, **kwargs):
-        from service.idempotency import _request_hash
+        from service.http.idempotency import _request_hash
 
         now = dt.datetime.now(dt.UTC)
         with engine.begin() as conn:  # another transaction, committed now

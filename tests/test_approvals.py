@@ -7,17 +7,19 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from service import audit, auth, sweeps
+from service import audit
 from service.app import create_app
-from service.approvals import decide, list_batches
-from service.bank import SimulatedBank
 from service.cli import main
-from service.disbursement import reconcile, send
 from service.errors import BadRequest, Conflict, NotFound
-from service.importer import import_enterprises, import_policies
+from service.http import auth
+from service.io.importer import import_enterprises, import_policies
+from service.ledger import sweeps
+from service.ledger.bank import SimulatedBank
+from service.ledger.batches import decide, list_batches
+from service.ledger.disbursement import reconcile, send
+from service.ledger.sweeps import resolve_threshold, run_sweep
 from service.store import session_scope
 from service.store.models import AuditRecord, Budget, Enterprise, FieldValue, Payout, PayoutBatch
-from service.sweeps import resolve_threshold, run_sweep
 
 DAY = dt.date(2026, 6, 30)
 

@@ -206,7 +206,7 @@ def test_checkpoint_and_verify_cli(db_url, chain, tmp_path, monkeypatch):
 
 
 def test_policy_publication_is_audited(engine, small_world):
-    from service.importer import import_policies
+    from service.io.importer import import_policies
 
     report = import_policies(engine, small_world / "policies", actor="officer:zk_demo")
     with session_scope(engine) as s:

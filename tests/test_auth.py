@@ -6,9 +6,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, text
 
-from service import auth
 from service.cli import main
 from service.errors import BadRequest, NotFound
+from service.http import auth
 from service.store import session_scope
 from service.store.models import ApiKey, Enterprise
 

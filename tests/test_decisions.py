@@ -7,8 +7,8 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from service.cli import main
-from service.decisions import decide_stored, replay
-from service.importer import import_enterprises, import_policies
+from service.io.importer import import_enterprises, import_policies
+from service.ledger.facts import decide_stored, replay
 from service.store import session_scope
 from service.store.models import Enterprise, FieldValue
 

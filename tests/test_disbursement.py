@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import func, select
 
 from service import audit
-from service.bank import BatchFileBank, SimulatedBank, Transfer
-from service.disbursement import reconcile, reference, send
-from service.importer import import_enterprises, import_policies
+from service.io.importer import import_enterprises, import_policies
+from service.ledger.bank import BatchFileBank, SimulatedBank, Transfer
+from service.ledger.disbursement import reconcile, reference, send
+from service.ledger.sweeps import run_sweep
 from service.store import session_scope
 from service.store.models import Budget, Payout
-from service.sweeps import run_sweep
 
 
 @pytest.fixture

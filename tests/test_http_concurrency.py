@@ -12,8 +12,9 @@ from policy_specs import insured_employee_subsidy
 from serving import zhida_serve
 from sqlalchemy import func, select
 
-from service import audit, auth
-from service.importer import import_enterprises, import_policies
+from service import audit
+from service.http import auth
+from service.io.importer import import_enterprises, import_policies
 from service.store import session_scope
 from service.store.models import Application, Budget, Enterprise, FieldValue, Payout
 

@@ -8,9 +8,10 @@ import pytest
 from flask import jsonify
 from sqlalchemy import func, select, text, update
 
-from service import audit, auth
+from service import audit
 from service.app import create_app
-from service.idempotency import STALE, idempotent
+from service.http import auth
+from service.http.idempotency import STALE, idempotent
 from service.store import session_scope, write_scope
 from service.store.models import AuditRecord, IdempotencyKey
 
@@ -102,7 +103,7 @@ def test_a_crash_frees_the_key_and_leaves_nothing(app, engine):
 
 
 def test_a_claim_left_by_a_dead_process_is_taken_over_after_the_stale_time(app, engine, monkeypatch):
-    import service.idempotency as idem
+    import service.http.idempotency as idem
 
     monkeypatch.setattr(idem, "_forget", lambda *a: None)  # SIGKILL: nothing cleans up after the crash
     app.extensions["gate"]["fail"] = RuntimeError("killed")

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from service.cli import main
-from service.exporter import export_enterprises, export_events, export_policies
-from service.importer import import_enterprises, import_events, import_policies
+from service.io.exporter import export_enterprises, export_events, export_policies
+from service.io.importer import import_enterprises, import_events, import_policies
 from service.store.models import Budget, Enterprise, Event, FieldValue, Policy, PolicyVersion
 
 

@@ -35,13 +35,15 @@ from policy_specs import insured_employee_subsidy
 from sqlalchemy import func, select, text
 
 from matcher import uscc as uscc_codes
-from service import audit, auth
+from service import audit
 from service.app import create_app
-from service.bank import BankTimeout, SimulatedBank, Transfer
-from service.disbursement import reconcile, reference, send
 from service.errors import Conflict
-from service.importer import import_policies
-from service.payouts import decide_batch
+from service.http import auth
+from service.io.importer import import_policies
+from service.ledger.bank import BankTimeout, SimulatedBank, Transfer
+from service.ledger.disbursement import reconcile, reference, send
+from service.ledger.payouts import decide_batch
+from service.ledger.sweeps import run_sweep
 from service.store import make_engine, session_scope, upgrade, write_scope
 from service.store.models import (
     Application,
@@ -54,7 +56,6 @@ from service.store.models import (
     PayoutBatch,
     Policy,
 )
-from service.sweeps import run_sweep
 
 TODAY = dt.date.today()
 ENTERPRISES = 6

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 
 from matcher.decision import Decision
 from service import audit
-from service.payouts import settle
+from service.ledger.payouts import settle
 from service.store import session_scope, write_scope
 from service.store.models import Budget, Enterprise, Payout, Policy, PolicyVersion
 
@@ -138,7 +138,7 @@ def test_budget_exhausted_is_an_outcome_not_a_payout(setup):
 
 
 def test_batch_settlement_matches_settling_one_by_one(setup):
-    from service.payouts import settle_many
+    from service.ledger.payouts import settle_many
 
     engine, policy_id, pv_id, ents = setup
     assert _settle(engine, pv_id, ents[0], "1500.00").outcome == "paid"  # paid before the batch
@@ -172,8 +172,8 @@ def test_money_arithmetic_in_the_database_is_exact(setup):
 
 
 def test_clawback_records_the_debt_and_blacklists_the_enterprise(setup):
-    from service.decisions import facts_as_of
-    from service.payouts import claw_back
+    from service.ledger.facts import facts_as_of
+    from service.ledger.payouts import claw_back
     from service.store.models import Clawback
 
     engine, policy_id, pv_id, ents = setup

@@ -5,7 +5,7 @@ from click.testing import CliRunner
 from matcher.policytest import run_cases
 from matcher.spec import load_specs
 from service.cli import main
-from service.commands.policy import shipped_policies
+from service.cli.policy import shipped_policies
 
 
 def test_at_least_five_real_measures_each_quoting_its_clause():

@@ -6,10 +6,11 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from service import audit, auth
-from service.api.reviews import due_date
+from service import audit
 from service.app import create_app
-from service.importer import import_enterprises, import_policies
+from service.http import auth
+from service.http.reviews import due_date
+from service.io.importer import import_enterprises, import_policies
 from service.store import session_scope
 from service.store.models import Enterprise, FieldValue, Payout
 

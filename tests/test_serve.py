@@ -30,7 +30,7 @@ def test_serve_starts_workers_and_answers(tmp_path):
 )
 def test_default_workers_by_store(monkeypatch, url, cores, workers):
     """SQLite has one writer at a time, so no more workers than cores; PostgreSQL gets gunicorn's 2×cores+1."""
-    from service.commands import serve
+    from service.cli import serve
 
     monkeypatch.setattr(serve.os, "cpu_count", lambda: cores)
     assert serve.default_workers(url) == workers

@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 
 from service import audit
 from service.cli import main
-from service.importer import import_enterprises, import_policies
+from service.io.importer import import_enterprises, import_policies
+from service.ledger.sweeps import run_sweep
 from service.store import session_scope
 from service.store.models import Budget, Payout
-from service.sweeps import run_sweep
 
 AS_OF = "2026-06-30"
 

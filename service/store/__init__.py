@@ -93,7 +93,7 @@ def alembic_config(url: str):
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(resources.files("service").joinpath("migrations")))
+    cfg.set_main_option("script_location", str(resources.files("service.store").joinpath("migrations")))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     cfg.attributes["engine"] = make_engine(url)
     return cfg
@@ -110,7 +110,7 @@ def head_revision() -> str:
     """The newest migration this code ships."""
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory(str(resources.files("service").joinpath("migrations"))).get_current_head()
+    return ScriptDirectory(str(resources.files("service.store").joinpath("migrations"))).get_current_head()
 
 
 def current_revision(url: str) -> str | None:

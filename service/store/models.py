@@ -1,4 +1,4 @@
-"""The domain tables (SQLAlchemy 2 declarative). Migrations in service/migrations.
+"""The domain tables (SQLAlchemy 2 declarative). Migrations in service/store/migrations.
 
 Money columns (``service.store.types.Money``) are exact on every backend and come back as ``Decimal``. Facts about
 an enterprise are rows of ``field_values`` (one per field, source and as-of
@@ -309,7 +309,7 @@ class ModelVersion(Base):
 
 
 class IdempotencyKey(Base):
-    """A write request's key and its first response, replayed byte for byte (see service/idempotency.py)."""
+    """A write request's key and its first response, replayed byte for byte (see service/http/idempotency.py)."""
 
     __tablename__ = "idempotency_keys"
     __table_args__ = (UniqueConstraint("principal", "key"),)

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, current_app, render_template
 from sqlalchemy import func, select
 
 from graph import regions
-from service.api.policies import MODES
+from matcher.spec import MODE_LABELS as MODES
 from service.store import session_scope
 from service.store.models import Enterprise, Event, Policy, PolicyVersion
 

@@ -1,7 +1,7 @@
 """The ``zhida`` console script.
 
-Sub-commands live one per module in :mod:`service.commands` and are imported
-only when used, so ``zhida --help`` stays fast.
+Sub-commands live one per module in this package, each exposing a click command
+named ``cli``, and are imported only when used, so ``zhida --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import importlib
 
 import click
 
-# command name -> module in service.commands exposing ``cli``
+# command name -> module in service.cli exposing ``cli``
 COMMANDS = {
     "db": "db",
     "keys": "keys",
@@ -34,10 +34,19 @@ class LazyGroup(click.Group):
         module = COMMANDS.get(name)
         if module is None:
             return None
-        return importlib.import_module(f"service.commands.{module}").cli
+        return importlib.import_module(f"service.cli.{module}").cli
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="zhida")
 def main():
     """直达 zhida: 惠企政策直达企业 — match, push and pay support policies."""
+
+
+def store_engine():
+    """The engine of the configured database (``ZHIDA_DATABASE_URL``), migrated to the newest schema."""
+    from service.store import database_url, make_engine, upgrade
+
+    url = database_url()
+    upgrade(url)
+    return make_engine(url)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from service.commands import store_engine
+from service.cli import store_engine
 
 
 @click.group("audit")

@@ -1,8 +1,8 @@
 """What an application's answer rests on, the same on every store: the request's checks, the
 decision over verified and declared facts, and the answer's body.
 
-:mod:`service.api.applications` runs it in a SQLAlchemy session (SQLite, and every other
-write), :mod:`service.api.applications_pg` on the PostgreSQL driver in two round trips.
+:mod:`service.http.applications` runs it in a SQLAlchemy session (SQLite, and every other
+write), :mod:`service.http.applications_pg` on the PostgreSQL driver in two round trips.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from matcher import catalog
 from matcher import uscc as uscc_codes
 from matcher.decision import Decision, decide
 from matcher.errors import InvalidUSCC
-from service.api.guard import current_principal
-from service.decisions import policy_version
 from service.errors import AccessDenied, BadRequest, NotFound, Unprocessable
-from service.payouts import refusal
+from service.http.guard import current_principal
+from service.ledger.facts import policy_version
+from service.ledger.payouts import refusal
 from service.store import read_scope
 from service.store.models import Enterprise
 

@@ -33,11 +33,11 @@ def _stage(msg: str) -> None:
 @click.option("--no-serve", is_flag=True, help="只准备数据，不启动 Web 服务")
 def cli(workdir: Path, enterprises: int, seed: int, city: str, port: int, no_serve: bool) -> None:
     """一键演示：建库、生成城市、导入、创建演示密钥并启动服务。"""
-    from service import auth
     from service.app import create_app
-    from service.importer import import_enterprises, import_events, import_policies
+    from service.http import auth
+    from service.io.importer import import_enterprises, import_events, import_policies
+    from service.ledger.sweeps import run_sweep
     from service.store import make_engine, session_scope, upgrade
-    from service.sweeps import run_sweep
     from service.synth.world import generate_world
 
     if not no_serve:

@@ -6,14 +6,14 @@ pipeline mode:
 
 1. BEGIN, the idempotency claim, the two new rows' ids and the applicant with the policy's
    current version, the facts and any payout already made — one query, one round trip;
-2. the rule engine decides in Python (:mod:`service.api.verdicts`, shared with the session
+2. the rule engine decides in Python (:mod:`service.http.verdicts`, shared with the session
    path), then the application, the decision, the stored answer, the audit append and
    COMMIT go together and are answered together.
 
 A decision that pays adds one: the application and decision rows, then the budget
-reserved and the payout inserted in one statement (:func:`service.payouts.settle`'s steps).
+reserved and the payout inserted in one statement (:func:`service.ledger.payouts.settle`'s steps).
 
-What the idempotency layer guarantees holds here too (see :mod:`service.idempotency`):
+What the idempotency layer guarantees holds here too (see :mod:`service.http.idempotency`):
 the claim is a transaction-scoped advisory lock, so a twin that holds it, or a live
 stored answer, gets the twin's answer; the stored answer is a plain INSERT, so should a
 twin's answer have committed meanwhile, the unique (caller, key) constraint fails this
@@ -37,12 +37,12 @@ from graph.errors import GraphError
 from matcher.errors import MatcherError
 from matcher.spec import PERIODS
 from service import audit
-from service.api.guard import current_principal
-from service.api.verdicts import answer, asked, check_access, judge, name_missing, review_note, stored_declared
-from service.decisions import applicant_of, spec_of
 from service.errors import ServiceError
-from service.idempotency import answer_row, answer_twin, lock_words, request_key, store_refusal
-from service.payouts import EXHAUSTED, decision_row, period_of, refusal, repeat, unmet
+from service.http.guard import current_principal
+from service.http.idempotency import answer_row, answer_twin, lock_words, request_key, store_refusal
+from service.http.verdicts import answer, asked, check_access, judge, name_missing, review_note, stored_declared
+from service.ledger.facts import applicant_of, spec_of
+from service.ledger.payouts import EXHAUSTED, decision_row, period_of, refusal, repeat, unmet
 
 _READ = """
 WITH claim AS MATERIALIZED (
@@ -249,7 +249,7 @@ def _periods(today: dt.date) -> list[str]:
 
 
 def _settle(cur, held: _Held, ent, pv, spec, judged, app_id: int, decision_id: int, now, audited, paid_before):
-    """:func:`service.payouts.settle` on the driver: the same outcomes, reasons, rows and audit records.
+    """:func:`service.ledger.payouts.settle` on the driver: the same outcomes, reasons, rows and audit records.
     Returns ``(outcome, reason, payout_id)``; the audit entries go to ``audited = (actor, subject, entries)``."""
     actor, subject, entries = audited
     decision = judged.decision

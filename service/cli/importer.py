@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from service.commands import store_engine
+from service.cli import store_engine
 
 MAX_SHOWN = 50
 STAGES = {"validated": "校验完成", "enterprises": "写入企业", "facts": "写入字段值", "events": "写入事件"}
@@ -39,7 +39,7 @@ def cli() -> None:
 @click.option("--source", default=None, help="整份文件的数据来源，如 declared（默认按字段目录）")
 def enterprises_cmd(path: Path, skip_bad: bool, fmt: str | None, source: str | None) -> None:
     """导入企业（CSV 或 JSON Lines）。"""
-    from service.importer import import_enterprises
+    from service.io.importer import import_enterprises
 
     try:
         report = import_enterprises(store_engine(), path, skip_bad=skip_bad, fmt=fmt, source=source, progress=_progress)
@@ -54,7 +54,7 @@ def enterprises_cmd(path: Path, skip_bad: bool, fmt: str | None, source: str | N
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None, help="默认按扩展名判断")
 def events_cmd(path: Path, skip_bad: bool, fmt: str | None) -> None:
     """导入互动事件（JSON Lines 或 CSV）。"""
-    from service.importer import import_events
+    from service.io.importer import import_events
 
     _finish(import_events(store_engine(), path, skip_bad=skip_bad, fmt=fmt, progress=_progress))
 
@@ -64,6 +64,6 @@ def events_cmd(path: Path, skip_bad: bool, fmt: str | None) -> None:
 @click.option("--skip-bad", is_flag=True, help="发布正确的政策，报告有误的文件")
 def policies_cmd(path: Path, skip_bad: bool) -> None:
     """导入政策（YAML 文件或目录）。"""
-    from service.importer import import_policies
+    from service.io.importer import import_policies
 
     _finish(import_policies(store_engine(), path, skip_bad=skip_bad))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from service.commands import store_engine
+from service.cli import store_engine
 
 
 @click.group("export")
@@ -18,7 +18,7 @@ def cli() -> None:
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 def enterprises_cmd(path: Path) -> None:
     """导出企业（.csv 或 .jsonl）。"""
-    from service.exporter import export_enterprises
+    from service.io.exporter import export_enterprises
 
     click.echo(f"已导出企业 {export_enterprises(store_engine(), path)} 家到 {path}")
 
@@ -27,7 +27,7 @@ def enterprises_cmd(path: Path) -> None:
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 def events_cmd(path: Path) -> None:
     """导出互动事件（JSON Lines）。"""
-    from service.exporter import export_events
+    from service.io.exporter import export_events
 
     click.echo(f"已导出事件 {export_events(store_engine(), path)} 条到 {path}")
 
@@ -36,6 +36,6 @@ def events_cmd(path: Path) -> None:
 @click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
 def policies_cmd(folder: Path) -> None:
     """导出政策（每项一个 YAML 文件）。"""
-    from service.exporter import export_policies
+    from service.io.exporter import export_policies
 
     click.echo(f"已导出政策 {export_policies(store_engine(), folder)} 项到 {folder}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from service.commands import store_engine
+from service.cli import store_engine
 
 
 @click.group("payouts")
@@ -15,7 +15,7 @@ def cli() -> None:
 
 
 def _bank(outbox: Path, inbox: Path):
-    from service.bank import BatchFileBank
+    from service.ledger.bank import BatchFileBank
 
     return BatchFileBank(outbox, inbox)
 
@@ -27,7 +27,7 @@ def _bank(outbox: Path, inbox: Path):
 @click.option("--batch", default=500, show_default=True, type=click.IntRange(min=1))
 def send_cmd(outbox: Path, batch: int) -> None:
     """把待支付（含失败重试、已发未回）的兑现写成银行付款文件。"""
-    from service.disbursement import send
+    from service.ledger.disbursement import send
 
     result = send(store_engine(), _bank(outbox, outbox.parent / "inbox"), batch=batch)
     click.echo(f"已提交银行：新发出 {result.sent} 笔（付款文件在 {outbox}）")
@@ -42,7 +42,7 @@ def send_cmd(outbox: Path, batch: int) -> None:
 )
 def reconcile_cmd(inbox: Path) -> None:
     """读取银行回执：确认的计入已支付，失败的待重试；重复回执不重复入账。"""
-    from service.disbursement import reconcile
+    from service.ledger.disbursement import reconcile
 
     result = reconcile(store_engine(), _bank(inbox.parent / "outbox", inbox))
     click.echo(f"对账完成：确认 {result.confirmed} 笔，失败 {result.failed} 笔，忽略 {result.ignored} 条")
@@ -52,7 +52,7 @@ def reconcile_cmd(inbox: Path) -> None:
 @click.option("--all", "show_all", is_flag=True, help="也列出已审批的批次")
 def batches_cmd(show_all: bool) -> None:
     """列出待审批的兑现批次（大额免申即享扫描）。"""
-    from service.approvals import list_batches
+    from service.ledger.batches import list_batches
 
     items = list_batches(store_engine(), waiting_only=not show_all)
     for b in items:
@@ -64,7 +64,7 @@ def batches_cmd(show_all: bool) -> None:
 
 
 def _decide(batch_id: int, approve: bool, officer: str, comment: str | None) -> None:
-    from service.approvals import decide
+    from service.ledger.batches import decide
 
     try:
         out = decide(store_engine(), batch_id, approve, comment, f"officer:{officer}")

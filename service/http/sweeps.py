@@ -7,12 +7,12 @@ from decimal import Decimal
 
 from flask import current_app, jsonify, request
 
-from service.api import bp
-from service.api.guard import current_principal, require
-from service.approvals import decide, list_batches
 from service.errors import BadRequest, NotFound
-from service.idempotency import idempotent
-from service.sweeps import resolve_threshold, run_sweep
+from service.http import bp
+from service.http.guard import current_principal, require
+from service.http.idempotency import idempotent
+from service.ledger.batches import decide, list_batches
+from service.ledger.sweeps import resolve_threshold, run_sweep
 
 
 def _actor() -> str:

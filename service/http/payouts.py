@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import current_app, jsonify, request
 from sqlalchemy import select
 
-from service.api import bp
-from service.api.guard import current_principal, require
 from service.errors import BadRequest
-from service.idempotency import idempotent
-from service.payouts import claw_back
+from service.http import bp
+from service.http.guard import current_principal, require
+from service.http.idempotency import idempotent
+from service.ledger.payouts import claw_back
 from service.store import session_scope, write_scope
 from service.store.models import Enterprise, Payout, Policy
 

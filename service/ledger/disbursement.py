@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 
 from service import audit
-from service.bank import BankResult, BankTimeout, Transfer
+from service.ledger.bank import BankResult, BankTimeout, Transfer
 from service.store import session_scope, write_scope
 from service.store.models import Budget, Enterprise, Payout, Policy
 

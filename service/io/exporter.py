@@ -19,7 +19,7 @@ import yaml
 from sqlalchemy import select
 
 from matcher import catalog
-from service.importer import ENTERPRISE_COLUMNS
+from service.io.importer import ENTERPRISE_COLUMNS
 from service.store.models import Enterprise, Event, FieldValue, Policy, PolicyVersion
 
 TZ = dt.timezone(dt.timedelta(hours=8))

@@ -8,13 +8,13 @@ from flask import current_app, jsonify, request
 from sqlalchemy import insert, select
 
 from service import audit
-from service.api import applications_pg, bp
-from service.api.guard import current_principal, require
-from service.api.verdicts import answer, asked, check_access, judge, name_missing, review_note, stored_declared
-from service.decisions import applicant, spec_of
 from service.errors import NotFound
-from service.idempotency import idempotent
-from service.payouts import NEW_DECISION, decision_row, settle
+from service.http import applications_pg, bp
+from service.http.guard import current_principal, require
+from service.http.idempotency import idempotent
+from service.http.verdicts import answer, asked, check_access, judge, name_missing, review_note, stored_declared
+from service.ledger.facts import applicant, spec_of
+from service.ledger.payouts import NEW_DECISION, decision_row, settle
 from service.store import session_scope, write_scope
 from service.store.models import Application, Payout
 from service.store.models import Decision as DecisionRow
@@ -28,8 +28,8 @@ def apply():
     """Apply for a policy; instant policies are decided and settled in the same request.
 
     On PostgreSQL the request runs on the driver in two round trips
-    (:mod:`service.api.applications_pg`); elsewhere in a session, with the same checks,
-    decision and answer (:mod:`service.api.verdicts`) and the same writes.
+    (:mod:`service.http.applications_pg`); elsewhere in a session, with the same checks,
+    decision and answer (:mod:`service.http.verdicts`) and the same writes.
     """
     engine = current_app.extensions["zhida.engine"]
     if engine.dialect.name == "postgresql":

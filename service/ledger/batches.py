@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from service.payouts import batch_totals, decide_batch
+from service.ledger.payouts import batch_totals, decide_batch
 from service.store import session_scope, write_scope
 from service.store.models import PayoutBatch, Policy
 

@@ -6,8 +6,8 @@ from flask import jsonify, request
 
 from graph import industries, regions
 from matcher.catalog import FIELDS, SOURCES
-from service.api import bp
 from service.errors import BadRequest
+from service.http import bp
 
 
 def _industry_json(ind):

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import click
 
-from service.commands import store_engine
+from service.cli import store_engine
 
 
 @click.command("sweep")
@@ -28,7 +28,7 @@ from service.commands import store_engine
 def cli(slug: str | None, as_of: str | None, dry_run: bool, threshold: str | None) -> None:
     """免申即享扫描：符合条件的企业无需申请，直接兑现。"""
     from service.errors import BadRequest
-    from service.sweeps import resolve_threshold, run_sweep
+    from service.ledger.sweeps import resolve_threshold, run_sweep
 
     try:
         limit = resolve_threshold(threshold)

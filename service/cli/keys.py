@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from service.commands import store_engine
+from service.cli import store_engine
 from service.store.models import ROLES
 
 
@@ -19,8 +19,8 @@ def cli() -> None:
 @click.option("--label", default="", help="备注")
 def create_cmd(role: str, enterprise: str | None, label: str) -> None:
     """创建密钥；密钥只显示这一次。"""
-    from service import auth
     from service.errors import ServiceError
+    from service.http import auth
     from service.store import session_scope
 
     try:
@@ -35,7 +35,7 @@ def create_cmd(role: str, enterprise: str | None, label: str) -> None:
 @cli.command("list")
 def list_cmd() -> None:
     """列出密钥（不含密钥本身）。"""
-    from service import auth
+    from service.http import auth
     from service.store import session_scope
 
     with session_scope(store_engine()) as session:
@@ -48,8 +48,8 @@ def list_cmd() -> None:
 @click.argument("prefix")
 def revoke_cmd(prefix: str) -> None:
     """吊销密钥。"""
-    from service import auth
     from service.errors import ServiceError
+    from service.http import auth
     from service.store import session_scope
 
     try:

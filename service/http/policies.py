@@ -7,13 +7,12 @@ import datetime as dt
 from flask import current_app, jsonify, request
 from sqlalchemy import select
 
-from service.api import bp
-from service.api.guard import require
+from matcher.spec import MODE_LABELS as MODES
 from service.errors import BadRequest, NotFound
+from service.http import bp
+from service.http.guard import require
 from service.store import session_scope
 from service.store.models import Budget, Policy, PolicyVersion
-
-MODES = {"automatic": "免申即享", "instant": "即申即办", "review": "审核"}
 
 
 def _version_json(policy: Policy, v: PolicyVersion, budget: Budget | None) -> dict:

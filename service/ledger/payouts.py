@@ -134,8 +134,8 @@ def settle(
 ) -> Settlement:
     """Turn ``decision`` into a payout, or say exactly why not. Call inside a write transaction.
 
-    ``enterprise`` and ``pv`` may be the light :class:`~service.decisions.Subject` and
-    :class:`~service.decisions.VersionRef`, given with ``spec``, the version's parsed spec.
+    ``enterprise`` and ``pv`` may be the light :class:`~service.ledger.facts.Subject` and
+    :class:`~service.ledger.facts.VersionRef`, given with ``spec``, the version's parsed spec.
     """
     spec_id, period_kind = (spec.id, spec.period) if spec is not None else (pv.spec["id"], pv.spec["period"])
     subject = f"{spec_id}:{enterprise.uscc}"

@@ -13,10 +13,10 @@ from matcher import uscc as uscc_codes
 from matcher.derived import derive
 from matcher.errors import InvalidUSCC
 from service import audit
-from service.api import bp
-from service.api.guard import current_principal, require
 from service.errors import AccessDenied, BadRequest, NotFound
-from service.idempotency import idempotent
+from service.http import bp
+from service.http.guard import current_principal, require
+from service.http.idempotency import idempotent
 from service.store import current_facts, session_scope, write_scope
 from service.store.models import Enterprise, FieldValue
 

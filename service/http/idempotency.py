@@ -37,7 +37,7 @@ def request_key() -> tuple[str, str, str]:
         raise BadRequest(f"写操作须携带请求头 {HEADER}（每个业务请求一个唯一值，重试时保持不变）", field=HEADER)
     if len(key) > MAX_KEY:
         raise BadRequest(f"{HEADER} 过长（最多 {MAX_KEY} 个字符）", field=HEADER)
-    from service.api.guard import current_principal  # here: service.api imports this module
+    from service.http.guard import current_principal  # here: service.http imports this module
 
     return current_principal().key_prefix, key, _request_hash()
 

@@ -3,7 +3,7 @@
 Only verified facts count (税务, 社保, 市场监管, …): money never moves on a
 declaration in a sweep. Conditions are evaluated column-wise
 (:func:`matcher.columnar.sweep`); each eligible enterprise is then settled by
-:func:`service.payouts.settle` in batches of write transactions. Because the
+:func:`service.ledger.payouts.settle` in batches of write transactions. Because the
 ledger allows one payout per (policy, enterprise, period), a sweep killed at
 any point and run again pays every eligible enterprise exactly once.
 
@@ -11,7 +11,7 @@ Large sweeps wait for an officer: when a policy's new payouts in one sweep would
 exceed the approval threshold (``ZHIDA_APPROVAL_THRESHOLD`` yuan, or the
 ``approval_threshold`` argument), they are created ``held`` in a
 :class:`~service.store.models.PayoutBatch` — budget reserved, no money moving —
-until :func:`service.payouts.decide_batch` approves or rejects the batch.
+until :func:`service.ledger.payouts.decide_batch` approves or rejects the batch.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from matcher.columnar import TRUE, UNKNOWN, Table
 from matcher.columnar import sweep as evaluate_policy
 from matcher.spec import parse_spec
 from service.errors import BadRequest
-from service.payouts import open_batch, period_of, settle_many
+from service.ledger.payouts import open_batch, period_of, settle_many
 from service.store import session_scope, write_scope
 from service.store.models import Enterprise, FieldValue, Payout, PayoutBatch, Policy, PolicyVersion
 

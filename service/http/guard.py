@@ -6,8 +6,8 @@ import functools
 
 from flask import current_app, g, request
 
-from service import auth
 from service.errors import AccessDenied, Unauthenticated
+from service.http import auth
 
 
 def presented_key() -> str | None:

@@ -73,8 +73,8 @@ def decide_cmd(uscc: str, slug: str, as_of: str | None, version: int | None) -> 
 
     from matcher import uscc as uscc_codes
     from matcher.errors import InvalidUSCC
-    from service.decisions import decide_stored
     from service.errors import ServiceError
+    from service.ledger.facts import decide_stored
     from service.store import database_url, make_engine, session_scope, upgrade
 
     try:

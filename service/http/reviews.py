@@ -10,12 +10,12 @@ from sqlalchemy import select
 
 from matcher.decision import Decision
 from service import audit
-from service.api import bp
-from service.api.guard import current_principal, require
-from service.decisions import facts_as_of
 from service.errors import BadRequest, Conflict, NotFound
-from service.idempotency import idempotent
-from service.payouts import settle
+from service.http import bp
+from service.http.guard import current_principal, require
+from service.http.idempotency import idempotent
+from service.ledger.facts import facts_as_of
+from service.ledger.payouts import settle
 from service.store import session_scope, write_scope
 from service.store.models import Application, Enterprise, PolicyVersion
 from service.store.models import Decision as DecisionRow

@@ -6,7 +6,8 @@ ServiceError
  ├── AccessDenied      403
  ├── NotFound          404
  ├── Conflict          409
- └── Unprocessable     422
+ ├── Unprocessable     422
+ └── SetupError        500  the installation or configuration cannot work (a missing driver, a missing secret)
 """
 
 from __future__ import annotations
@@ -44,3 +45,9 @@ class Conflict(ServiceError):
 
 class Unprocessable(ServiceError):
     status = 422
+
+
+class SetupError(ServiceError):
+    """What to install or set before zhida can run this way; said plainly, never as a traceback."""
+
+    status = 500

@@ -36,6 +36,14 @@ class LazyGroup(click.Group):
             return None
         return importlib.import_module(f"service.cli.{module}").cli
 
+    def invoke(self, ctx):
+        from service.errors import SetupError
+
+        try:
+            return super().invoke(ctx)
+        except SetupError as e:  # what to install or set, said plainly
+            raise click.ClickException(str(e)) from None
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="zhida")

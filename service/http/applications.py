@@ -9,7 +9,7 @@ from sqlalchemy import insert, select
 
 from service import audit
 from service.errors import NotFound
-from service.http import applications_pg, bp
+from service.http import bp
 from service.http.guard import current_principal, require
 from service.http.idempotency import idempotent
 from service.http.verdicts import answer, asked, check_access, judge, name_missing, review_note, stored_declared
@@ -33,6 +33,8 @@ def apply():
     """
     engine = current_app.extensions["zhida.engine"]
     if engine.dialect.name == "postgresql":
+        from service.http import applications_pg  # psycopg is an extra: loaded only for a PostgreSQL store
+
         return applications_pg.apply(engine)
     return _apply_in_session(engine)
 

@@ -26,7 +26,7 @@ try:
 except ImportError:  # Windows: SQLite's own busy handler only
     fcntl = None
 
-from sqlalchemy import Engine, create_engine, event, exc, select
+from sqlalchemy import Engine, create_engine, event, exc, make_url, select
 from sqlalchemy.orm import Session
 
 from matcher.catalog import VERIFIED_SOURCES
@@ -64,7 +64,15 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    engine = create_engine(url)
+    try:
+        engine = create_engine(url)
+    except ImportError as e:  # the driver is an extra, installed only where PostgreSQL is used
+        from service.errors import SetupError
+
+        raise SetupError(
+            f"数据库 {make_url(url).render_as_string(hide_password=True)} 需要 PostgreSQL 驱动 psycopg，当前未安装："
+            "请运行 pip install 'zhida[postgres]'"
+        ) from e
 
     @event.listens_for(engine, "checkin")
     def _idle_from(_dbapi_conn, record):

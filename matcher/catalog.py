@@ -147,7 +147,7 @@ FIELDS: dict[str, Field] = {
         _f("listed_status", "enum", "上市状态", "market_regulation", choices=tuple(LISTED_STATUS)),
         _f("on_dishonesty_list", "bool", "列入失信被执行人名单", "credit"),
         _f("in_abnormal_operation", "bool", "列入经营异常名录", "market_regulation"),
-        # derived: computed by matcher.derived, never stored as facts
+        # derived: computed by matcher.registry, never stored as facts
         _f("age_years", "count", "成立年限", "derived", "年", derived=True),
         _f("rd_ratio", "percent", "研发投入强度", "derived", "%", derived=True, description="研发费用 / 营业收入"),
         _f("revenue_growth", "percent", "营业收入增长率", "derived", "%", derived=True),

@@ -20,11 +20,10 @@ from decimal import Decimal
 
 import numpy as np
 
-from graph import industries, regions
 from matcher import catalog
-from matcher.decision import CENT, Decision, decide, facts_to_declare
-from matcher.derived import with_derived
+from matcher.decision import CENT, Decision, decide
 from matcher.errors import RuleError
+from matcher.registry import DERIVED, OPERATORS, facts_to_declare, with_derived
 from matcher.spec import PolicySpec
 
 TRUE, FALSE, UNKNOWN = 1, 0, -1
@@ -286,35 +285,22 @@ class _Columns:
         raise _Fallback
 
     def op_domain(self, op, args):
-        if len(args) != 2:
+        domain = OPERATORS[op]
+        if len(args) != 2 or domain.vector is None:
             raise _Fallback
         a, b = self.ev(args[0]), self.ev(args[1])
-        if b.kind != "const" or not isinstance(b.values, str):
+        if b.kind != "const" or not isinstance(b.values, str) or a.field is None:
             raise _Fallback
-        target = b.values
-        key = (op, a.field, target)
+        if domain.first is not None and catalog.FIELDS[a.field].type != domain.first:
+            raise _Fallback
+        key = (op, a.field, b.values)
         cache = self.t.__dict__.setdefault("_domain_cache", {})
-        if a.field is not None and key in cache:  # every city policy asks the same in_region question
-            return _Node("bool", cache[key], a.known, a.miss)
-        try:
-            if op == "in_region" and a.kind == "obj":
-                out = np.char.startswith(a.values, _region_prefix(regions().canonical(target)))
-            elif op == "in_industry" and a.kind == "obj":
-                out = np.char.startswith(a.values, industries().canonical(target))
-            elif op == "has_qualification" and a.kind == "set" and target in catalog.QUALIFICATIONS:
-                padded = cache.get(("padded", a.field))
-                if padded is None:
-                    padded = cache[("padded", a.field)] = np.char.add(np.char.add(";", a.values), ";")
-                out = np.char.find(padded, f";{target};") >= 0
-            else:
-                raise _Fallback
-        except _Fallback:
-            raise
-        except Exception:
-            raise _Fallback from None
-        out = out & a.known
-        if a.field is not None:
-            cache[key] = out
+        out = cache.get(key)  # every city policy asks the same in_region question
+        if out is None:
+            try:
+                out = cache[key] = domain.vector(a.values, b.values) & a.known
+            except Exception:
+                raise _Fallback from None
         return _Node("bool", out, a.known, a.miss)
 
 
@@ -343,11 +329,6 @@ _NAMES = {
     "in_industry": "domain",
     "has_qualification": "domain",
 }
-
-
-def _region_prefix(code: str) -> str:
-    level = regions().get(code).level
-    return code[: (2, 4, 6)[level]]
 
 
 def _merge(n, known, *masks):
@@ -513,20 +494,9 @@ def decide_columns(spec: PolicySpec, table: Table) -> list[Decision]:
     return sweep(spec, table).decisions()
 
 
-def _half_up(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Round to 2 places half away from zero, as Decimal ROUND_HALF_UP does; and the rows too close to call."""
-    scaled = np.abs(x) * 100
-    frac = scaled - np.floor(scaled)
-    ambiguous = np.abs(frac - 0.5) < 1e-6
-    return np.sign(x) * np.floor(scaled + 0.5) / 100, ambiguous
-
-
 def table_from_frame(frame, as_of: dt.date) -> Table:
     """A :class:`Table` from catalog-formatted text columns, without a Python loop per row."""
-    import pandas as pd
-
     from matcher.decision import typed_facts
-    from matcher.scale import classify_arrays
 
     n = len(frame)
     numeric, text = {}, {}
@@ -540,26 +510,10 @@ def table_from_frame(frame, as_of: dt.date) -> Table:
         else:
             text[f.name] = (raw.astype(str), known)
     ambiguous = np.zeros(n, dtype=bool)
-    est, est_known = text["established_on"]
-    dates = pd.Series(pd.to_datetime(est, errors="coerce", format="%Y-%m-%d"))
-    years = as_of.year - dates.dt.year
-    before = (dates.dt.month > as_of.month) | ((dates.dt.month == as_of.month) & (dates.dt.day > as_of.day))
-    numeric["age_years"] = ((years - before).to_numpy(dtype=float), est_known)
-    rd, rd_k = numeric["rd_expense"]
-    rev, rev_k = numeric["revenue"]
-    prev, prev_k = numeric["revenue_prev"]
-    with np.errstate(all="ignore"):
-        ratio, amb1 = _half_up(rd * 100 / rev)
-        growth, amb2 = _half_up((rev - prev) * 100 / prev)
-    ratio_k, growth_k = rd_k & rev_k & (rev != 0), rev_k & prev_k & (prev != 0)
-    numeric["rd_ratio"] = (np.where(ratio_k, ratio, np.nan), ratio_k)
-    numeric["revenue_growth"] = (np.where(growth_k, growth, np.nan), growth_k)
-    ambiguous |= (amb1 & ratio_k) | (amb2 & growth_k)
-    emp, emp_k = numeric["employees"]
-    assets, assets_k = numeric["total_assets"]
-    ind, ind_k = text["industry"]
-    scale = classify_arrays(ind, emp, emp_k, rev, rev_k, assets, assets_k)
-    text["scale"] = (np.where(scale == None, "", scale).astype(str), scale != None)  # noqa: E711
+    for name, derived in DERIVED.items():
+        values, known, unsure = derived.vector(numeric, text, as_of)
+        (numeric if catalog.FIELDS[name].numeric else text)[name] = (values, known)
+        ambiguous |= unsure
     arrays = {name: frame[name].to_numpy() for name in frame.columns if name in catalog.FIELDS}  # views, no copy
 
     def facts(i):  # for the rows the scalar path re-decides

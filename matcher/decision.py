@@ -1,39 +1,69 @@
-"""Deciding one policy for one enterprise: eligible / not eligible / undetermined, and how much.
+"""Deciding one policy for one enterprise: eligible / not eligible / undetermined, how much, and why.
 
-Pure: facts in, decision out. Storing, reserving budget and paying happen in
-``service``; this module only says what the rules say.
+Pure: facts in, decision out, with no I/O and no hidden "today" (the date is an
+argument). Paying, refusing listed enterprises, 就高不重复 and 配套 are planned by
+:mod:`matcher.settlement`; this module only says what the policy's rules say.
+
+A :class:`Decision` explains itself: the conditions that decided it (see
+:func:`matcher.engine.reasons`), each amount step (formula → floor → cap →
+rounding), and for an undetermined decision the facts to declare. It is made of
+JSON-native values, so ``Decision.from_json(d.to_json()) == d`` for every decision.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
-from matcher import catalog, scale
-from matcher.derived import DERIVED, with_derived
-from matcher.engine import UNKNOWN, Leaf, evaluate_rule
+from matcher import catalog, explain
+from matcher.engine import UNKNOWN, Leaf, _Expr, evaluate_rule
 from matcher.errors import RuleError
+from matcher.registry import DERIVED, facts_to_declare, with_derived
 from matcher.spec import Amount, PolicySpec
 
 CENT = Decimal("0.01")
 ROUNDING = {"half_up": ROUND_HALF_UP, "down": ROUND_DOWN}
-DERIVED_INPUTS = {
-    "age_years": ("established_on",),
-    "rd_ratio": ("rd_expense", "revenue"),
-    "revenue_growth": ("revenue", "revenue_prev"),
-}
+ROUNDING_WORDS = {"half_up": "四舍五入", "down": "舍去"}
+OUTCOMES = ("eligible", "not_eligible", "undetermined")
+PARENT_AMOUNT = "parent_amount"  # what a supplement's amount formula reads: its parent measure's amount
 
 
-@dataclass
+@dataclass(frozen=True)
+class Step:
+    """One step of an amount: ``kind`` formula | floor | cap | rounding | fixed | parent; ``value`` exact text."""
+
+    kind: str
+    sentence: str
+    value: str
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "sentence": self.sentence, "value": self.value}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Step:
+        return cls(data["kind"], data["sentence"], data["value"])
+
+
+@dataclass(frozen=True)
 class Decision:
     policy_id: str
     outcome: str  # eligible | not_eligible | undetermined
     amount: Decimal | None = None
     missing: tuple[str, ...] = ()
-    trace: list[Leaf] = field(default_factory=list)
+    trace: tuple[Leaf, ...] = ()
     as_of: dt.date | None = None
     note: str = ""
+    steps: tuple[Step, ...] = ()
+
+    @property
+    def reasons(self) -> list[str]:
+        """The explanation as sentences: the conditions, then how the amount was reached."""
+        return [leaf.sentence for leaf in self.trace] + [s.sentence for s in self.steps]
+
+    @property
+    def missing_labels(self) -> list[str]:
+        return [catalog.FIELDS[n].label for n in self.missing]
 
     def to_json(self) -> dict:
         return {
@@ -41,111 +71,112 @@ class Decision:
             "outcome": self.outcome,
             "amount": f"{self.amount:.2f}" if self.amount is not None else None,
             "missing": list(self.missing),
+            "missing_labels": self.missing_labels,
             "as_of": self.as_of.isoformat() if self.as_of else None,
             "note": self.note,
             "trace": [leaf.to_json() for leaf in self.trace],
+            "steps": [s.to_json() for s in self.steps],
         }
 
-
-def facts_to_declare(missing, facts: dict) -> tuple[str, ...]:
-    """Missing derived fields stand for the facts they are computed from."""
-    out = set()
-    for name in missing:
-        if name == "scale":
-            industry = facts.get("industry")
-            needed = scale.required_fields(industry) if industry else ("industry",)
-            out.update(n for n in needed if facts.get(n) is None)
-        elif name in DERIVED_INPUTS:
-            out.update(n for n in DERIVED_INPUTS[name] if facts.get(n) is None)
-        else:
-            out.add(name)
-    return tuple(sorted(out))
+    @classmethod
+    def from_json(cls, data: dict) -> Decision:
+        return cls(
+            data["policy_id"],
+            data["outcome"],
+            Decimal(data["amount"]) if data.get("amount") is not None else None,
+            tuple(data.get("missing") or ()),
+            tuple(Leaf.from_json(x) for x in data.get("trace") or ()),
+            dt.date.fromisoformat(data["as_of"]) if data.get("as_of") else None,
+            data.get("note") or "",
+            tuple(Step.from_json(x) for x in data.get("steps") or ()),
+        )
 
 
-def compute_amount(amount: Amount, data: dict, as_of: dt.date) -> tuple[Decimal | None, frozenset, list]:
-    """Formula → floor → cap → rounding to 分, in Decimal."""
+def quantity(value: Decimal, label: str) -> _Expr:
+    """A money value a rule may read beside the catalog (a supplement's ``parent_amount``), named for explanations."""
+    return _Expr(value, "money", None, label, f"{label} {explain.money(value)}")
+
+
+def compute_amount(
+    amount: Amount, data: dict, as_of: dt.date, context: dict | None = None
+) -> tuple[Decimal | None, frozenset, tuple[Step, ...]]:
+    """Formula → floor → cap → rounding to 分, in Decimal, each step explained."""
     formula = amount.formula
+    steps: list[Step] = []
     if isinstance(formula, (dict, list)):
-        ev = evaluate_rule(formula, data, as_of=as_of, checked=True)
+        ev = evaluate_rule(formula, data, as_of=as_of, checked=True, context=context)
         if ev.value is UNKNOWN:
-            return None, ev.missing, ev.trace
-        value, trace = ev.value, ev.trace
+            return None, ev.missing, ()
+        value = ev.value
+        why = "；".join(leaf.sentence for leaf in ev.trace)
+        if isinstance(value, bool) or not isinstance(value, (int, Decimal, str, float)):
+            raise RuleError("amount.formula", f"金额公式的结果应为数字，实际为 {value!r}")
+        value = Decimal(str(value))
+        how = f"{ev.shown} = {explain.money(value)}" if ev.shown else f"按 {explain.money(value)}"
+        steps.append(Step("formula", f"{why}：{how}" if why else how, f"{value:f}"))
     else:
-        value, trace = formula, []
-    if isinstance(value, bool) or not isinstance(value, (int, Decimal, str, float)):
-        raise RuleError("amount.formula", f"金额公式的结果应为数字，实际为 {value!r}")
-    value = Decimal(str(value))
+        value = Decimal(str(formula))
+        steps.append(Step("fixed", f"定额 {explain.money(value)}", f"{value:f}"))
     if value < 0:
         raise RuleError("amount.formula", f"金额公式算出负数 {value}")
-    if amount.floor is not None:
-        value = max(value, amount.floor)
-    if amount.cap is not None:
-        value = min(value, amount.cap)
-    return value.quantize(CENT, rounding=ROUNDING[amount.rounding]), frozenset(), trace
+    if amount.floor is not None and value < amount.floor:
+        value = amount.floor
+        steps.append(Step("floor", f"低于下限，按下限 {explain.money(value)}", f"{value:f}"))
+    if amount.cap is not None and value > amount.cap:
+        value = amount.cap
+        steps.append(Step("cap", f"超过上限，按上限 {explain.money(value)}", f"{value:f}"))
+    rounded = value.quantize(CENT, rounding=ROUNDING[amount.rounding])
+    if rounded != value:
+        words = ROUNDING_WORDS[amount.rounding]
+        steps.append(Step("rounding", f"按{words}保留到分：{explain.money(rounded)}", f"{rounded:f}"))
+    return rounded, frozenset(), tuple(steps)
 
 
-def decide(spec: PolicySpec, facts: dict, as_of: dt.date | None = None, sources: dict | None = None) -> Decision:
-    """The decision of ``spec`` for an enterprise with typed ``facts`` (and their sources)."""
-    as_of = as_of or dt.date.today()
+def decide(
+    spec: PolicySpec,
+    facts: dict,
+    as_of: dt.date,
+    sources: dict | None = None,
+    parent_amount: Decimal | None = None,
+) -> Decision:
+    """The decision of ``spec`` for an enterprise with typed ``facts`` (and their sources) as of a date.
+
+    A supplement (配套) is decided with its parent's amount (``parent_amount``), which
+    its amount formula reads as ``{"var": "parent_amount"}``.
+    """
+    if not isinstance(as_of, dt.date):
+        raise TypeError("decide() needs the date to decide as of: there is no hidden today")
     data = with_derived(facts, as_of)
     sources = dict(sources or {})
     for name in DERIVED:
         sources.setdefault(name, "derived")
     ev = evaluate_rule(spec.conditions, data, sources, as_of, checked=True)
+    trace = tuple(ev.trace)
     if ev.value is UNKNOWN:
-        return Decision(
-            spec.id, "undetermined", missing=facts_to_declare(ev.missing, facts), trace=ev.trace, as_of=as_of
-        )
+        return Decision(spec.id, "undetermined", missing=facts_to_declare(ev.missing, facts), trace=trace, as_of=as_of)
     if ev.value is not True and ev.value is not False:
         raise RuleError("conditions", f"申报条件的结果应为真或假，实际为 {ev.value!r}")
     if not ev.value:
-        return Decision(spec.id, "not_eligible", trace=ev.trace, as_of=as_of)
-    value, missing, _ = compute_amount(spec.amount, data, as_of)
+        return Decision(spec.id, "not_eligible", trace=trace, as_of=as_of)
+    context = None
+    if parent_amount is not None:
+        context = {PARENT_AMOUNT: quantity(parent_amount, f"上级政策（{spec.supplement_of}）兑现金额")}
+    value, missing, steps = compute_amount(spec.amount, data, as_of, context)
     if value is None:
         return Decision(
             spec.id,
             "undetermined",
             missing=facts_to_declare(missing, facts),
-            trace=ev.trace,
+            trace=trace,
             as_of=as_of,
             note="条件已满足，计算金额还需补充数据",
         )
-    return Decision(spec.id, "eligible", amount=value, trace=ev.trace, as_of=as_of)
-
-
-def apply_exclusive_groups(results: list[tuple[PolicySpec, Decision]]) -> list[tuple[PolicySpec, Decision]]:
-    """就高不重复: within an exclusive group only the highest eligible amount is paid.
-
-    The others keep their eligibility but their amount becomes 0.00 with a note
-    naming the measure that was paid instead. Ties go to the policy id first in order.
-    """
-    best: dict[str, tuple[Decimal, str]] = {}
-    for spec, d in results:
-        if spec.exclusive_group and d.outcome == "eligible":
-            current = best.get(spec.exclusive_group)
-            if current is None or (d.amount, _neg(spec.id)) > (current[0], _neg(current[1])):
-                best[spec.exclusive_group] = (d.amount, spec.id)
-    out = []
-    for spec, d in results:
-        group = spec.exclusive_group
-        if group and d.outcome == "eligible" and best[group][1] != spec.id:
-            d = Decision(
-                d.policy_id,
-                d.outcome,
-                Decimal("0.00"),
-                d.missing,
-                d.trace,
-                d.as_of,
-                note=f"与 {best[group][1]} 同属“{group}”，就高不重复，按较高者兑现",
-            )
-        out.append((spec, d))
-    return out
-
-
-def _neg(s: str) -> tuple:
-    return tuple(-ord(c) for c in s)
+    return Decision(spec.id, "eligible", amount=value, trace=trace, as_of=as_of, steps=steps)
 
 
 def typed_facts(raw: dict, today: dt.date | None = None) -> dict:
     """Catalog-typed facts from raw values (a spec's test case, an API body)."""
     return {k: catalog.parse_value(k, v, today=today) for k, v in raw.items()}
+
+
+__all__ = ["Decision", "Step", "decide", "compute_amount", "facts_to_declare", "typed_facts", "quantity"]

@@ -1,4 +1,4 @@
-"""The policy rule engine: strict, Decimal, three-valued JsonLogic with a trace.
+"""The policy rule engine: strict, Decimal, three-valued JsonLogic that explains itself.
 
 On top of plain JsonLogic (:mod:`matcher.jsonlogic`):
 
@@ -11,11 +11,15 @@ On top of plain JsonLogic (:mod:`matcher.jsonlogic`):
 - **Strict**: comparing a number with text, a date with a number, and the like
   is a :class:`~matcher.errors.RuleError` naming the rule path — never a silent
   ``false``.
-- **Domain operators**: ``in_region``, ``in_industry``, ``has_qualification``,
-  ``years_since``, ``before``, ``after`` (see docs/rule-engine.md).
-- **Trace**: every leaf condition records the field, the enterprise's value and
-  its source, the threshold, the outcome, a Chinese sentence and, for failed
-  numeric thresholds, the distance ("还差 180万元").
+- **Domain operators** from :mod:`matcher.registry` (``in_region``,
+  ``in_industry``, ``has_qualification``, ``years_since``, ``before``, ``after``).
+- **Explanation**: every leaf condition — a comparison of a field, or of a
+  computed quantity such as ``rd_expense - rd_expense_prev``, with a threshold —
+  becomes a :class:`Leaf` with a Chinese sentence, the values and, for a failed
+  numeric threshold, the distance in the unit of the compared quantity. The
+  leaves form a tree (``and``/``or``/``!``/``if``), from which :func:`reasons`
+  keeps what matters: every condition of an ``and``; for an ``or``, the branch
+  that held, or when none held the nearest one.
 """
 
 from __future__ import annotations
@@ -24,56 +28,77 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from graph import UnknownCode, industries, regions
-from matcher import catalog
-from matcher.errors import RuleError
+from matcher import catalog, explain
+from matcher.errors import MatcherError, RuleError
 from matcher.jsonlogic import OPERATORS, JsonLogic, is_logic
+from matcher.registry import OPERATORS as DOMAIN_OPERATORS
+from matcher.registry import OperatorError
 
 UNKNOWN = type("Unknown", (), {"__repr__": lambda self: "UNKNOWN", "__bool__": lambda self: False})()
 COMPARISONS = {">", ">=", "<", "<=", "==", "!=", "===", "!=="}
 NEGATE = {">": "<=", ">=": "<", "<": ">=", "<=": ">", "==": "!=", "!=": "==", "===": "!==", "!==": "==="}
+_FLIP = {">": "<", "<": ">", ">=": "<=", "<=": ">="}
+_TREE = frozenset({"and", "or", "if", "?:", "!", "!!"})
 
 
 @dataclass(frozen=True)
 class Leaf:
-    """One leaf condition as evaluated for one enterprise."""
+    """One leaf condition as evaluated for one enterprise; every member is JSON-native.
+
+    ``label`` names what was compared (a field's label, or a computed quantity such as
+    "上年度研发费用 − 前年度研发费用"); ``value``, ``threshold`` and ``gap`` are exact text
+    (money "1500000.00"), numbers, booleans or lists; ``outcome`` None means unknown.
+    """
 
     path: str
     op: str
     field: str | None
+    label: str
     value: object
     source: str | None
     threshold: object
-    outcome: bool | None  # None: unknown (data missing)
+    outcome: bool | None
     sentence: str
-    gap: Decimal | None = None
+    gap: str | None = None
 
     def to_json(self) -> dict:
-        def j(v):
-            if isinstance(v, Decimal):
-                return f"{v:f}"
-            if isinstance(v, (dt.date, frozenset, set)):
-                return v.isoformat() if isinstance(v, dt.date) else sorted(v)
-            return v
-
         return {
             "path": self.path,
             "op": self.op,
             "field": self.field,
-            "value": j(self.value),
+            "label": self.label,
+            "value": self.value,
             "source": self.source,
-            "threshold": j(self.threshold),
+            "threshold": self.threshold,
             "outcome": self.outcome,
             "sentence": self.sentence,
-            "gap": j(self.gap),
+            "gap": self.gap,
         }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Leaf:
+        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
+
+
+@dataclass
+class Node:
+    """The explanation tree: ``kind`` is and / or / if / ! / !! / leaf / root."""
+
+    kind: str
+    outcome: bool | None = None
+    leaf: Leaf | None = None
+    children: list[Node] = field(default_factory=list)
+    closeness: float = 0.0  # a failed numeric leaf: its distance relative to the threshold
+    redo: object = None  # a comparison leaf: renders it again for another operator (under a "!")
 
 
 @dataclass
 class Evaluation:
     value: object
     missing: frozenset = frozenset()
-    trace: list[Leaf] = field(default_factory=list)
+    trace: list[Leaf] = field(default_factory=list)  # the reasons (see :func:`reasons`)
+    tree: Node | None = None
+    shown: str | None = None  # a computed value: how it was computed, with the values
 
 
 def dec(x, path: str) -> Decimal:
@@ -109,49 +134,110 @@ def as_date(x, path: str) -> dt.date:
     raise RuleError(path, f"需要日期 YYYY-MM-DD，实际为 {x!r}")
 
 
-def _region_within(code: str, area: str, path: str) -> bool:
-    try:
-        return regions().is_within(code, area)
-    except UnknownCode as e:
-        raise RuleError(path, str(e)) from None
-
-
-def _industry_within(code: str, ancestor: str, path: str) -> bool:
-    try:
-        return industries().is_within(code, ancestor)
-    except UnknownCode as e:
-        raise RuleError(path, str(e)) from None
+# -- values that remember where they come from ----------------------------------------------
 
 
 class _Var:
-    """A value read from a field, remembered so a comparison can explain itself."""
+    """A value read from a field: it knows its label, kind and unit, so a comparison can explain itself."""
 
     __slots__ = ("name", "value")
 
     def __init__(self, name, value):
         self.name, self.value = name, value
 
+    @property
+    def field(self) -> str:
+        return self.name
+
+    @property
+    def kind(self) -> str:
+        return catalog.FIELDS[self.name].type
+
+    @property
+    def unit(self) -> str | None:
+        return catalog.FIELDS[self.name].unit
+
+    @property
+    def text(self) -> str:
+        return catalog.FIELDS[self.name].label
+
+    @property
+    def calc(self) -> str:
+        return f"{self.text} {explain.show(self.kind, self.value, self.unit, self.name)}"
+
+    composite = False
+
+
+class _Expr:
+    """A quantity computed from fields (``rd_expense - rd_expense_prev``): its value, kind and unit,
+    how it reads (``text``: 上年度研发费用 − 前年度研发费用) and how it was computed (``calc``)."""
+
+    __slots__ = ("value", "kind", "unit", "text", "calc")
+    field = None
+    composite = True
+
+    def __init__(self, value, kind, unit, text, calc):
+        self.value, self.kind, self.unit, self.text, self.calc = value, kind, unit, text, calc
+
+
+class _Missing:
+    """An unknown value, carrying the fields whose absence made it unknown."""
+
+    __slots__ = ("fields",)
+
+    def __init__(self, fields: frozenset):
+        self.fields = fields
+
+    @staticmethod
+    def union(items) -> _Missing:
+        out: frozenset = frozenset()
+        for m in items:
+            out |= m.fields
+        return _Missing(out)
+
+
+_MEASURED = (_Var, _Expr)
+
+
+def _plain(x):
+    return x.value if isinstance(x, _MEASURED) else x
+
 
 class PolicyLogic(JsonLogic):
     """Evaluates one rule for one enterprise: ``facts`` (typed values) and their ``sources``."""
 
-    operators = {
-        **OPERATORS,
-        **dict.fromkeys(("in_region", "in_industry", "has_qualification", "before", "after", "years_since"), None),
-    }
+    operators = {**OPERATORS, **dict.fromkeys(DOMAIN_OPERATORS)}
 
-    def __init__(self, facts: dict, sources: dict | None = None, as_of: dt.date | None = None):
+    def __init__(self, facts: dict, sources: dict | None = None, as_of: dt.date | None = None, context=None):
         self.facts = facts
         self.sources = sources or {}
         self.as_of = as_of or dt.date.today()
-        self.trace: list[Leaf] = []
-        self.missing_sets: dict[int, frozenset] = {}
+        self.context = context or {}  # values a rule may read beside the catalog (a supplement's parent_amount)
+        self.node = Node("root")
 
-    # -- values -------------------------------------------------------------
+    # -- the walk, building the explanation tree -------------------------------------------
+    def apply(self, rule, data, path, depth):
+        if type(rule) is dict and len(rule) == 1:
+            op = next(iter(rule))
+            if op in _TREE:
+                parent = self.node
+                node = self.node = Node(op)
+                try:
+                    out = super().apply(rule, data, path, depth)
+                finally:
+                    self.node = parent
+                node.outcome = None if isinstance(out, _Missing) else (out if isinstance(out, bool) else True)
+                parent.children.append(_negated(node) if op == "!" else node)
+                return out
+        return super().apply(rule, data, path, depth)
+
+    # -- values -------------------------------------------------------------------------------
     def var(self, data, args, path):
         name = args[0] if args else None
-        if isinstance(name, _Var):
+        if isinstance(name, _MEASURED):
             name = name.value
+        if isinstance(name, str) and name in self.context:
+            return self.context[name]
         if not isinstance(name, str) or name not in catalog.FIELDS:
             raise RuleError(path, f"字段 {name!r} 不在字段目录中")
         value = self.facts.get(name)
@@ -171,18 +257,19 @@ class PolicyLogic(JsonLogic):
             if unknown:
                 self._leaf(path, op, args, None)
                 return _Missing.union(unknown)
-            out = (not _plain(args[0])) if op == "!" else bool(_plain(args[0]))
+            out = (not _truth(args[0], path)) if op == "!" else _truth(args[0], path)
             if isinstance(args[0], _Var):
                 self._leaf(path, op, args, out)
             return out
-        if op in COMPARISONS or op in DOMAIN or (op == "in" and args and isinstance(args[0], (_Var, _Missing))):
+        domain = DOMAIN_OPERATORS.get(op)
+        if op in COMPARISONS or (domain is not None and domain.result == "bool") or _in_field(op, args):
             if unknown:
                 self._leaf(path, op, args, None)
                 return _Missing.union(unknown)
             _check_field_types(op, args, path)
             plain = [_plain(a) for a in args]
-            if op in DOMAIN:
-                out = DOMAIN[op](self, plain, path)
+            if domain is not None:
+                out = _domain(domain, plain, self.as_of, path)
             elif op == "in":
                 out = _in(plain, path)
             else:
@@ -193,11 +280,16 @@ class PolicyLogic(JsonLogic):
             return _Missing.union(unknown)
         values = [_plain(a) for a in args]
         if op in ARITHMETIC:
-            return ARITHMETIC[op](values, path)
+            out = ARITHMETIC[op](values, path)
+            return _computed(op, args, out) if any(isinstance(a, _MEASURED) for a in args) else out
         if op == "in":
             return _in(values, path)
-        if op in ("years_since",):
-            return DOMAIN_VALUES[op](self, values, path)
+        if domain is not None:  # a value-valued domain operator (years_since)
+            out = _domain(domain, values, self.as_of, path)
+            if isinstance(args[0], _MEASURED):
+                text = f"{args[0].text}至今年数"
+                return _Expr(out, "count", "年", text, f"{text} {out}年")
+            return out
         return super().call(op, fn, values, path)
 
     def op_and(self, values, data, path, depth):
@@ -213,8 +305,20 @@ class PolicyLogic(JsonLogic):
             if isinstance(out, _Missing):
                 unknown.append(out)
             elif _truth(out, f"{path}[{i}]") is decisive:
+                if not decisive:  # a failed "and": the other conditions are explained too (what else is unmet)
+                    self._explain_rest(values, i + 1, data, path, depth)
                 return decisive
         return _Missing.union(unknown) if unknown else (not decisive)
+
+    def _explain_rest(self, values, start, data, path, depth):
+        """Evaluate the conditions after a decisive one for the explanation only: their values and
+        errors change nothing (JsonLogic short-circuits, so a later one may rely on an earlier one)."""
+        for i in range(start, len(values)):
+            keep = len(self.node.children)
+            try:
+                self.apply(values[i], data, f"{path}[{i}]", depth + 1)
+            except (MatcherError, ArithmeticError):
+                del self.node.children[keep:]
 
     def op_if(self, values, data, path, depth):
         i = 0
@@ -227,26 +331,173 @@ class PolicyLogic(JsonLogic):
             i += 2
         return self.apply(values[i], data, f"{path}[{i}]", depth + 1) if i == len(values) - 1 else None
 
-    # -- trace --------------------------------------------------------------
+    # -- leaves ---------------------------------------------------------------------------
     def _leaf(self, path, op, args, outcome):
-        fields = [a for a in args if isinstance(a, _Var)]
+        measured = [a for a in args if isinstance(a, _MEASURED)]
         missing = [a for a in args if isinstance(a, _Missing)]
-        name = fields[0].name if fields else (sorted(missing[0].fields)[0] if missing else None)
-        value = fields[0].value if fields else None
-        others = [_plain(a) for a in args if not isinstance(a, (_Var, _Missing))]
-        others += [a.value for a in fields[1:]]  # comparing two fields: the second is the threshold
-        threshold = others[0] if len(others) == 1 else (others or None)
-        flipped = bool(fields) and args and args[0] is not fields[0] and op in COMPARISONS
+        if outcome is None:
+            names = sorted(_Missing.union(missing).fields)
+            labels = [catalog.FIELDS[n].label for n in names]
+            name = names[0] if names else None
+            leaf = Leaf(path, op, name, "、".join(labels), None, None, None, None, explain.unknown(labels))
+            self.node.children.append(Node("leaf", None, leaf))
+            return
+        subject = measured[0] if measured else None
+        others = [a for a in args if a is not subject]
+        flipped = subject is not None and args[0] is not subject and op in COMPARISONS
         shown_op = _FLIP.get(op, op) if flipped else op
-        sentence, gap = explain(shown_op, name, value, threshold, outcome)
-        self.trace.append(
-            Leaf(
-                path, shown_op, name, value, self.sources.get(name) if name else None, threshold, outcome, sentence, gap
-            )
+        render = _Render(self, path, subject, others)
+        node = Node("leaf", outcome, *render(shown_op, outcome))
+        node.redo = render
+        self.node.children.append(node)
+
+
+class _Render:
+    """Renders a comparison leaf for an operator and outcome (again, negated, under a ``!``)."""
+
+    __slots__ = ("logic", "path", "subject", "others")
+
+    def __init__(self, logic, path, subject, others):
+        self.logic, self.path, self.subject, self.others = logic, path, subject, others
+
+    def __call__(self, op: str, outcome: bool) -> tuple[Leaf, float]:
+        s = self.subject
+        name = s.field if s is not None else None
+        kind = s.kind if s is not None else None
+        unit = s.unit if s is not None else None
+        label = s.text if s is not None else "条件"
+        shown = explain.show(kind, s.value, unit, name) if s is not None else "—"
+        threshold = [_plain(o) for o in self.others]
+        limit_value = threshold[0] if len(threshold) == 1 else (threshold or None)
+        limit = _limit(self.others, kind, unit, name)
+        gap, closeness = None, 0.0
+        if (
+            s is not None
+            and not outcome
+            and op in (">=", ">", "<=", "<")
+            and len(self.others) == 1
+            and kind in ("money", "count", "percent", "number", "date")
+        ):
+            gap, closeness = _gap(kind, op, s.value, _plain(self.others[0]))
+        domain = DOMAIN_OPERATORS.get(op)
+        source = self.logic.sources.get(name) if name else None
+        if op in ("!", "!!") and name:
+            sentence = f"{label}：{'是' if bool(s.value) else '否'}"
+        elif domain is not None and domain.explain is not None:
+            shown_limit = limit_value if isinstance(limit_value, str) else str(limit_value)
+            sentence = domain.explain(label, shown, shown_limit, outcome)
+        elif domain is not None:
+            sentence = f"{label} {shown}，{limit}：{'满足' if outcome else '不满足'}条件"
+        elif op == "in":
+            sentence = f"{label} {shown}，{'属于' if outcome else '不属于'} {limit}"
+        else:
+            gap_text = explain.distance(kind, gap, unit) if gap is not None else None
+            sentence = explain.comparison(op, label, shown, limit, outcome, gap_text)
+        leaf = Leaf(
+            self.path,
+            op,
+            name,
+            label,
+            explain.encode(s.value) if s is not None else None,
+            source,
+            explain.encode(limit_value),
+            outcome,
+            sentence,
+            explain.encode(gap),
         )
+        return leaf, closeness
 
 
-_FLIP = {">": "<", "<": ">", ">=": "<=", "<=": ">="}
+def _limit(others, kind, unit, name) -> str:
+    parts = []
+    for o in others:
+        if isinstance(o, _MEASURED):
+            parts.append(f"{o.text} {explain.show(o.kind, o.value, o.unit, o.field)}")
+        else:
+            parts.append(explain.show(kind, o, unit, name))
+    return "、".join(parts) if parts else "—"
+
+
+def _gap(kind, op, value, threshold) -> tuple[Decimal | int | None, float]:
+    if kind == "date":
+        try:
+            days = abs((as_date(threshold, "") - as_date(value, "")).days)
+        except RuleError:
+            return None, 0.0
+        return days, float(days) / 365.0
+    a, b = explain.to_decimal(value), explain.to_decimal(threshold)
+    if a is None or b is None:
+        return None, 0.0
+    gap = (b - a) if op in (">=", ">") else (a - b)
+    gap = abs(gap)
+    return gap, float(gap / max(abs(b), Decimal(1)))
+
+
+def _negated(node: Node) -> Node:
+    """``!`` of one comparison reads as the opposite comparison ("!(收入 > 1亿)" → "收入未超过上限 1亿")."""
+    if len(node.children) == 1 and node.children[0].redo is not None and node.outcome is not None:
+        child = node.children[0]
+        op = child.leaf.op
+        if op in NEGATE:
+            leaf, closeness = child.redo(NEGATE[op], node.outcome)
+            return Node("leaf", node.outcome, leaf, closeness=closeness)
+    return node
+
+
+# -- reasons: what of the tree a decision shows ---------------------------------------------
+
+
+def reasons(node: Node | None) -> list[Leaf]:
+    """The leaves that explain ``node``'s outcome: every condition of an ``and`` (the failed ones when it
+    failed, the unknown ones when it is unknown); the branch of an ``or`` that held, or the nearest one."""
+    if node is None:
+        return []
+    if node.kind == "leaf":
+        return [node.leaf]
+    kids = node.children
+    if node.kind in ("and", "root"):
+        if node.outcome is False:
+            pick = [k for k in kids if k.outcome is False]
+        elif node.outcome is None and node.kind == "and":
+            pick = [k for k in kids if k.outcome is None]
+        else:
+            pick = kids
+        pick = pick or kids
+    elif node.kind == "or":
+        if node.outcome is True:
+            pick = [k for k in kids if k.outcome is True][:1]
+        elif node.outcome is False:
+            pick = [min(kids, key=_distance)] if kids else []
+        else:
+            pick = [k for k in kids if k.outcome is None]
+    else:
+        pick = kids
+    out: list[Leaf] = []
+    for k in pick:
+        out.extend(reasons(k))
+    return out
+
+
+def _distance(node: Node) -> tuple[int, float]:
+    """How far a failed branch is from holding: how many of its conditions fail, then how far they miss."""
+    failed, far = 0, 0.0
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n.kind == "leaf":
+            if n.outcome is False:
+                failed += 1
+                far += n.closeness
+        else:
+            stack.extend(n.children)
+    return failed, far
+
+
+# -- operators ------------------------------------------------------------------------------
+
+
+def _in_field(op, args) -> bool:
+    return op == "in" and bool(args) and isinstance(args[0], (_Var, _Missing))
 
 
 ORDERABLE = frozenset({"money", "count", "percent", "date"})
@@ -261,24 +512,15 @@ def _check_field_types(op, args, path) -> None:
                 raise RuleError(path, f"{f.label}（{a.name}，类型 {f.type}）不能比较大小")
 
 
-class _Missing:
-    """An unknown value, carrying the fields whose absence made it unknown."""
-
-    __slots__ = ("fields",)
-
-    def __init__(self, fields: frozenset):
-        self.fields = fields
-
-    @staticmethod
-    def union(items) -> _Missing:
-        out: frozenset = frozenset()
-        for m in items:
-            out |= m.fields
-        return _Missing(out)
-
-
-def _plain(x):
-    return x.value if isinstance(x, _Var) else x
+def _domain(op, values, as_of, path):
+    lo, hi = op.arity
+    if not lo <= len(values) <= hi:
+        want = f"{lo}" if lo == hi else f"{lo} 或 {hi}"
+        raise RuleError(path, f"{op.name} 需要 {want} 个参数，实际 {len(values)} 个")
+    try:
+        return op.scalar(values, as_of)
+    except OperatorError as e:
+        raise RuleError(path, str(e)) from None
 
 
 def _truth(x, path) -> bool:
@@ -378,145 +620,78 @@ def _arith(op):
 ARITHMETIC = {op: _arith(op) for op in ("+", "*", "-", "/", "%", "min", "max")}
 
 
-def _two(values, path, op):
-    if len(values) != 2:
-        raise RuleError(path, f"{op} 需要 2 个参数，实际 {len(values)} 个")
-    return values
+def _result_kind(op, args) -> tuple[str, str | None]:
+    """The kind (and unit) of a computed quantity: money − money is money, money × a rate is money,
+    money ÷ money is a plain number; counts keep their unit when added or subtracted."""
+    measured = [a for a in args if isinstance(a, _MEASURED)]
+    kinds = {a.kind for a in measured}
+    units = {a.unit for a in measured}
+    same = len(kinds) == 1
+    kind = next(iter(kinds)) if same else "number"
+    unit = next(iter(units)) if len(units) == 1 else None
+    if op in ("+", "-", "min", "max") and same:
+        return kind, unit
+    if op in ("*", "/") and len(measured) == 1 and kind in ("money", "percent"):
+        if op == "/" and args[0] is not measured[0]:
+            return "number", None
+        return kind, unit
+    return "number", None
 
 
-def _in_region(self, values, path):
-    code, area = _two(values, path, "in_region")
-    return _region_within(str(code), str(area), path)
+def _computed(op, args, value) -> _Expr:
+    kind, unit = _result_kind(op, args)
+    context = kind if kind in ("money", "percent") else None
 
+    def part(a, how):
+        if isinstance(a, _MEASURED):
+            text = getattr(a, how)
+            return f"（{text}）" if a.composite and len(args) > 1 else text
+        d = explain.to_decimal(a)
+        if d is None:
+            return str(a)
+        if op == "*" and context:
+            return explain.rate(d)
+        return explain.show(context or "number", d) if op in ("+", "-", "min", "max") else explain.rate(d)
 
-def _in_industry(self, values, path):
-    code, ancestor = _two(values, path, "in_industry")
-    return _industry_within(str(code), str(ancestor), path)
+    def joined(how):
+        parts = [part(a, how) for a in args]
+        if op in ("min", "max"):
+            return f"{'与'.join(parts)}中的较{'小' if op == 'min' else '大'}者"
+        if op == "-" and len(parts) == 1:
+            return f"−{parts[0]}"
+        return f" {explain.SYMBOLS.get(op, op)} ".join(parts)
 
-
-def _has_qualification(self, values, path):
-    held, wanted = _two(values, path, "has_qualification")
-    if wanted not in catalog.QUALIFICATIONS:
-        raise RuleError(path, f"资质 {wanted!r} 不存在")
-    if not isinstance(held, (frozenset, set, list)):
-        raise RuleError(path, "has_qualification 的第一个参数应为资质集合")
-    return wanted in held
-
-
-def _before(self, values, path):
-    a, b = _two(values, path, "before")
-    return as_date(a, path) < as_date(b, path)
-
-
-def _after(self, values, path):
-    a, b = _two(values, path, "after")
-    return as_date(a, path) > as_date(b, path)
-
-
-def _years_since(self, values, path):
-    from matcher.derived import years_between
-
-    if len(values) not in (1, 2):
-        raise RuleError(path, f"years_since 需要 1 或 2 个参数，实际 {len(values)} 个")
-    end = as_date(values[1], path) if len(values) == 2 else self.as_of
-    return Decimal(years_between(as_date(values[0], path), end))
-
-
-DOMAIN = {
-    "in_region": _in_region,
-    "in_industry": _in_industry,
-    "has_qualification": _has_qualification,
-    "before": _before,
-    "after": _after,
-}
-DOMAIN_VALUES = {"years_since": _years_since}
-OPERATOR_NAMES = frozenset(DOMAIN) | frozenset(DOMAIN_VALUES)
-
-
-# -- explanations ------------------------------------------------------------
-def _show(name, value) -> str:
-    if name is None:
-        return str(value)
-    f = catalog.FIELDS[name]
-    if f.type in ("money", "count", "percent") and not isinstance(value, (int, Decimal)):
-        try:
-            value = dec(value, "")
-        except RuleError:
-            return str(value)
-    if f.type == "money":
-        return catalog.label_value(name, Decimal(value))
-    if f.type == "count" and isinstance(value, Decimal):
-        value = int(value) if value == value.to_integral_value() else value
-    if f.type == "enum" and isinstance(value, list):
-        return "、".join(catalog.label_value(name, v) for v in value)
-    return catalog.label_value(name, value)
-
-
-def explain(op, name, value, threshold, outcome) -> tuple[str, Decimal | None]:
-    """A Chinese sentence for one leaf, and for a failed numeric threshold the distance to it."""
-    label = catalog.FIELDS[name].label if name else "条件"
-    if outcome is None:
-        return f"{label}未提供，请补充申报", None
-    if op in ("!", "!!") and name:
-        held = bool(value)
-        return (f"{label}：{'是' if held else '否'}", None)
-    if op == "in_region":
-        where = regions().full_name(threshold) if threshold in regions() else threshold
-        return (f"注册地{_show(name, value)}{'在' if outcome else '不在'}{where}范围内", None)
-    if op == "in_industry":
-        ind = industries().get(threshold).name if threshold in industries() else threshold
-        return (f"所属行业{_show(name, value)}{'属于' if outcome else '不属于'}{ind}", None)
-    if op == "has_qualification":
-        q = catalog.QUALIFICATIONS.get(threshold, threshold)
-        return (f"{'已' if outcome else '未'}取得{q}资质", None)
-    shown, limit = _show(name, value), _show(name, threshold) if name else str(threshold)
-    if op == "in":
-        return f"{label} {shown}，{'属于' if outcome else '不属于'} {limit}", None
-    numeric = (
-        name and catalog.FIELDS[name].numeric and threshold is not None and not isinstance(threshold, (list, bool))
-    )
-    gap = None
-    if numeric and not outcome and op in (">=", ">"):
-        gap = dec(threshold, "") - dec(value, "")
-    elif numeric and not outcome and op in ("<=", "<"):
-        gap = dec(value, "") - dec(threshold, "")
-    gap_text = (
-        f"，还差 {_show(name, gap)}"
-        if gap is not None and op in (">=", ">")
-        else (f"，超出 {_show(name, gap)}" if gap is not None else "")
-    )
-    words = {
-        ">=": ("达到要求的", "低于要求的"),
-        ">": ("高于要求的", "未超过要求的"),
-        "<=": ("未超过上限", "超过上限"),
-        "<": ("低于上限", "未低于上限"),
-        "==": ("符合要求的", "不符合要求的"),
-        "===": ("符合要求的", "不符合要求的"),
-        "!=": ("不是排除的", "是排除的"),
-        "!==": ("不是排除的", "是排除的"),
-    }.get(op)
-    if words is None:
-        return f"{label} {shown}：{'满足' if outcome else '不满足'}条件", None
-    return f"{label} {shown}，{words[0 if outcome else 1]} {limit}{gap_text if not outcome else ''}", gap
+    return _Expr(value, kind, unit, joined("text"), joined("calc"))
 
 
 def evaluate_rule(
-    rule, facts: dict, sources: dict | None = None, as_of: dt.date | None = None, checked: bool = False
+    rule,
+    facts: dict,
+    sources: dict | None = None,
+    as_of: dt.date | None = None,
+    checked: bool = False,
+    context: dict | None = None,
 ) -> Evaluation:
-    """Evaluate a policy rule for one enterprise: value (or UNKNOWN), missing fields, trace.
+    """Evaluate a policy rule for one enterprise: value (or UNKNOWN), missing fields, the reasons and the tree.
 
     ``checked``: the rule comes from a parsed spec, whose rules :func:`matcher.spec.parse_spec`
     held to tighter size limits already, so the size check is not repeated on every decision.
+    ``context``: values the rule may read with ``var`` beside the catalog's fields.
     """
-    logic = PolicyLogic(facts, sources, as_of)
+    logic = PolicyLogic(facts, sources, as_of, context)
     if not checked:
         from matcher.jsonlogic import check_size
 
         check_size(rule)
     out = logic.apply(rule, {}, "", 0)
+    root = logic.node
     if isinstance(out, _Missing):
-        return Evaluation(UNKNOWN, out.fields, logic.trace)
-    return Evaluation(_plain(out), frozenset(), logic.trace)
+        root.outcome = None
+        return Evaluation(UNKNOWN, out.fields, reasons(root), root)
+    plain = _plain(out)
+    root.outcome = plain if isinstance(plain, bool) else True
+    shown = out.calc if isinstance(out, _Expr) else None
+    return Evaluation(plain, frozenset(), reasons(root), root, shown)
 
 
-__all__ = ["UNKNOWN", "Leaf", "Evaluation", "PolicyLogic", "evaluate_rule", "explain", "is_logic"]
+__all__ = ["UNKNOWN", "Leaf", "Node", "Evaluation", "PolicyLogic", "evaluate_rule", "reasons", "is_logic"]

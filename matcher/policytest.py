@@ -19,11 +19,12 @@ class CaseResult:
     detail: str = ""
 
 
-def run_cases(spec: PolicySpec) -> list[CaseResult]:
+def run_cases(spec: PolicySpec, today: dt.date) -> list[CaseResult]:
+    """Each case decided as of its own date, or ``today`` when it gives none."""
     out = []
     for case in spec.tests:
         try:
-            d = decide(spec, case.facts, case.as_of or dt.date.today())
+            d = decide(spec, case.facts, case.as_of or today, parent_amount=case.parent_amount)
         except RuleError as e:
             out.append(CaseResult(spec.id, spec.source, case.name, False, f"规则错误：{e}"))
             continue

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import difflib
 
-from graph import UnknownCode, industries, regions
-from matcher.catalog import FIELDS, QUALIFICATIONS
+from matcher.catalog import FIELDS
 from matcher.errors import SpecError
+from matcher.registry import OPERATORS as DOMAIN
 
 JSONLOGIC_OPS = frozenset(
     "== === != !== > >= < <= ! !! and or if ?: in cat substr + - * / % min max merge var "
     "missing missing_some map filter reduce all none some log".split()
 )
-DOMAIN_OPS = frozenset({"in_region", "in_industry", "has_qualification", "years_since", "before", "after"})
-OPERATORS = JSONLOGIC_OPS | DOMAIN_OPS
+OPERATORS = JSONLOGIC_OPS | frozenset(DOMAIN)
 MAX_DEPTH = 32
 MAX_NODES = 5000
 
@@ -54,8 +53,10 @@ def _suggest(name: str, options) -> str:
     return f"；是否想写 {'、'.join(close)}？" if close else ""
 
 
-def check_rule(rule, path: str) -> list[SpecError]:
-    """All problems of ``rule`` (empty when it is acceptable)."""
+def check_rule(rule, path: str, extra_vars: dict | None = None) -> list[SpecError]:
+    """All problems of ``rule`` (empty when it is acceptable). ``extra_vars``: names a ``var`` may
+    read beside the catalog's fields, with their types (a supplement's ``parent_amount``)."""
+    extra_vars = extra_vars or {}
     errors: list[SpecError] = []
     stack = [(rule, path, 0)]
     nodes = 0
@@ -81,39 +82,31 @@ def check_rule(rule, path: str) -> list[SpecError]:
             continue
         if op == "var":
             name = _var_name(args)
-            if not isinstance(name, str) or name not in FIELDS:
+            if not isinstance(name, str) or (name not in FIELDS and name not in extra_vars):
                 errors.append(SpecError(here, f"字段 {name!r} 不在字段目录中{_suggest(str(name), FIELDS)}"))
             continue
         arglist = args if isinstance(args, list) else [args]
-        if op in ("in_region", "in_industry", "has_qualification"):
-            errors.extend(_check_domain_literal(op, arglist, here))
+        if op in DOMAIN:
+            errors.extend(_check_domain(DOMAIN[op], arglist, here))
         stack.extend((a, f"{here}[{i}]", depth + 1) for i, a in enumerate(arglist))
     return errors
 
 
-def _check_domain_literal(op: str, args: list, where: str) -> list[SpecError]:
-    if len(args) != 2:
-        return [SpecError(where, f"{op} 需要 2 个参数，实际 {len(args)} 个")]
-    literal = args[1]
-    if isinstance(literal, dict):
+def _check_domain(op, args: list, where: str) -> list[SpecError]:
+    lo, hi = op.arity
+    if not lo <= len(args) <= hi:
+        want = f"{lo}" if lo == hi else f"{lo} 或 {hi}"
+        return [SpecError(where, f"{op.name} 需要 {want} 个参数，实际 {len(args)} 个")]
+    if op.literal is None or len(args) < 2 or isinstance(args[1], dict):
         return []  # computed at run time; checked by the engine
-    try:
-        if op == "in_region":
-            regions().canonical(str(literal))
-        elif op == "in_industry":
-            industries().canonical(str(literal))
-        elif literal not in QUALIFICATIONS:
-            return [SpecError(f"{where}[1]", f"资质 {literal!r} 不存在；可选：{'、'.join(QUALIFICATIONS)}")]
-    except UnknownCode as e:
-        return [SpecError(f"{where}[1]", str(e))]
-    return []
+    reason = op.literal(args[1])
+    return [SpecError(f"{where}[1]", reason)] if reason else []
 
 
 # -- strict typing: operators must fit the fields they test ---------------------
 NUMERIC_FIELD_TYPES = frozenset({"money", "count", "percent"})
 ORDERED = {">", ">=", "<", "<="}
 ARITH = {"+", "-", "*", "/", "%", "min", "max"}
-FIELD_OPS = {"in_region": "region", "in_industry": "industry", "has_qualification": "set"}
 
 
 def _literal_type(x) -> str:
@@ -138,18 +131,18 @@ def _is_numeric(t: str | None) -> bool:
     return t in NUMERIC_FIELD_TYPES or t == "number"
 
 
-def check_types(rule, path: str) -> list[SpecError]:
+def check_types(rule, path: str, extra_vars: dict | None = None) -> list[SpecError]:
     """Type errors of a rule that already passed :func:`check_rule` (fields and operators exist)."""
     errors: list[SpecError] = []
-    _infer(rule, path, errors)
+    _infer(rule, path, errors, extra_vars or {})
     return errors
 
 
-def _infer(node, path, errors) -> str | None:
+def _infer(node, path, errors, extra) -> str | None:
     """The type of ``node`` ("money", "number", "bool", "region", ... or None when unknown)."""
     if isinstance(node, list):
         for i, item in enumerate(node):
-            _infer(item, f"{path}[{i}]", errors)
+            _infer(item, f"{path}[{i}]", errors, extra)
         return "list"
     if not isinstance(node, dict):
         return _literal_type(node)
@@ -160,9 +153,9 @@ def _infer(node, path, errors) -> str | None:
     if op == "var":
         name = args[0] if isinstance(args, list) and args else args
         f = FIELDS.get(name) if isinstance(name, str) else None
-        return f.type if f else None
+        return f.type if f else extra.get(name)
     arglist = args if isinstance(args, list) else [args]
-    types = [_infer(a, f"{here}[{i}]", errors) for i, a in enumerate(arglist)]
+    types = [_infer(a, f"{here}[{i}]", errors, extra) for i, a in enumerate(arglist)]
     fields = [FIELDS.get(_var_name(a["var"])) if isinstance(a, dict) and "var" in a else None for a in arglist]
     if op in ORDERED:
         for i, (t, f) in enumerate(zip(types, fields)):
@@ -179,11 +172,14 @@ def _infer(node, path, errors) -> str | None:
             if t is not None and not _is_numeric(t):
                 errors.append(SpecError(f"{here}[{i}]", f"算术运算需要数字，这里是 {t}"))
         return "number"
-    if op in FIELD_OPS and arglist:
-        want = FIELD_OPS[op]
-        if types[0] is not None and types[0] != want:
-            errors.append(SpecError(f"{here}[0]", f"{op} 的第一个参数应为 {want} 类型的字段，这里是 {types[0]}"))
-        return "bool"
+    domain = DOMAIN.get(op)
+    if domain is not None and domain.first is not None and arglist and fields[0] is not None:
+        if types[0] != domain.first:
+            errors.append(
+                SpecError(f"{here}[0]", f"{op} 的第一个参数应为 {domain.first} 类型的字段，这里是 {types[0]}")
+            )
+    if domain is not None:
+        return "bool" if domain.result == "bool" else domain.result
     if op == "in" and len(arglist) == 2 and fields[0] is not None and isinstance(arglist[1], list):
         f = fields[0]
         if f.choices:
@@ -193,10 +189,8 @@ def _infer(node, path, errors) -> str | None:
                         SpecError(f"{here}[1][{i}]", f"{member!r} 不是{f.label}的可选值（{'、'.join(f.choices)}）")
                     )
         return "bool"
-    if op in ("and", "or", "!", "!!", "in", "has_qualification", "before", "after"):
+    if op in ("and", "or", "!", "!!", "in"):
         return "bool"
-    if op == "years_since":
-        return "count"
     if op in ("if", "?:"):
         branches = [t for i, t in enumerate(types) if i % 2 == 1 or i == len(types) - 1]
         return branches[0] if branches and all(b == branches[0] for b in branches) else None

@@ -21,7 +21,7 @@ import yaml
 from graph import UnknownCode, regions
 from matcher import catalog
 from matcher.errors import InvalidFieldValue, MatcherError, SpecError
-from matcher.rulecheck import check_rule, check_types
+from matcher.rulecheck import check_rule, check_types, fields_used
 
 MODE_LABELS = {"automatic": "免申即享", "instant": "即申即办", "review": "审核"}
 MODES = tuple(MODE_LABELS)
@@ -51,7 +51,8 @@ REQUIRED = (
     "materials",
     "tests",
 )
-OPTIONAL = ("exclusive_group", "declarable", "source_text")
+OPTIONAL = ("exclusive_group", "supplement_of", "declarable", "source_text")
+PARENT_AMOUNT = "parent_amount"  # a supplement's amount formula reads its parent's amount under this name
 AMOUNT_KEYS = ("formula", "cap", "floor", "rounding")
 
 
@@ -79,6 +80,7 @@ class Case:
     as_of: dt.date | None = None
     amount: Decimal | None = None
     missing: tuple[str, ...] | None = None
+    parent_amount: Decimal | None = None  # a supplement's case: the parent measure's amount
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ class PolicySpec:
     materials: tuple[str, ...]
     tests: tuple[Case, ...]
     exclusive_group: str | None = None
+    supplement_of: str | None = None
     declarable: tuple[str, ...] = ()
     source_text: str | None = None
     source: str | None = field(default=None, compare=False)
@@ -137,6 +140,8 @@ class PolicySpec:
         }
         if self.exclusive_group:
             out["exclusive_group"] = self.exclusive_group
+        if self.supplement_of:
+            out["supplement_of"] = self.supplement_of
         if self.source_text:
             out["source_text"] = self.source_text
         out["tests"] = [_case_json(c) for c in self.tests]
@@ -161,6 +166,8 @@ def _case_json(c: Case) -> dict:
     out = {"name": c.name, "facts": facts, "expect": expect}
     if c.as_of is not None:
         out["as_of"] = c.as_of.isoformat()
+    if c.parent_amount is not None:
+        out["parent_amount"] = f"{c.parent_amount:.2f}"
     return out
 
 
@@ -277,13 +284,21 @@ def parse_spec(data, source: str | None = None) -> PolicySpec:
     if not rule_errors:  # types are only meaningful once fields and operators exist
         rule_errors = check_types(data["conditions"], "conditions")
     c.errors.extend(_with_source(rule_errors, source))
-    amount = _amount(c, data["amount"])
+    parent = data.get("supplement_of")
+    if parent is not None and (not isinstance(parent, str) or not ID_PATTERN.match(parent)):
+        c.fail("supplement_of", "应为上级政策的 id（小写字母、数字和连字符）")
+        parent = None
+    if parent is not None and parent == pid:
+        c.fail("supplement_of", "政策不能是自身的配套")
+    amount = _amount(c, data["amount"], supplement=parent is not None)
     budget = c.money(data["budget"], "budget")
     group = data.get("exclusive_group")
     if group is not None and (not isinstance(group, str) or not group.strip()):
         c.fail("exclusive_group", "应为非空文本")
+    if group is not None and parent is not None:
+        c.fail("exclusive_group", "配套政策随上级政策参与就高不重复，不能另设 exclusive_group")
     declarable = c.field_names(data.get("declarable", []), "declarable", allow_derived=False)
-    tests = _cases(c, data["tests"])
+    tests = _cases(c, data["tests"], supplement=parent is not None)
     spec_kwargs = dict(
         id=pid,
         name=name,
@@ -305,6 +320,7 @@ def parse_spec(data, source: str | None = None) -> PolicySpec:
         materials=c.text_list(data, "materials"),
         tests=tests,
         exclusive_group=group,
+        supplement_of=parent,
         declarable=declarable,
         source_text=data.get("source_text"),
         source=source,
@@ -318,7 +334,7 @@ def _with_source(errors, source):
     return [SpecError(e.path, e.reason, source) for e in errors]
 
 
-def _amount(c: _Checker, raw) -> Amount | None:
+def _amount(c: _Checker, raw, supplement: bool = False) -> Amount | None:
     if not isinstance(raw, dict):
         c.fail("amount", "应为映射，至少包含 formula")
         return None
@@ -330,7 +346,10 @@ def _amount(c: _Checker, raw) -> Amount | None:
         return None
     formula = raw["formula"]
     if isinstance(formula, (dict, list)):
-        errors = check_rule(formula, "amount.formula") or check_types(formula, "amount.formula")
+        extra = {PARENT_AMOUNT: "money"} if supplement else {}
+        errors = check_rule(formula, "amount.formula", extra) or check_types(formula, "amount.formula", extra)
+        if not supplement and PARENT_AMOUNT in fields_used(formula):
+            errors = [SpecError("amount.formula", f"只有配套政策（supplement_of）的金额公式可以引用 {PARENT_AMOUNT}")]
         c.errors.extend(_with_source(errors, c.source))
     else:
         c.money(formula, "amount.formula")
@@ -344,7 +363,7 @@ def _amount(c: _Checker, raw) -> Amount | None:
     return Amount(formula, cap, floor, rounding)
 
 
-def _cases(c: _Checker, raw) -> tuple[Case, ...]:
+def _cases(c: _Checker, raw, supplement: bool = False) -> tuple[Case, ...]:
     if not isinstance(raw, list) or not raw:
         c.fail("tests", "至少需要一个测试用例")
         return ()
@@ -354,6 +373,9 @@ def _cases(c: _Checker, raw) -> tuple[Case, ...]:
         if not isinstance(case, dict):
             c.fail(path, "测试用例应为映射（name、facts、expect）")
             continue
+        for key in case:
+            if key not in ("name", "as_of", "facts", "expect", "parent_amount"):
+                c.fail(f"{path}.{key}", "未知的键；可用：name、as_of、facts、expect、parent_amount")
         name = c.text(case, "name", f"{path}.name")
         as_of = c.date(case["as_of"], f"{path}.as_of") if "as_of" in case else None
         facts = {}
@@ -384,7 +406,12 @@ def _cases(c: _Checker, raw) -> tuple[Case, ...]:
         missing = None
         if "missing" in expect:
             missing = c.field_names(expect["missing"], f"{path}.expect.missing")
-        out.append(Case(name, facts, decision, as_of, amount, missing))
+        parent_amount = None
+        if supplement:
+            parent_amount = c.money(case.get("parent_amount"), f"{path}.parent_amount")
+        elif "parent_amount" in case:
+            c.fail(f"{path}.parent_amount", "只有配套政策的测试用例需要 parent_amount")
+        out.append(Case(name, facts, decision, as_of, amount, missing, parent_amount))
     return tuple(out)
 
 
@@ -418,3 +445,42 @@ def load_specs(folder) -> tuple[list[PolicySpec], list[SpecError]]:
         seen[spec.id] = path.name
         specs.append(spec)
     return specs, errors
+
+
+def check_catalogue(specs) -> list[SpecError]:
+    """Problems between specs that one file alone cannot show: a supplement (配套) needs its parent
+    published, with the same handling mode and period, one level deep; the measures of one
+    exclusive group (就高不重复) share their period, since they compete per period."""
+    by_id = {s.id: s for s in specs}
+    errors: list[SpecError] = []
+    for s in specs:
+        if s.supplement_of is None:
+            continue
+        parent = by_id.get(s.supplement_of)
+        if parent is None:
+            errors.append(SpecError("supplement_of", f"上级政策 {s.supplement_of} 未发布", s.source))
+        elif parent.supplement_of is not None:
+            errors.append(SpecError("supplement_of", f"{parent.id} 本身是配套政策，配套只能有一级", s.source))
+        elif (parent.mode, parent.period) != (s.mode, s.period):
+            errors.append(
+                SpecError(
+                    "supplement_of",
+                    f"配套政策须与上级政策 {parent.id} 的兑现方式和周期一致"
+                    f"（上级 {parent.mode}/{parent.period}，本政策 {s.mode}/{s.period}）",
+                    s.source,
+                )
+            )
+    periods: dict[str, tuple[str, str]] = {}
+    for s in sorted(specs, key=lambda s: s.id):
+        if s.exclusive_group is None:
+            continue
+        first = periods.setdefault(s.exclusive_group, (s.period, s.id))
+        if first[0] != s.period:
+            errors.append(
+                SpecError(
+                    "exclusive_group",
+                    f"同组（{s.exclusive_group}）政策须按同一周期兑现：{first[1]} 为 {first[0]}，本政策为 {s.period}",
+                    s.source,
+                )
+            )
+    return errors

@@ -100,7 +100,7 @@ def test_under_the_threshold_pays_without_approval(loaded):
 def test_a_resumed_sweep_adds_to_the_open_batch(loaded, monkeypatch):
     engine, big = loaded
     monkeypatch.setattr(sweeps, "BATCH", 2)
-    real = sweeps.settle_many
+    real = sweeps.settle
     calls = {"n": 0}
 
     def crash_on_second(*a, **kw):
@@ -109,10 +109,10 @@ def test_a_resumed_sweep_adds_to_the_open_batch(loaded, monkeypatch):
             raise KeyboardInterrupt  # the process dies mid-sweep
         return real(*a, **kw)
 
-    monkeypatch.setattr(sweeps, "settle_many", crash_on_second)
+    monkeypatch.setattr(sweeps, "settle", crash_on_second)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(engine, big.policy_id, DAY, approval_threshold=Decimal("1.00"))
-    monkeypatch.setattr(sweeps, "settle_many", real)
+    monkeypatch.setattr(sweeps, "settle", real)
     # what is left is below the threshold now, but the open batch still collects it
     rerun = run_sweep(engine, big.policy_id, DAY, approval_threshold=big.money * 10)[0]
     with session_scope(engine) as s:

@@ -265,7 +265,7 @@ def test_spec_cases_agree_with_the_evaluator_and_the_engine(world):
                 assert amount == case.amount
             if case.missing is not None:
                 assert tuple(missing) == tuple(case.missing)
-        assert [r.detail for r in run_cases(spec) if not r.passed] == [], spec.id
+        assert [r.detail for r in run_cases(spec, AS_OF) if not r.passed] == [], spec.id
 
 
 def test_columnar_evaluator_agrees_with_the_exact_one(world, decisions):

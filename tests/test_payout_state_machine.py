@@ -41,8 +41,8 @@ from service.errors import Conflict
 from service.http import auth
 from service.io.importer import import_policies
 from service.ledger.bank import BankTimeout, SimulatedBank, Transfer
+from service.ledger.batches import decide_batch
 from service.ledger.disbursement import reconcile, reference, send
-from service.ledger.payouts import decide_batch
 from service.ledger.sweeps import run_sweep
 from service.store import make_engine, session_scope, upgrade, write_scope
 from service.store.models import (
@@ -192,22 +192,22 @@ class PayoutMachine(RuleBasedStateMachine):
 
     @rule(who=st.integers(0, ENTERPRISES - 1))
     def crash_during_application(self, who):
-        real = audit.append
+        real = audit.append_many
 
-        def dying(session, actor, action, *a, **kw):
-            if action.startswith("payout.") or action.startswith("decision."):
+        def dying(session, entries):
+            if any(action.startswith(("payout.", "decision.")) for _, action, _, _ in entries):
                 raise Crash
-            return real(session, actor, action, *a, **kw)
+            return real(session, entries)
 
         body = {"uscc": self.usccs[who], "policy_id": "sm-instant", "commitment": True}
         with session_scope(self.engine) as s:
             before = s.scalar(select(func.count(Application.id)))
         self.client.application.testing = False  # let the crash become a 500, as in production
         try:
-            # the session path dies recording a decision; the driver path (PostgreSQL) after the
-            # ledger's statements, building its last one
+            # the session path dies recording its audit records, after the ledger's writes; the driver
+            # path (PostgreSQL) after the ledger's statements, building its last one
             with (
-                mock.patch.object(audit, "append", dying),
+                mock.patch.object(audit, "append_many", dying),
                 mock.patch.object(audit, "server_append_args", side_effect=Crash),
             ):
                 r = self._post_application(f"crash-{next(self.idem)}", body)

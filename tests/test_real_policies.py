@@ -1,5 +1,7 @@
 """The real Shenzhen measures shipped in matcher/policies pass their cases."""
 
+import datetime as dt
+
 from click.testing import CliRunner
 
 from matcher.policytest import run_cases
@@ -17,7 +19,7 @@ def test_at_least_five_real_measures_each_quoting_its_clause():
 
 def test_every_case_passes():
     specs, _ = load_specs(shipped_policies())
-    failed = [r for s in specs for r in run_cases(s) if not r.passed]
+    failed = [r for s in specs for r in run_cases(s, dt.date.today()) if not r.passed]
     assert failed == []
 
 

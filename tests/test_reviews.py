@@ -12,7 +12,7 @@ from service.http import auth
 from service.http.reviews import due_date
 from service.io.importer import import_enterprises, import_policies
 from service.store import session_scope
-from service.store.models import Enterprise, FieldValue, Payout
+from service.store.models import AuditRecord, Enterprise, FieldValue, Payout
 
 SPEC = {
     "id": "review-test",
@@ -184,13 +184,17 @@ def test_payouts_listing_and_clawback_over_http(app, keys, engine):
         {"reason": "申报的参保人数与社保记录不符"},
         idem="c4",
     )
-    assert claw.status_code == 201 and claw.json["amount"] == "8000.00"
-    again = call(
+    # not at the bank yet: stopped, and the enterprise is not listed by it
+    assert claw.status_code == 201 and claw.json["action"] == "stopped" and claw.json["amount"] == "8000.00"
+    listed = call(
         c,
         "POST",
-        "/api/applications",
-        keys["enterprise"],
-        {"uscc": keys["uscc"], "policy_id": "review-test", "commitment": True},
+        f"/api/enterprises/{keys['uscc']}/listings",
+        keys["officer"],
+        {"list": "on_dishonesty_list", "reason": "虚假申报，经查实"},
         idem="c5",
     )
-    assert again.json["outcome"] == "refused" and "失信" in again.json["reason"]
+    assert listed.status_code == 201 and listed.json["label"] == "列入失信被执行人名单"
+    with session_scope(engine) as s:
+        actions = list(s.scalars(select(AuditRecord.action).order_by(AuditRecord.seq.desc()).limit(2)))
+    assert actions == ["listing.added", "payout.stopped"]

@@ -7,7 +7,7 @@ import pytest
 
 from graph import industries
 from matcher import scale
-from matcher.derived import derive, years_between
+from matcher.registry import derive, years_between
 
 WAN = Decimal(10000)
 # One industry class inside each group, to classify with.

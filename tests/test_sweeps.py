@@ -62,9 +62,13 @@ def test_sweep_killed_half_way_then_rerun_pays_each_exactly_once(tmp_path):
             ).returncode
             == 0
         )
+    import datetime as dt
+
     from service.store import make_engine
 
     engine = make_engine(url)
+    preview = run_sweep(engine, as_of=dt.date.fromisoformat(AS_OF), dry_run=True)  # what a whole sweep would pay
+    expected = sum(r.outcomes["would_pay"] for r in preview)
     proc = subprocess.Popen(
         [sys.executable, "-m", "service", "sweep", "--as-of", AS_OF],
         env=env,
@@ -85,10 +89,6 @@ def test_sweep_killed_half_way_then_rerun_pays_each_exactly_once(tmp_path):
         [sys.executable, "-m", "service", "sweep", "--as-of", AS_OF], env=env, capture_output=True, text=True
     )
     assert rerun.returncode == 0, rerun.stderr
-    import datetime as dt
-
-    preview = run_sweep(engine, as_of=dt.date.fromisoformat(AS_OF), dry_run=True)
-    expected = sum(r.outcomes["would_pay"] for r in preview)
     with session_scope(engine) as s:
         total = s.scalar(select(func.count(Payout.id)))
         pairs = s.execute(select(Payout.policy_id, Payout.enterprise_id, Payout.period)).all()

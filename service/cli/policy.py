@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from importlib import resources
 from pathlib import Path
@@ -50,7 +51,7 @@ def test_cmd(paths) -> None:
         specs, errs = load_specs(path)
         bad_files.extend(errs)
         for spec in specs:
-            for r in run_cases(spec):
+            for r in run_cases(spec, dt.date.today()):
                 if r.passed:
                     passed += 1
                 else:
@@ -95,11 +96,7 @@ def decide_cmd(uscc: str, slug: str, as_of: str | None, version: int | None) -> 
     for leaf in d.trace:
         mark = {True: "✓", False: "✗", None: "?"}[leaf.outcome]
         click.echo(f"  {mark} {leaf.sentence}")
+    for step in d.steps:
+        click.echo(f"  = {step.sentence}")
     if d.missing:
-        click.echo("需补充：" + "、".join(catalog_label(m) for m in d.missing))
-
-
-def catalog_label(name: str) -> str:
-    from matcher.catalog import FIELDS
-
-    return FIELDS[name].label
+        click.echo("需补充：" + "、".join(d.missing_labels))

@@ -7,16 +7,16 @@ import datetime as dt
 from flask import current_app, jsonify, request
 from sqlalchemy import insert, select
 
-from service import audit
 from service.errors import NotFound
 from service.http import bp
 from service.http.guard import current_principal, require
 from service.http.idempotency import idempotent
-from service.http.verdicts import answer, asked, check_access, judge, name_missing, review_note, stored_declared
+from service.http.verdicts import answer, application_row, asked, check_access, judge, name_missing
+from service.ledger.executor import Target
 from service.ledger.facts import applicant, spec_of
-from service.ledger.payouts import NEW_DECISION, decision_row, settle
+from service.ledger.units import settle_unit, unit_of
 from service.store import session_scope, write_scope
-from service.store.models import Application, Payout
+from service.store.models import Application, Payout, PolicyVersion
 from service.store.models import Decision as DecisionRow
 
 _NEW_APPLICATION = insert(Application.__table__).returning(Application.__table__.c.id)
@@ -53,30 +53,27 @@ def _apply_in_session(engine):
         check_access(ent.id)
         spec = spec_of(pv, s)
         judged = judge(spec, ask.declared, verified, sources, today)
-        app_id = (
-            s.connection()
-            .execute(
-                _NEW_APPLICATION,
-                {
-                    "enterprise_id": ent.id,
-                    "policy_version_id": pv.id,
-                    "declared": stored_declared(judged),
-                    "commitment_accepted": True,
-                    "status": "pending_review" if judged.queued else "decided",
-                    "created_at": dt.datetime.now(dt.UTC),
-                },
-            )
-            .scalar_one()
+        unit, versions = unit_of(s, spec, pv)
+        conn = s.connection()
+
+        def application(plan):
+            row = application_row(ent.id, pv.id, judged, plan.outcome(spec.id).settlement)
+            return conn.execute(_NEW_APPLICATION, row).scalar_one()
+
+        plan, written, target = settle_unit(
+            s,
+            Target(ent.id, ent.uscc, versions),
+            unit,
+            judged.decision,
+            judged.facts,
+            judged.sources,
+            today,
+            today,
+            actor,
+            review=spec.mode == "review",
+            application=application,
         )
-        if judged.queued:
-            row = decision_row(ent.id, pv.id, judged.decision, "eligible", app_id)
-            s.connection().execute(NEW_DECISION, row)
-            outcome, payout_id, reason = "pending_review", None, review_note(spec)
-            audit.append(s, actor, "application.pending_review", f"{spec.id}:{ent.uscc}", {"application": app_id})
-        else:
-            result = settle(s, ent, pv, judged.decision, judged.facts, actor, application_id=app_id, spec=spec)
-            outcome, payout_id, reason = result.outcome, result.payout_id, result.reason
-        return answer(app_id, ent, spec, pv, judged, outcome, reason, payout_id)
+        return answer(target.application_id, ent, spec, pv, judged, plan, written)
 
 
 @bp.get("/applications/<int:application_id>")
@@ -87,17 +84,25 @@ def get_application(application_id: int):
         app_row = s.get(Application, application_id)
         if app_row is None or not current_principal().can_access_enterprise(app_row.enterprise_id):
             raise NotFound(f"申请 {application_id} 不存在")
+        applied = s.get(PolicyVersion, app_row.policy_version_id).policy_id
         d = s.scalar(
-            select(DecisionRow).where(DecisionRow.application_id == app_row.id).order_by(DecisionRow.id.desc()).limit(1)
-        )  # the latest: after review, the final one
+            select(DecisionRow)
+            .join(PolicyVersion, PolicyVersion.id == DecisionRow.policy_version_id)
+            .where(DecisionRow.application_id == app_row.id, PolicyVersion.policy_id == applied)
+            .order_by(DecisionRow.id.desc())
+            .limit(1)
+        )  # the measure applied for (not its supplements); the latest: after review, the final one
         payout = s.scalar(select(Payout).where(Payout.decision_id == d.id)) if d else None
         return jsonify(
             application_id=app_row.id,
             status=app_row.status,
             declared=app_row.declared,
             decision=d.outcome if d else None,
+            settlement=d.settlement if d else None,
+            reason=d.reason if d else None,
             amount=f"{d.amount:.2f}" if d and d.amount is not None else None,
             trace=[leaf["sentence"] for leaf in (d.trace if d else [])],
+            steps=[step["sentence"] for step in (d.steps or [])] if d else [],
             payout={"id": payout.id, "status": payout.status, "amount": f"{payout.amount:.2f}", "period": payout.period}
             if payout
             else None,

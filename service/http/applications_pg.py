@@ -1,26 +1,28 @@
-"""即申即办 on PostgreSQL, on the driver: the whole request in one transaction and two round trips.
+"""即申即办 on PostgreSQL, on the driver: the whole request in one transaction and two or three round trips.
 
 Through a SQLAlchemy session a decision took eight round trips and most of its CPU in
 building, sending and reading statements. Here psycopg runs the same transaction in
-pipeline mode:
+pipeline mode, and writes the same plan the session path writes
+(:mod:`matcher.settlement` plans, :mod:`service.ledger.executor` says what each row holds):
 
-1. BEGIN, the idempotency claim, the two new rows' ids and the applicant with the policy's
-   current version, the facts and any payout already made — one query, one round trip;
-2. the rule engine decides in Python (:mod:`service.http.verdicts`, shared with the session
-   path), then the application, the decision, the stored answer, the audit append and
-   COMMIT go together and are answered together.
+1. BEGIN, the idempotency claim, the new rows' ids, the applicant with the measure's current
+   version and its supplements, the facts, and what the plan rests on (payouts, the group's
+   account, budgets) — one query, one round trip;
+2. the rule engine decides and the planner plans in Python (:mod:`service.http.verdicts`,
+   shared with the session path); the application, the decision rows, the stored answer, the
+   audit append and COMMIT go together and are answered together.
 
-A decision that pays adds one: the application and decision rows, then the budget
-reserved and the payout inserted in one statement (:func:`service.ledger.payouts.settle`'s steps).
+A plan that pays adds one round trip: the rows, then per grant the budget reserved and the
+payout inserted in one statement, and the group's account moved (compare-and-set). Should
+any of these find the ledger changed since step 1 (a concurrent writer), the transaction
+rolls back and the request starts again from step 1 with a fresh read.
 
 What the idempotency layer guarantees holds here too (see :mod:`service.http.idempotency`):
 the claim is a transaction-scoped advisory lock, so a twin that holds it, or a live
 stored answer, gets the twin's answer; the stored answer is a plain INSERT, so should a
 twin's answer have committed meanwhile, the unique (caller, key) constraint fails this
 transaction, everything in it rolls back and the twin's answer is returned; a refusal
-rolls back and is kept in a transaction of its own. The audit records are appended by
-``zhida_audit_append`` right before COMMIT in the same pipeline, so its lock is held
-for the server's own time, with no round trip inside.
+rolls back and is kept in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -29,49 +31,72 @@ import datetime as dt
 import functools
 import json
 from collections import namedtuple
+from decimal import Decimal
 
 import psycopg
 from flask import current_app, make_response, request
 
 from graph.errors import GraphError
 from matcher.errors import MatcherError
+from matcher.settlement import Claim, Ledger, Paid, Part, Unit, decide_unit, period_of, plan
 from matcher.spec import PERIODS
 from service import audit
 from service.errors import ServiceError
 from service.http.guard import current_principal
 from service.http.idempotency import answer_row, answer_twin, lock_words, request_key, store_refusal
-from service.http.verdicts import answer, asked, check_access, judge, name_missing, review_note, stored_declared
-from service.ledger.facts import applicant_of, spec_of
-from service.ledger.payouts import EXHAUSTED, decision_row, period_of, refusal, repeat, unmet
+from service.http.verdicts import answer, application_row, asked, check_access, judge, name_missing
+from service.ledger.executor import ATTEMPTS, Stale, Target, Written, audit_entry, decision_values
+from service.ledger.facts import VersionRef, applicant_of, spec_of
 
 _READ = """
 WITH claim AS MATERIALIZED (
     SELECT pg_try_advisory_xact_lock(%(hi)s, %(lo)s) AS claimed,
            (SELECT expires_at FROM idempotency_keys WHERE principal = %(principal)s AND key = %(key)s) AS expires,
-           nextval('applications_id_seq') AS application_id,
-           nextval('decisions_id_seq') AS decision_id
+           nextval('applications_id_seq') AS application_id
 ), head AS MATERIALIZED (
     SELECT e.id AS e_id, e.uscc, e.region, e.industry, e.established_on,
-           pv.id AS pv_id, pv.policy_id, pv.version, pv.spec_hash,
-           (SELECT json_agg(json_build_array(py.period, py.id, py.status)) FROM payouts py
-            WHERE py.policy_id = pv.policy_id AND py.enterprise_id = e.id AND py.period = ANY(%(periods)s)) AS paid
+           pv.id AS pv_id, pv.policy_id, pv.version, pv.spec_hash, pv.exclusive_group
     FROM enterprises e
     JOIN policies p ON p.slug = %(slug)s
     JOIN policy_versions pv ON pv.policy_id = p.id AND pv.version = p.current_version
     WHERE e.uscc = %(uscc)s
+), sup AS MATERIALIZED (
+    SELECT spv.id, spv.policy_id, spv.version, spv.spec_hash, sp.slug
+    FROM policy_versions spv JOIN policies sp ON sp.id = spv.policy_id AND sp.current_version = spv.version
+    WHERE spv.supplement_of = %(slug)s AND sp.status = 'published'
+), ledger AS MATERIALIZED (
+    SELECT
+      (SELECT array_agg(nextval('decisions_id_seq')) FROM generate_series(0, (SELECT count(*) FROM sup)))
+          AS decision_ids,
+      (SELECT json_agg(json_build_array(s.id, s.policy_id, s.version, s.spec_hash, s.slug) ORDER BY s.slug)
+       FROM sup s) AS supplements,
+      (SELECT json_agg(json_build_array(py.policy_id, py.period, py.id, py.seq, py.amount::text, py.clawed::text,
+                                        py.status))
+       FROM payouts py, head h
+       WHERE py.enterprise_id = h.e_id AND py.period = ANY(%(periods)s)
+         AND (py.policy_id = h.policy_id OR py.policy_id IN (SELECT policy_id FROM sup))) AS paid,
+      (SELECT json_agg(json_build_array(g.period, g.paid::text, g.best::text, bp.slug))
+       FROM group_claims g JOIN policies bp ON bp.id = g.best_policy_id, head h
+       WHERE g.enterprise_id = h.e_id AND g.exclusive_group = h.exclusive_group
+         AND g.period = ANY(%(periods)s)) AS claims,
+      (SELECT json_agg(json_build_array(b.policy_id, (b.total - b.reserved - b.paid)::text))
+       FROM budgets b, head h
+       WHERE b.policy_id = h.policy_id OR b.policy_id IN (SELECT policy_id FROM sup)) AS budgets
 )
-SELECT claim.claimed, claim.expires, claim.application_id, claim.decision_id, head.e_id, head.uscc, head.region,
-       head.industry, head.established_on, head.pv_id, head.policy_id, head.version, head.spec_hash, head.paid,
+SELECT claim.claimed, claim.expires, claim.application_id, head.e_id, head.uscc, head.region, head.industry,
+       head.established_on, head.pv_id, head.policy_id, head.version, head.spec_hash, ledger.decision_ids,
+       ledger.supplements, ledger.paid, ledger.claims, ledger.budgets,
        fv.field, fv.value, fv.source, fv.as_of, fv.recorded_at, fv.id AS fv_id
 FROM claim
 LEFT JOIN head ON true
+LEFT JOIN ledger ON true
 LEFT JOIN field_values fv ON fv.enterprise_id = head.e_id AND fv.as_of <= %(as_of)s
-"""  # each CTE evaluated once (the claim is volatile); one row per fact, or one with no fact. ``paid``: this
-# enterprise's payouts under the policy in each period a decision today could fall in, [[period, id, status]]
+"""  # each CTE evaluated once (the claim is volatile); one row per fact, or one with no fact. Money as text:
+# JSON numbers would come back as floats. ``paid`` and ``claims`` cover every period a decision today may fall in.
 _Read = namedtuple(
     "_Read",
-    "claimed expires application_id decision_id e_id uscc region industry established_on"
-    " pv_id policy_id version spec_hash paid field value source as_of recorded_at fv_id",
+    "claimed expires application_id e_id uscc region industry established_on pv_id policy_id version spec_hash"
+    " decision_ids supplements paid claims budgets field value source as_of recorded_at fv_id",
 )  # _READ's columns, named once (the driver's namedtuple rows would name them on every call)
 _SPEC = "SELECT spec FROM policy_versions WHERE id = %s"
 _FORGET_EXPIRED = "DELETE FROM idempotency_keys WHERE principal = %(principal)s AND key = %(key)s"
@@ -80,29 +105,38 @@ INSERT INTO applications (id, enterprise_id, policy_version_id, declared, commit
 VALUES (%(a_id)s, %(a_enterprise_id)s, %(a_policy_version_id)s, %(a_declared)s::json, true, %(a_status)s,
         %(a_created_at)s)
 """
-_NEW_DECISION = """
-INSERT INTO decisions (id, application_id, enterprise_id, policy_version_id, outcome, amount, trace, missing,
-                       as_of, decided_at)
-VALUES (%(d_id)s, %(d_application_id)s, %(d_enterprise_id)s, %(d_policy_version_id)s, %(d_outcome)s, %(d_amount)s,
-        %(d_trace)s::json, %(d_missing)s::json, %(d_as_of)s, %(d_decided_at)s)
-"""
-_PAID_BEFORE = """
-SELECT id, status FROM payouts WHERE policy_id = %(policy_id)s AND enterprise_id = %(enterprise_id)s
-AND period = %(period)s
-"""
+_DECISION_COLUMNS = (
+    "id application_id enterprise_id policy_version_id outcome amount trace missing as_of decided_at settlement reason"
+    " steps"
+).split()
+_JSON_COLUMNS = ("trace", "missing", "steps")
 _RESERVE_AND_PAY = """
 WITH reserved AS (
     UPDATE budgets SET reserved = reserved + %(amount)s
     WHERE policy_id = %(policy_id)s AND total - reserved - paid >= %(amount)s RETURNING policy_id
 ), payout AS (
-    INSERT INTO payouts (policy_id, enterprise_id, period, amount, status, decision_id, created_at, updated_at)
-    SELECT %(policy_id)s, %(enterprise_id)s, %(period)s, %(amount)s, 'decided', %(decision_id)s, %(now)s, %(now)s
+    INSERT INTO payouts (policy_id, enterprise_id, period, seq, amount, clawed, status, decision_id, created_at,
+                         updated_at)
+    SELECT %(policy_id)s, %(enterprise_id)s, %(period)s, %(seq)s, %(amount)s, 0, 'decided', %(decision_id)s, %(now)s,
+           %(now)s
     FROM reserved
-    ON CONFLICT (policy_id, enterprise_id, period) DO NOTHING RETURNING id
+    ON CONFLICT (policy_id, enterprise_id, period, seq) DO NOTHING RETURNING id
 )
 SELECT EXISTS (SELECT FROM reserved), (SELECT id FROM payout)
 """  # the budget reserved by a conditional UPDATE (with the CHECK, never overspent), then the payout
-_UNRESERVE = "UPDATE budgets SET reserved = reserved - %(amount)s WHERE policy_id = %(policy_id)s"
+_NEW_CLAIM = """
+INSERT INTO group_claims (enterprise_id, exclusive_group, period, paid, best, best_policy_id, updated_at)
+SELECT %(enterprise_id)s, %(group)s, %(period)s, %(paid)s, %(best)s, id, %(now)s
+FROM policies WHERE slug = %(best_policy)s
+ON CONFLICT (enterprise_id, exclusive_group, period) DO NOTHING RETURNING 1
+"""
+_MOVE_CLAIM = """
+UPDATE group_claims SET paid = %(paid)s, best = %(best)s, updated_at = %(now)s,
+       best_policy_id = (SELECT id FROM policies WHERE slug = %(best_policy)s)
+WHERE enterprise_id = %(enterprise_id)s AND exclusive_group = %(group)s AND period = %(period)s
+  AND paid = %(expected)s
+RETURNING 1
+"""  # compare-and-set: the group's account moves only from the amount the plan saw
 _STORE_ANSWER = """
 INSERT INTO idempotency_keys (principal, key, request_hash, status, response_status, response_body, response_type,
                               created_at, expires_at)
@@ -126,7 +160,12 @@ def apply(engine):
     pooled = engine.raw_connection()  # from SQLAlchemy's pool: the same checkout checks and fork safety
     conn = pooled.driver_connection
     try:
-        return _transaction(engine, conn, ask, principal, key, digest)
+        for _ in range(ATTEMPTS):
+            try:
+                return _transaction(engine, conn, ask, principal, key, digest)
+            except Stale:  # the ledger moved under the plan: all of it rolled back; read again
+                conn.rollback()
+        raise Stale("兑现账目持续变化，请稍后重试")
     finally:
         if conn.broken or conn.closed:
             pooled.invalidate()
@@ -157,35 +196,32 @@ def _transaction(engine, conn: psycopg.Connection, ask, principal: str, key: str
                 name_missing(engine, ask.uscc, ask.policy_id)
             ent, pv, verified, sources = applicant_of(rows, today)
             check_access(ent.id)
-            spec = spec_of(pv, load=lambda version_id: cur.execute(_SPEC, (version_id,)).fetchone()[0])
+
+            def load(version_id):
+                return cur.execute(_SPEC, (version_id,)).fetchone()[0]
+
+            spec = spec_of(pv, load=load)
             judged = judge(spec, ask.declared, verified, sources, today)
-            app_id, decision_id = first.application_id, first.decision_id
-            held = _Held()
-            held.add(
-                "a",
-                _NEW_APPLICATION,
-                {
-                    "a_id": app_id,
-                    "a_enterprise_id": ent.id,
-                    "a_policy_version_id": pv.id,
-                    "a_declared": json.dumps(stored_declared(judged)),
-                    "a_status": "pending_review" if judged.queued else "decided",
-                    "a_created_at": now,
-                },
-            )
-            entries = []
-            subject = f"{spec.id}:{ent.uscc}"
-            if judged.queued:
-                _record(held, decision_id, ent, pv, judged.decision, "eligible", app_id)
-                entries.append((actor, "application.pending_review", subject, {"application": app_id}))
-                outcome, reason, payout_id = "pending_review", review_note(spec), None
-            else:
-                audited = (actor, subject, entries)
-                outcome, reason, payout_id = _settle(
-                    cur, held, ent, pv, spec, judged, app_id, decision_id, now, audited, first.paid or []
-                )
-            resp = make_response(answer(app_id, ent, spec, pv, judged, outcome, reason, payout_id))
+            versions = {spec.id: pv}
+            supplements = []
+            for pv_id, policy_id, version, digest_, slug in first.supplements or ():
+                ref = versions[slug] = VersionRef(pv_id, policy_id, version, digest_)
+                supplements.append(spec_of(ref, load=load))
+            unit = Unit(spec, tuple(supplements))
+            decisions = decide_unit(unit, judged.facts, today, judged.sources, root=judged.decision)
+            ledger = _ledger(first, versions, period_of(spec.period, today), spec.exclusive_group)
+            p = plan(unit, decisions, judged.facts, ledger, today, today, review=spec.mode == "review")
+            app_id = first.application_id
+            target = Target(ent.id, ent.uscc, versions, app_id)
+            written = _write(cur, target, spec.id, p, first.decision_ids, judged, now)
+            entries = [
+                audit_entry(actor, target, p, o, written[o.policy_id].decision_id, written[o.policy_id].payout_id, None)
+                for o in p.outcomes
+                if o.record
+            ]
+            resp = make_response(answer(app_id, ent, spec, pv, judged, p, written))
             stored = answer_row(principal, key, digest, resp, now)
+            held = written.pop("_held")
             held.add("k", _STORE_ANSWER, {f"k_{name}": value for name, value in stored.items()})
             held.last(cur, audit.server_append_args(entries))
             cur.execute("COMMIT")  # answered, with every write above, at the pipeline's end (its Sync)
@@ -193,6 +229,8 @@ def _transaction(engine, conn: psycopg.Connection, ask, principal: str, key: str
     except _Twin:
         conn.rollback()
         return answer_twin(engine, principal, key, digest)
+    except Stale:
+        raise
     except (ServiceError, MatcherError, GraphError) as e:  # a refusal: nothing it wrote stays; it is the answer
         conn.rollback()
         return store_refusal(engine, principal, key, digest, make_response(current_app.handle_user_exception(e)))
@@ -205,6 +243,97 @@ def _transaction(engine, conn: psycopg.Connection, ask, principal: str, key: str
         if not conn.broken and not conn.closed:
             conn.rollback()
         raise
+
+
+def _ledger(first, versions: dict, period: str, group: str | None) -> Ledger:
+    """The plan's ground, from the read's JSON (money as text, so exact)."""
+    slug_of = {ref.policy_id: slug for slug, ref in versions.items()}
+    parts: dict[str, list[Part]] = {}
+    for policy_id, p_period, payout_id, seq, amount, clawed, status in first.paid or ():
+        if p_period == period and policy_id in slug_of:
+            parts.setdefault(slug_of[policy_id], []).append(
+                Part(payout_id, seq, Decimal(amount), Decimal(clawed), status)
+            )
+    paid = {}
+    for slug, ps in parts.items():
+        grant = next((x for x in ps if x.seq == 0), None)
+        if grant is not None:
+            paid[slug] = Paid(grant.payout_id, grant.status, grant.amount, tuple(sorted(ps, key=lambda x: x.seq)))
+    claims = {}
+    for c_period, c_paid, c_best, c_slug in first.claims or ():
+        if c_period == period and group is not None:
+            claims[group] = Claim(Decimal(c_paid), Decimal(c_best), c_slug)
+    remaining = {slug_of[pid]: Decimal(left) for pid, left in first.budgets or () if pid in slug_of}
+    return Ledger(paid, claims, remaining)
+
+
+def _write(cur, target: Target, root: str, p, decision_ids, judged, now) -> dict:
+    """The plan's rows: application, decisions, then (when it pays) budgets, payouts and the group's account.
+    Returns what was written per measure, and the held inserts (``"_held"``) that go out last."""
+    held = _Held()
+    row = application_row(target.enterprise_id, target.versions[root].id, judged, p.outcome(root).settlement)
+    row = row | {"id": target.application_id, "declared": json.dumps(row["declared"])}
+    held.add("a", _NEW_APPLICATION, {f"a_{name}": row[name] for name in _app_names()})
+    ids = iter(decision_ids)
+    decision_of = {}
+    for n, o in enumerate(o for o in p.outcomes if o.record):
+        values = decision_values(target, o, now) | {"id": next(ids)}
+        for name in _JSON_COLUMNS:
+            values[name] = json.dumps(values[name], ensure_ascii=False)
+        held.add(f"d{n}", _decision_sql(n), {f"d{n}_{c}": values[c] for c in _DECISION_COLUMNS})
+        decision_of[o.policy_id] = values["id"]
+    payout_of = {}
+    if p.grants or p.claim is not None:
+        held.now(cur)  # the payouts refer to the decisions, the decisions to the application
+    for g in p.grants:
+        ref = target.versions[g.policy_id]
+        reserved, payout_id = cur.execute(
+            _RESERVE_AND_PAY,
+            {
+                "policy_id": ref.policy_id,
+                "enterprise_id": target.enterprise_id,
+                "period": g.period,
+                "seq": g.seq,
+                "amount": g.amount,
+                "decision_id": decision_of.get(g.policy_id),
+                "now": now,
+            },
+        ).fetchone()
+        if not reserved or payout_id is None:
+            raise Stale(f"预算或兑现已变化：{g.policy_id}")
+        payout_of[g.policy_id] = payout_id
+    if p.claim is not None:
+        c = p.claim
+        params = {
+            "enterprise_id": target.enterprise_id,
+            "group": c.group,
+            "period": c.period,
+            "paid": c.paid,
+            "best": c.best,
+            "best_policy": c.best_policy,
+            "expected": c.expected,
+            "now": now,
+        }
+        if cur.execute(_NEW_CLAIM if c.expected is None else _MOVE_CLAIM, params).fetchone() is None:
+            raise Stale(f"同组兑现已变化：{c.group}")
+    out = {
+        o.policy_id: Written(decision_of.get(o.policy_id), payout_of.get(o.policy_id) or o.payout_id)
+        for o in p.outcomes
+    }
+    out["_held"] = held
+    return out
+
+
+@functools.cache
+def _app_names() -> tuple[str, ...]:
+    return ("id", "enterprise_id", "policy_version_id", "declared", "status", "created_at")
+
+
+@functools.cache
+def _decision_sql(n: int) -> str:
+    columns = ", ".join(_DECISION_COLUMNS)
+    values = ", ".join(f"%(d{n}_{c})s" + ("::json" if c in _JSON_COLUMNS else "") for c in _DECISION_COLUMNS)
+    return f"INSERT INTO decisions ({columns}) VALUES ({values})"
 
 
 class _Held:
@@ -234,57 +363,9 @@ class _Held:
 
 @functools.cache
 def _last_sql(ctes: str) -> str:
-    return f"WITH {ctes} {audit.SERVER_APPEND}"  # one text per combination: each is prepared once
-
-
-def _record(held: _Held, decision_id: int, ent, pv, decision, outcome: str, app_id: int) -> None:
-    row = decision_row(ent.id, pv.id, decision, outcome, app_id)
-    row |= {"id": decision_id, "trace": json.dumps(row["trace"]), "missing": json.dumps(row["missing"])}
-    held.add("d", _NEW_DECISION, {f"d_{name}": value for name, value in row.items()})
+    return f"WITH {ctes} {audit.SERVER_APPEND}" if ctes else audit.SERVER_APPEND  # each text is prepared once
 
 
 def _periods(today: dt.date) -> list[str]:
     """Every ledger period a decision made today can fall in (one per kind of spec period)."""
     return sorted({period_of(kind, today) for kind in PERIODS})
-
-
-def _settle(cur, held: _Held, ent, pv, spec, judged, app_id: int, decision_id: int, now, audited, paid_before):
-    """:func:`service.ledger.payouts.settle` on the driver: the same outcomes, reasons, rows and audit records.
-    Returns ``(outcome, reason, payout_id)``; the audit entries go to ``audited = (actor, subject, entries)``."""
-    actor, subject, entries = audited
-    decision = judged.decision
-    reason = refusal(judged.facts)
-    if reason is not None:
-        _record(held, decision_id, ent, pv, decision, "refused", app_id)
-        entries.append((actor, "decision.refused", subject, {"decision": decision_id, "reason": reason}))
-        return "refused", reason, None
-    if decision.outcome != "eligible":
-        _record(held, decision_id, ent, pv, decision, decision.outcome, app_id)
-        payload = {"decision": decision_id, "missing": list(decision.missing)}
-        entries.append((actor, f"decision.{decision.outcome}", subject, payload))
-        return decision.outcome, unmet(decision), None
-
-    period = period_of(spec.period, decision.as_of or dt.date.today())
-    key = {"policy_id": pv.policy_id, "enterprise_id": ent.id, "period": period}
-    existing = next((found for found in paid_before if found[0] == period), None)  # read with the applicant
-    if existing is not None:
-        _, existing_id, status = existing
-        payload = {"payout": existing_id, "period": period, "application": app_id}
-        entries.append((actor, "decision.already_paid", subject, payload))
-        return "already_paid", repeat(period, status), existing_id
-    amount = decision.amount
-    _record(held, decision_id, ent, pv, decision, "eligible", app_id)
-    held.now(cur)  # the payout refers to the decision, the decision to the application
-    reserved, payout_id = cur.execute(
-        _RESERVE_AND_PAY, key | {"amount": amount, "decision_id": decision_id, "now": now}
-    ).fetchone()
-    if not reserved:
-        entries.append((actor, "decision.budget_exhausted", subject, {"decision": decision_id, "amount": amount}))
-        return "budget_exhausted", EXHAUSTED, None
-    if payout_id is None:  # a concurrent twin committed the same (policy, enterprise, period) first
-        cur.execute(_UNRESERVE, {"policy_id": pv.policy_id, "amount": amount})
-        twin = cur.execute(_PAID_BEFORE, key).fetchone()
-        return "already_paid", repeat(period), twin[0] if twin else None
-    payload = {"decision": decision_id, "payout": payout_id, "amount": amount, "period": period}
-    entries.append((actor, "payout.decided", subject, payload | {"policy_version": pv.version}))
-    return "paid", "", payout_id

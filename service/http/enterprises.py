@@ -10,13 +10,14 @@ from sqlalchemy import func, select
 from graph import industries, regions
 from matcher import catalog
 from matcher import uscc as uscc_codes
-from matcher.derived import derive
 from matcher.errors import InvalidUSCC
+from matcher.registry import derive
 from service import audit
 from service.errors import AccessDenied, BadRequest, NotFound
 from service.http import bp
 from service.http.guard import current_principal, require
 from service.http.idempotency import idempotent
+from service.ledger.clawbacks import list_enterprise
 from service.store import current_facts, session_scope, write_scope
 from service.store.models import Enterprise, FieldValue
 
@@ -192,3 +193,25 @@ def declare(uscc: str):
         session.flush()
         result = profile(session, ent, today)
     return jsonify(result), 201
+
+
+@bp.post("/enterprises/<uscc>/listings")
+@require("officer", "admin")
+@idempotent
+def add_listing(uscc: str):
+    """An officer lists an enterprise (失信 or 经营异常) after a finding; every later decision refuses it."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or set(body) - {"list", "reason"}:
+        raise BadRequest('请求体应为 {"list": "on_dishonesty_list" | "in_abnormal_operation", "reason": "…"}')
+    principal = current_principal()
+    with write_scope(_engine()) as session:
+        ent = _load(session, uscc)
+        out = list_enterprise(
+            session,
+            ent.uscc,
+            body.get("list"),
+            body.get("reason"),
+            f"{principal.role}:{principal.key_prefix}",
+            dt.date.today(),
+        )
+    return jsonify(out), 201

@@ -1,6 +1,8 @@
-"""Payouts: an enterprise sees its own; officers record 追回 when declared facts prove false."""
+"""Payouts: an enterprise sees its own; officers revise them (复核) and claw back (追回) what false facts got."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 from flask import current_app, jsonify, request
 from sqlalchemy import select
@@ -9,7 +11,7 @@ from service.errors import BadRequest
 from service.http import bp
 from service.http.guard import current_principal, require
 from service.http.idempotency import idempotent
-from service.ledger.payouts import claw_back
+from service.ledger.clawbacks import claw_back, revise
 from service.store import session_scope, write_scope
 from service.store.models import Enterprise, Payout, Policy
 
@@ -46,23 +48,50 @@ def list_payouts():
     return jsonify(total=len(items), items=items)
 
 
+def _actor() -> str:
+    principal = current_principal()
+    return f"{principal.role}:{principal.key_prefix}"
+
+
+def _body(allowed: set[str]) -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest(f"请求体应为 JSON 对象，可含：{'、'.join(sorted(allowed))}")
+    unknown = set(body) - allowed
+    if unknown:
+        raise BadRequest(f"未知字段：{'、'.join(sorted(unknown))}", field=sorted(unknown)[0])
+    return body
+
+
 @bp.post("/payouts/<int:payout_id>/clawback")
 @require("officer", "admin")
 @idempotent
 def clawback(payout_id: int):
-    """追回: record the debt and put the enterprise on the 失信 list, with the reason."""
-    body = request.get_json(silent=True)
-    reason = body.get("reason") if isinstance(body, dict) else None
-    if not isinstance(reason, str):
-        raise BadRequest('请求体应为 {"reason": "…"}', field="reason")
-    principal = current_principal()
+    """追回 after a finding that declared facts were false: the payout taken back (``amount``, default all of
+    it), or stopped if it has not left yet. Listing the enterprise is a separate action."""
+    body = _body({"reason", "amount"})
     with write_scope(current_app.extensions["zhida.engine"]) as s:
-        claw = claw_back(s, payout_id, reason, f"{principal.role}:{principal.key_prefix}")
-        out = {
-            "clawback_id": claw.id,
-            "payout_id": payout_id,
-            "amount": f"{claw.amount:.2f}",
-            "reason": claw.reason,
-            "status": claw.status,
-        }
+        out = claw_back(s, payout_id, body.get("reason"), _actor(), body.get("amount"))
     return jsonify(out), 201
+
+
+@bp.post("/payouts/<int:payout_id>/revision")
+@require("officer", "admin", "system")
+@idempotent
+def revision(payout_id: int):
+    """复核: decide the payout's measure again on the facts as recorded now; pay or claw back the difference."""
+    body = _body({"reason"})
+    with write_scope(current_app.extensions["zhida.engine"]) as s:
+        plan = revise(s, payout_id, body.get("reason"), _actor(), dt.date.today())
+    items = [
+        {
+            "policy_id": o.policy_id,
+            "outcome": o.settlement,
+            "outcome_label": o.label,
+            "amount": f"{o.amount:.2f}" if o.amount is not None else None,
+            "reason": o.reason,
+            "payout_id": o.payout_id,
+        }
+        for o in plan.outcomes
+    ]
+    return jsonify(payout_id=payout_id, items=items), 201

@@ -8,14 +8,16 @@ import numpy as np
 from flask import current_app, jsonify, request
 from sqlalchemy import select
 
-from matcher.decision import Decision
+from matcher import catalog
+from matcher.decision import decide
 from service import audit
 from service.errors import BadRequest, Conflict, NotFound
 from service.http import bp
 from service.http.guard import current_principal, require
 from service.http.idempotency import idempotent
-from service.ledger.facts import facts_as_of
-from service.ledger.payouts import settle
+from service.ledger.executor import Target
+from service.ledger.facts import VersionRef, facts_as_of, spec_of
+from service.ledger.units import settle_unit, unit_of
 from service.store import session_scope, write_scope
 from service.store.models import Application, Enterprise, PolicyVersion
 from service.store.models import Decision as DecisionRow
@@ -43,7 +45,12 @@ def review_queue():
         items = []
         for app_row, uscc, name, pv in rows:
             due = due_date(app_row.created_at, pv.spec["time_limit_days"])
-            d = s.scalar(select(DecisionRow).where(DecisionRow.application_id == app_row.id))
+            d = s.scalar(
+                select(DecisionRow)
+                .where(DecisionRow.application_id == app_row.id, DecisionRow.policy_version_id == pv.id)
+                .order_by(DecisionRow.id)
+                .limit(1)
+            )
             items.append(
                 {
                     "application_id": app_row.id,
@@ -88,18 +95,37 @@ def review(application_id: int):
             app_row.status = "rejected"
             audit.append(s, actor, "review.reject", subject, {"application": app_row.id, "comment": comment})
             return jsonify(application_id=app_row.id, status="rejected", comment=comment), 200
-        row = s.scalar(select(DecisionRow).where(DecisionRow.application_id == app_row.id))
-        facts, _ = facts_as_of(s, ent, dt.date.today())
-        decision = Decision(pv.spec["id"], "eligible", row.amount, as_of=row.as_of)
+        first = s.scalar(
+            select(DecisionRow)
+            .where(DecisionRow.application_id == app_row.id, DecisionRow.policy_version_id == pv.id)
+            .order_by(DecisionRow.id)
+            .limit(1)
+        )
+        today = dt.date.today()
+        # decided again as of the application's day, on what is known today: verified facts, and what
+        # the enterprise declared under its commitment where no verified value exists
+        facts, sources = facts_as_of(s, ent, today)
+        for name, text in (app_row.declared or {}).items():
+            if facts.get(name) is None:
+                facts[name], sources[name] = catalog.parse_value(name, text, today=today), "declared"
+        ref = VersionRef(pv.id, pv.policy_id, pv.version, pv.spec_hash)
+        spec = spec_of(pv)
+        decision = decide(spec, facts, first.as_of, sources)
         audit.append(s, actor, "review.approve", subject, {"application": app_row.id, "comment": comment})
-        result = settle(s, ent, pv, decision, facts, actor, application_id=app_row.id)
-        app_row.status = "approved" if result.outcome in ("paid", "already_paid") else result.outcome
+        unit, versions = unit_of(s, spec, ref)
+        target = Target(ent.id, ent.uscc, versions, app_row.id)
+        plan, written, _ = settle_unit(s, target, unit, decision, facts, sources, first.as_of, today, actor)
+        result = plan.outcome(spec.id)
+        app_row.status = "approved" if result.settlement in ("paid", "already_paid") else result.settlement
         return jsonify(
             application_id=app_row.id,
             status=app_row.status,
-            outcome=result.outcome,
+            outcome=result.settlement,
+            outcome_label=result.label,
             amount=f"{result.amount:.2f}" if result.amount is not None else None,
-            payout_id=result.payout_id,
+            payout_id=written[spec.id].payout_id,
             reason=result.reason,
+            trace=[leaf.sentence for leaf in decision.trace],
+            steps=[step.sentence for step in decision.steps],
             comment=comment,
         ), 200

@@ -17,22 +17,14 @@ from matcher import catalog
 from matcher import uscc as uscc_codes
 from matcher.decision import Decision, decide
 from matcher.errors import InvalidUSCC
+from matcher.settlement import LABELS
 from service.errors import AccessDenied, BadRequest, NotFound, Unprocessable
 from service.http.guard import current_principal
 from service.ledger.facts import policy_version
-from service.ledger.payouts import refusal
 from service.store import read_scope
 from service.store.models import Enterprise
 
-OUTCOME_LABELS = {
-    "paid": "符合条件，已确定兑现",
-    "already_paid": "本期已兑现，不重复支付",
-    "refused": "不予支持",
-    "budget_exhausted": "符合条件，但资金预算已用完",
-    "not_eligible": "不符合条件",
-    "undetermined": "信息不足，请补充申报",
-    "pending_review": "初审符合，已转人工审核",
-}
+OUTCOME_LABELS = LABELS
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +74,12 @@ class Judged:
     declared: dict  # typed declared facts
     facts: dict  # declared and verified; verified wins
     decision: Decision
-    queued: bool  # eligible under a 审核 policy: to the review queue
+    sources: dict
 
 
 def judge(spec, raw_declared: dict, verified: dict, sources: dict, today: dt.date) -> Judged:
     """Decide an application: the policy must take applications today, declared facts must be
-    declarable and agree with verified data; an enterprise refused outright is never queued."""
+    declarable and agree with verified data."""
     if spec.mode == "automatic":
         raise Unprocessable(f"{spec.name}为免申即享政策，无需申请，符合条件将自动兑现", field="policy_id")
     if not spec.valid_from <= today <= spec.valid_to:
@@ -97,9 +89,7 @@ def judge(spec, raw_declared: dict, verified: dict, sources: dict, today: dt.dat
     declared = _declared(spec, raw_declared, verified, today)
     facts = {**declared, **verified}
     sources = {**sources, **{k: "declared" for k in declared}}
-    decision = decide(spec, facts, today, sources)
-    queued = spec.mode == "review" and decision.outcome == "eligible" and refusal(facts) is None
-    return Judged(declared, facts, decision, queued)
+    return Judged(declared, facts, decide(spec, facts, today, sources), sources)
 
 
 def _declared(spec, raw: dict, verified: dict, as_of: dt.date) -> dict:
@@ -130,27 +120,50 @@ def stored_declared(judged: Judged) -> dict:
     return {k: catalog.format_value(k, v) for k, v in judged.declared.items()}
 
 
-def review_note(spec) -> str:
-    return f"承诺 {spec.time_limit_days} 个工作日内办结"
+def application_row(enterprise_id: int, pv_id: int, judged: Judged, settlement: str) -> dict:
+    """The application's row: what was declared, and its status after the decision."""
+    return {
+        "enterprise_id": enterprise_id,
+        "policy_version_id": pv_id,
+        "declared": stored_declared(judged),
+        "commitment_accepted": True,
+        "status": "pending_review" if settlement == "pending_review" else "decided",
+        "created_at": dt.datetime.now(dt.UTC),
+    }
 
 
-def answer(application_id: int, ent, spec, pv, judged: Judged, outcome: str, reason: str, payout_id):
-    """The 201 answer: outcome with its label and reason, amount where money is due, the rule trace."""
+def answer(application_id: int, ent, spec, pv, judged: Judged, plan, written):
+    """The 201 answer: the measure's outcome with its label and reason, the amount paid (or due), the
+    explanation (conditions, then the amount's steps), and the outcome of each supplement (配套)."""
     decision = judged.decision
-    money = decision.amount is not None and outcome in ("paid", "already_paid", "pending_review")
+    main = plan.outcome(spec.id)
     return jsonify(
         {
             "application_id": application_id,
             "uscc": ent.uscc,
             "policy_id": spec.id,
             "policy_version": pv.version,
-            "outcome": outcome,
-            "outcome_label": OUTCOME_LABELS[outcome],
-            "reason": reason,
-            "amount": f"{decision.amount:.2f}" if money else None,
-            "payout_id": payout_id,
+            **_outcome_json(main, written),
+            "entitlement": f"{decision.amount:.2f}" if decision.amount is not None else None,
             "missing": list(decision.missing),
+            "missing_labels": decision.missing_labels,
             "declared": sorted(judged.declared),
             "trace": [leaf.sentence for leaf in decision.trace],
+            "steps": [s.sentence for s in decision.steps],
+            "supplements": [
+                {"policy_id": o.policy_id, **_outcome_json(o, written)} for o in plan.outcomes if o.policy_id != spec.id
+            ],
         }
     ), 201
+
+
+def _outcome_json(o, written) -> dict:
+    money = o.settlement in ("paid", "held", "already_paid", "pending_review", "outranked", "budget_exhausted")
+    return {
+        "outcome": o.settlement,
+        "outcome_label": o.label,
+        "reason": o.reason,
+        "amount": f"{o.amount:.2f}" if money and o.amount is not None else None,
+        "payout_id": written[o.policy_id].payout_id if o.policy_id in written else None,
+        **({"winner": o.winner} if o.winner else {}),
+    }

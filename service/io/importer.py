@@ -393,6 +393,33 @@ class _NothingWritten(Exception):
     pass
 
 
+def _check_with_published(session, specs, report: ImportReport, skip_bad: bool):
+    """The new specs checked together with those already published (a supplement's parent, a group's
+    period): every problem is reported; with ``skip_bad`` the specs at fault are left out."""
+    from matcher.spec import check_catalogue
+    from service.ledger.facts import spec_of
+
+    current = session.scalars(
+        select(PolicyVersion).join(
+            Policy, (Policy.id == PolicyVersion.policy_id) & (Policy.current_version == PolicyVersion.version)
+        )
+    ).all()
+    combined = {pv.spec["id"]: spec_of(pv) for pv in current}
+    combined.update((s.id, s) for s in specs)
+    new = {s.id for s in specs}
+    bad = set()
+    for e in check_catalogue(list(combined.values())):
+        culprit = next((s.id for s in specs if s.source == e.source and e.source), None)
+        report.errors.append(RowError(e.source or "(已发布)", 0, e.path, e.reason))
+        bad.add(culprit)
+    if not bad:
+        return specs
+    report.bad += len(bad)
+    if not skip_bad or None in bad or not bad <= new:
+        raise _NothingWritten
+    return [s for s in specs if s.id not in bad]
+
+
 def import_policies(engine, path, skip_bad: bool = False, progress=None, actor: str = "system:import") -> ImportReport:
     """Publish specs: a new id is version 1; a changed spec becomes the next version."""
     started = time.perf_counter()
@@ -407,6 +434,7 @@ def import_policies(engine, path, skip_bad: bool = False, progress=None, actor: 
     now = utcnow()
     try:
         with write_scope(engine) as session:  # budgets are locked: a concurrent decider cannot slip under a cut
+            specs = _check_with_published(session, specs, report, skip_bad)
             for spec in specs:
                 policy = session.scalar(select(Policy).where(Policy.slug == spec.id))
                 digest = spec.spec_hash
@@ -454,6 +482,8 @@ def import_policies(engine, path, skip_bad: bool = False, progress=None, actor: 
                         valid_to=spec.valid_to,
                         budget=spec.budget,
                         published_at=now,
+                        exclusive_group=spec.exclusive_group,
+                        supplement_of=spec.supplement_of,
                     )
                 )
                 policy.current_version = version

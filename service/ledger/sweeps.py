@@ -1,17 +1,22 @@
-"""免申即享 sweeps: evaluate every enterprise against the automatic policies and pay the eligible.
+"""免申即享 sweeps: decide every enterprise against the automatic measures and pay those that qualify.
 
-Only verified facts count (税务, 社保, 市场监管, …): money never moves on a
-declaration in a sweep. Conditions are evaluated column-wise
-(:func:`matcher.columnar.sweep`); each eligible enterprise is then settled by
-:func:`service.ledger.payouts.settle` in batches of write transactions. Because the
-ledger allows one payout per (policy, enterprise, period), a sweep killed at
-any point and run again pays every eligible enterprise exactly once.
+Only verified facts count (税务, 社保, 市场监管, …): money never moves on a declaration in
+a sweep. Each measure's conditions are evaluated over the whole register at once
+(:func:`matcher.columnar.sweep`); every enterprise that qualifies for some measure is then
+decided exactly, with its explanation (:func:`matcher.settlement.decide_unit`), and
+settled by the same planner as an application (:func:`matcher.settlement.plan`), in
+write transactions of :data:`BATCH` enterprises. Measures of one exclusive group are
+weighed together, so the best is paid and the others say which measure won; a measure's
+supplements (配套) are decided and paid with it.
 
-Large sweeps wait for an officer: when a policy's new payouts in one sweep would
-exceed the approval threshold (``ZHIDA_APPROVAL_THRESHOLD`` yuan, or the
-``approval_threshold`` argument), they are created ``held`` in a
-:class:`~service.store.models.PayoutBatch` — budget reserved, no money moving —
-until :func:`service.ledger.payouts.decide_batch` approves or rejects the batch.
+Because the ledger holds one grant per (measure, enterprise, period), a sweep killed at
+any point and run again pays every eligible enterprise exactly once, and a re-sweep
+leaves what is paid untouched: no new rows, no audit records.
+
+Large sweeps wait for an officer: when a unit's new payouts in one sweep would exceed
+the approval threshold, they are created ``held`` in a batch until
+:func:`service.ledger.batches.decide_batch` approves or rejects it. Money is decided
+only as of today or earlier; a later date is a dry run (a simulation that writes nothing).
 """
 
 from __future__ import annotations
@@ -22,24 +27,29 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
 from matcher import catalog
 from matcher.columnar import TRUE, UNKNOWN, Table
 from matcher.columnar import sweep as evaluate_policy
-from matcher.spec import parse_spec
+from matcher.facts import pick_frame
+from matcher.settlement import FutureDecision, Unit, after, decide_unit, entitlement, period_of, plan, refusal, units
 from service.errors import BadRequest
-from service.ledger.payouts import open_batch, period_of, settle_many
+from service.ledger.batches import open_batch
+from service.ledger.executor import Target, read_ledgers, settle
+from service.ledger.facts import VersionRef, spec_of
 from service.store import session_scope, write_scope
 from service.store.models import Enterprise, FieldValue, Payout, PayoutBatch, Policy, PolicyVersion
 
 BATCH = 1000
 THRESHOLD_ENV = "ZHIDA_APPROVAL_THRESHOLD"
+ZERO = Decimal("0.00")
 
 
 def resolve_threshold(value: str | Decimal | None = None) -> Decimal | None:
-    """The amount above which a sweep's payouts for one policy wait for approval (None: never)."""
+    """The amount above which a sweep's payouts for one measure wait for approval (None: never)."""
     raw = os.environ.get(THRESHOLD_ENV) if value is None else value
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
@@ -59,25 +69,48 @@ class PolicyReport:
     eligible: int = 0
     undetermined: int = 0
     outcomes: Counter = field(default_factory=Counter)
-    money: Decimal = Decimal("0.00")
-    held_money: Decimal = Decimal("0.00")
+    money: Decimal = ZERO
+    held_money: Decimal = ZERO
     batch_id: int | None = None
     missing: Counter = field(default_factory=Counter)
+    winners: Counter = field(default_factory=Counter)  # 就高不重复: the measures paid in this one's place
+    group: str | None = None
 
     def line(self) -> str:
-        done = "，".join(f"{k} {v}" for k, v in sorted(self.outcomes.items())) or "未兑现"
+        names = {
+            "paid": "兑现",
+            "held": "待审批",
+            "already_paid": "此前已兑现",
+            "refused": "不予支持",
+            "budget_exhausted": "预算不足",
+            "outranked": "同组就高",
+            "parent_unpaid": "上级未兑现",
+            "would_pay": "可兑现",
+            "would_refuse": "将不予支持",
+            "would_outrank": "同组就高",
+        }
+        done = "，".join(f"{names.get(k, k)} {v}" for k, v in sorted(self.outcomes.items())) or "未兑现"
         top = "、".join(f"{catalog.FIELDS[m].label} {n}" for m, n in self.missing.most_common(3))
         missing = f"；待补充：{top}" if top else ""
         held = f"，待审批 {self.held_money} 元（批次 {self.batch_id}）" if self.batch_id else ""
+        won = "、".join(f"{w} {n} 家" for w, n in self.winners.most_common(3))
+        group = f"；就高不重复（{self.group}）按较高者兑现：{won}" if won else ""
         return (
             f"{self.name}（{self.policy_id}）：符合 {self.eligible} 家（{done}），金额 {self.money} 元{held}，"
-            f"待定 {self.undetermined} 家{missing}"
+            f"待定 {self.undetermined} 家{missing}{group}"
         )
 
 
-def automatic_policies(session, as_of: dt.date, slug: str | None = None) -> list[PolicyVersion]:
-    query = (
-        select(PolicyVersion)
+@dataclass
+class _Version:
+    ref: VersionRef
+    spec: object
+
+
+def automatic_versions(session, as_of: dt.date) -> dict[str, _Version]:
+    """The current version of every published automatic measure valid on ``as_of``, by id."""
+    rows = session.execute(
+        select(Policy.slug, PolicyVersion.id, PolicyVersion.policy_id, PolicyVersion.version, PolicyVersion.spec_hash)
         .join(Policy, (Policy.id == PolicyVersion.policy_id) & (Policy.current_version == PolicyVersion.version))
         .where(
             Policy.status == "published",
@@ -86,37 +119,40 @@ def automatic_policies(session, as_of: dt.date, slug: str | None = None) -> list
             PolicyVersion.valid_to >= as_of,
         )
         .order_by(Policy.slug)
-    )
-    if slug is not None:
-        query = query.where(Policy.slug == slug)
-    return list(session.scalars(query))
+    ).all()
+    out = {}
+    for slug, *ref in rows:
+        v = VersionRef(*ref)
+        out[slug] = _Version(v, spec_of(v, session))
+    return out
 
 
 def verified_table(engine, as_of: dt.date) -> tuple[Table, list[int]]:
-    """All enterprises' verified facts as of a date, as a column table (and their ids, row by row)."""
+    """Every enterprise's verified facts as of a date, as a column table (and their ids, row by row)."""
     with engine.connect() as conn:
         ents = conn.execute(
             select(
                 Enterprise.id, Enterprise.uscc, Enterprise.region, Enterprise.industry, Enterprise.established_on
             ).order_by(Enterprise.id)
         ).all()
-        best: dict[tuple[int, str], tuple] = {}
-        query = select(
-            FieldValue.enterprise_id, FieldValue.field, FieldValue.value, FieldValue.as_of, FieldValue.recorded_at
-        ).where(FieldValue.source.in_(catalog.VERIFIED_SOURCES), FieldValue.as_of <= as_of)
-        for eid, name, value, fact_as_of, recorded in conn.execute(query):
-            key = (eid, name)
-            if key not in best or (fact_as_of, recorded) > best[key][1:]:
-                best[key] = (value, fact_as_of, recorded)
-    index = {e.id: i for i, e in enumerate(ents)}
-    columns = {f.name: [""] * len(ents) for f in catalog.FACT_FIELDS}
-    for i, e in enumerate(ents):
-        columns["uscc"][i], columns["region"][i], columns["industry"][i] = e.uscc, e.region, e.industry
-        columns["established_on"][i] = e.established_on.isoformat() if e.established_on else ""
-    for (eid, name), (value, _, _) in best.items():
-        if name in columns:
-            columns[name][index[eid]] = value
-    return Table.from_frame(pd.DataFrame(columns, dtype=str), as_of), [e.id for e in ents]
+        fv = FieldValue.__table__.c
+        facts = pd.DataFrame(
+            conn.execute(
+                select(fv.enterprise_id, fv.field, fv.value, fv.source, fv.as_of, fv.recorded_at, fv.id)
+            ).all(),
+            columns=["enterprise_id", "field", "value", "source", "as_of", "recorded_at", "row_id"],
+        )
+    current = pick_frame(facts, as_of, verified_only=True)
+    wide = current.pivot(index="enterprise_id", columns="field", values="value")
+    frame = pd.DataFrame(index=[e.id for e in ents])
+    for f in catalog.FACT_FIELDS:
+        frame[f.name] = wide[f.name].reindex(frame.index) if f.name in wide else ""
+    frame["uscc"] = [e.uscc for e in ents]
+    frame["region"] = [e.region for e in ents]
+    frame["industry"] = [e.industry for e in ents]
+    frame["established_on"] = [e.established_on.isoformat() if e.established_on else "" for e in ents]
+    frame = frame.fillna("").astype(str).reset_index(drop=True)
+    return Table.from_frame(frame, as_of), [e.id for e in ents]
 
 
 def run_sweep(
@@ -127,77 +163,182 @@ def run_sweep(
     actor: str = "system:sweep",
     progress=None,
     approval_threshold: Decimal | None = None,
+    today: dt.date | None = None,
 ) -> list[PolicyReport]:
-    """Sweep one automatic policy (``slug``) or all; ``dry_run`` computes and writes nothing.
+    """Sweep one automatic measure (``slug``, with its supplements) or all; ``dry_run`` writes nothing.
 
-    ``approval_threshold`` (yuan) holds a policy's new payouts for an officer's
-    approval when their total exceeds it; ``None`` pays without approval.
+    ``approval_threshold`` (yuan) holds a unit's new payouts for an officer's approval when
+    their total exceeds it; ``None`` pays without approval. A date after ``today`` can only be
+    a dry run.
     """
-    as_of = as_of or dt.date.today()
+    today = today or dt.date.today()
+    as_of = as_of or today
+    if as_of > today and not dry_run:
+        raise BadRequest(str(FutureDecision(as_of, today)) + "：请加 dry_run（--dry-run）", field="as_of")
     say = progress or (lambda *a: None)
     with session_scope(engine) as session:
-        versions = automatic_policies(session, as_of, slug)
-        specs = [(pv.id, parse_spec(pv.spec)) for pv in versions]
+        versions = automatic_versions(session, as_of)
+    lots = _lots(units(v.spec for v in versions.values()), slug)
+    if not lots:
+        return []
     table, ids = verified_table(engine, as_of)
-    dishonest = table.text("on_dishonesty_list")[0]
-    abnormal = table.text("in_abnormal_operation")[0]
-    reports = []
-    for pv_id, spec in specs:
-        result = evaluate_policy(spec, table)
-        report = PolicyReport(spec.id, spec.name)
-        rows = [int(i) for i in (result.outcome == TRUE).nonzero()[0]]
-        report.eligible = len(rows)
-        report.undetermined, report.missing = _undetermined(result)
-
-        def flags(i):  # verified credit flags decide refusals; no per-row parsing needed
-            return {"on_dishonesty_list": bool(dishonest[i]), "in_abnormal_operation": bool(abnormal[i])}
-
-        if dry_run:
-            refused = {i for i in rows if dishonest[i] or abnormal[i]}
-            report.outcomes.update({"would_refuse": len(refused), "would_pay": len(rows) - len(refused)})
-            report.money = sum((result.decision(i).amount for i in rows if i not in refused), Decimal("0.00"))
-            reports.append(report)
-            continue
-        hold = _needs_approval(engine, pv_id, spec, as_of, rows, ids, result, dishonest, abnormal, approval_threshold)
-        for start in range(0, len(rows), BATCH):
-            with write_scope(engine) as s:
-                pv = s.get(PolicyVersion, pv_id)
-                batch = rows[start : start + BATCH]
-                ents = {
-                    e.id: e for e in s.scalars(select(Enterprise).where(Enterprise.id.in_([ids[i] for i in batch])))
-                }
-                items = [(ents[ids[i]], result.decision(i), flags(i)) for i in batch]
-                held_in = open_batch(s, pv.policy_id, approval_threshold or Decimal("0.00"), actor) if hold else None
-                for outcome in settle_many(s, pv, items, actor, batch=held_in):
-                    report.outcomes[outcome.outcome] += 1
-                    if outcome.outcome == "paid":
-                        report.money += outcome.amount
-                    elif outcome.outcome == "held":
-                        report.held_money += outcome.amount
-                        report.batch_id = held_in.id
-            say(spec.id, min(start + BATCH, len(rows)), len(rows))
-        reports.append(report)
-    return reports
+    flags = {name: table.text(name)[0] for name in ("on_dishonesty_list", "in_abnormal_operation")}
+    reports = {}
+    for lot in lots:
+        sweeps = {u.root.id: evaluate_policy(u.root, table) for u in lot}
+        for u in lot:
+            result = sweeps[u.root.id]
+            for m in u.members:
+                reports[m.id] = PolicyReport(m.id, m.name, group=u.group)
+            r = reports[u.root.id]
+            r.eligible = int((result.outcome == TRUE).sum())
+            r.undetermined, r.missing = _undetermined(result)
+        rows = np.flatnonzero(np.logical_or.reduce([s.outcome == TRUE for s in sweeps.values()]))
+        _settle_lot(engine, lot, versions, sweeps, table, ids, rows, flags, reports, as_of, today, actor, dry_run,
+                    approval_threshold, say)  # fmt: skip
+    return [reports[m.id] for lot in lots for u in lot for m in u.members]
 
 
-def _needs_approval(engine, pv_id, spec, as_of, rows, ids, result, dishonest, abnormal, threshold) -> bool:
-    """Hold this policy's payouts? Yes if a batch already awaits approval (a resumed sweep adds to it),
-    or if the new payouts this sweep would create exceed the threshold."""
-    if threshold is None or not rows:
-        return False
+def _lots(all_units: list[Unit], slug: str | None) -> list[list[Unit]]:
+    """Units weighed together: those of one exclusive group form a lot, any other unit is a lot alone."""
+    by_group: dict[str, list[Unit]] = {}
+    lots: list[list[Unit]] = []
+    for u in all_units:
+        if u.group:
+            if u.group not in by_group:
+                by_group[u.group] = []
+                lots.append(by_group[u.group])
+            by_group[u.group].append(u)
+        else:
+            lots.append([u])
+    if slug is not None:  # that measure's unit alone; its group's others are weighed when they are swept
+        lots = [[u] for lot in lots for u in lot if slug in {m.id for m in u.members}]
+    return lots
+
+
+def _settle_lot(
+    engine, lot, versions, sweeps, table, ids, rows, flags, reports, as_of, today, actor, dry_run, threshold, say
+):
+    period = period_of(lot[0].root.period, as_of)
+    members = {m.id: versions[m.id].ref for u in lot for m in u.members}
+    policy_ids = {s: ref.policy_id for s, ref in members.items()}
+    group = lot[0].group
+    hold = {}
+    if not dry_run:
+        hold = _needs_approval(engine, lot, members, sweeps, rows, ids, flags, period, threshold)
+    for start in range(0, len(rows), BATCH):
+        chunk = [int(i) for i in rows[start : start + BATCH]]
+        decided = {}
+        for i in chunk:
+            facts = table.facts(i)
+            sources = {name: catalog.FIELDS[name].source for name in facts}  # verified: each field's own source
+            decided[i] = (facts, [(u, _decide(u, sweeps[u.root.id], i, facts, sources, as_of)) for u in lot])
+        with (session_scope if dry_run else write_scope)(engine) as s:
+            batches = {}
+            for u in lot:
+                if hold.get(u.root.id):
+                    b = open_batch(s, members[u.root.id].policy_id, threshold or ZERO, actor)
+                    batches.update(dict.fromkeys((m.id for m in u.members), b.id))
+            usccs = dict(
+                s.execute(
+                    select(Enterprise.id, Enterprise.uscc).where(Enterprise.id.in_([ids[i] for i in chunk]))
+                ).all()
+            )
+
+            def attempt(chunk=chunk, decided=decided, usccs=usccs, s=s, batches=batches):
+                ledgers, remaining = read_ledgers(s, [ids[i] for i in chunk], policy_ids, [group] if group else [],
+                                                  period, lock_budgets=not dry_run)  # fmt: skip
+                out = []
+                for i in chunk:
+                    facts, group_units = decided[i]
+                    ledger = ledgers[ids[i]]
+                    ledger = type(ledger)(ledger.paid, ledger.claims, remaining)
+                    how = {"sweep": True}
+                    target = Target(ids[i], usccs[ids[i]], members)
+                    if len(group_units) > 1:
+                        plans = []
+                        for u, ds in sorted(group_units, key=_best_first):
+                            p = plan(u, ds, facts, ledger, as_of, today, hold=bool(hold.get(u.root.id)), **how)
+                            plans.append(p)
+                            ledger = after(ledger, p)
+                    else:
+                        ((u, ds),) = group_units
+                        plans = [plan(u, ds, facts, ledger, as_of, today, hold=bool(hold.get(u.root.id)), **how)]
+                        ledger = after(ledger, plans[0])
+                    remaining = ledger.remaining
+                    out.extend((target, p) for p in plans)
+                return out
+
+            if dry_run:
+                plans = attempt()
+                written = [{} for _ in plans]
+            else:
+                plans, written = settle(s, attempt, actor, batch_ids=batches)
+            for _, p in plans:
+                for o in p.outcomes:
+                    _count(reports[o.policy_id], o, batches, dry_run)
+        say("、".join(u.root.id for u in lot), min(start + BATCH, len(rows)), len(rows))
+
+
+def _decide(unit: Unit, result, i: int, facts: dict, sources: dict, as_of: dt.date):
+    """A unit's decisions for row ``i``: exactly and explained where the root qualifies (it may be paid and
+    recorded), else the column-wise decision of the root, which a sweep does not record."""
+    if result.outcome[i] == TRUE:
+        return decide_unit(unit, facts, as_of, sources)
+    return decide_unit(unit, facts, as_of, sources, root=result.decision(i))
+
+
+def _best_first(unit_decisions):
+    unit, decisions = unit_decisions
+    return (-entitlement(decisions), unit.root.id)
+
+
+def _count(report: PolicyReport, o, batches, dry_run: bool) -> None:
+    if o.settlement in ("not_eligible", "undetermined"):
+        return  # counted column-wise (the root), or not in question
+    key = o.settlement
+    if dry_run:
+        key = {"paid": "would_pay", "refused": "would_refuse", "outranked": "would_outrank"}.get(key, key)
+    report.outcomes[key] += 1
+    if o.policy_id != report.policy_id:
+        return
+    if o.settlement == "paid":
+        report.money += o.amount
+    elif o.settlement == "held":
+        report.held_money += o.amount
+        report.batch_id = batches.get(o.policy_id)
+    if o.settlement == "outranked" and o.winner:
+        report.winners[o.winner] += 1
+
+
+def _needs_approval(engine, lot, members, sweeps, rows, ids, flags, period, threshold) -> dict:
+    """Per unit: hold its payouts? Yes if a batch already awaits approval (a resumed sweep adds to it), or if
+    the entitlements of enterprises it has not paid yet, not listed, exceed the threshold (an upper bound:
+    就高不重复 may pay less)."""
+    if threshold is None or not len(rows):
+        return {}
+    out = {}
     with session_scope(engine) as s:
-        policy_id = s.get(PolicyVersion, pv_id).policy_id
-        waiting = s.scalar(
-            select(PayoutBatch.id).where(PayoutBatch.policy_id == policy_id, PayoutBatch.status == "awaiting_approval")
-        )
-        if waiting is not None:
-            return True
-        period = period_of(spec.period, as_of)
-        paid = set(
-            s.scalars(select(Payout.enterprise_id).where(Payout.policy_id == policy_id, Payout.period == period))
-        )
-    new = (result.decision(i).amount for i in rows if not (dishonest[i] or abnormal[i]) and ids[i] not in paid)
-    return sum(new, Decimal("0.00")) > threshold
+        for u in lot:
+            root_policy = members[u.root.id].policy_id
+            waiting = s.scalar(
+                select(PayoutBatch.id).where(
+                    PayoutBatch.policy_id == root_policy, PayoutBatch.status == "awaiting_approval"
+                )
+            )
+            paid = set(
+                s.scalars(select(Payout.enterprise_id).where(Payout.policy_id == root_policy, Payout.period == period))
+            )
+            result = sweeps[u.root.id]
+            new = ZERO
+            for i in rows:
+                if result.outcome[i] != TRUE or ids[i] in paid:
+                    continue
+                if refusal({k: bool(v[i]) for k, v in flags.items()}) is not None:
+                    continue
+                new += result.decision(int(i)).amount
+            out[u.root.id] = waiting is not None or new > threshold
+    return out
 
 
 def _undetermined(result) -> tuple[int, Counter]:
@@ -214,3 +355,6 @@ def _undetermined(result) -> tuple[int, Counter]:
     for d in exact.values():
         missing.update(d.missing)
     return int(unknown.sum()), missing
+
+
+__all__ = ["run_sweep", "resolve_threshold", "PolicyReport", "verified_table", "automatic_versions"]

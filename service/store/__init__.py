@@ -29,7 +29,7 @@ except ImportError:  # Windows: SQLite's own busy handler only
 from sqlalchemy import Engine, create_engine, event, exc, make_url, select
 from sqlalchemy.orm import Session
 
-from matcher.catalog import VERIFIED_SOURCES
+from matcher.facts import pick
 from service.store.models import Base, FieldValue
 
 DEFAULT_URL = "sqlite:///zhida.sqlite3"
@@ -328,30 +328,18 @@ def fast_upsert(
 def current_facts(
     session: Session, enterprise_id: int, as_of: dt.date | None = None
 ) -> dict[str, tuple[str, str, dt.date]]:
-    """Per field, the value that counts: ``{field: (value_text, source, as_of)}``.
-
-    A verified value (税务/社保/市场监管/...) always beats a declared one; among
-    values of the same kind the newest ``as_of`` wins (ties: the latest
-    recorded). Values dated after ``as_of`` are ignored, so a decision can be
-    replayed as of its date.
-    """
+    """Per field, the value that counts as of a date: ``{field: (value_text, source, as_of)}``
+    (the precedence is :mod:`matcher.facts`'s: verified over declared, then the newest)."""
     fv = FieldValue
     query = select(fv.field, fv.value, fv.source, fv.as_of, fv.recorded_at, fv.id).where(
         fv.enterprise_id == enterprise_id
     )  # plain rows, not ORM objects: this runs on every decision
-    if as_of is not None:
-        query = query.where(fv.as_of <= as_of)
-    return pick_current(session.execute(query))
+    return pick(session.execute(query), as_of)
 
 
-def pick_current(rows: Iterable[tuple]) -> dict[str, tuple[str, str, dt.date]]:
+def pick_current(rows: Iterable[tuple], as_of: dt.date | None = None) -> dict[str, tuple[str, str, dt.date]]:
     """:func:`current_facts` over ``(field, value, source, as_of, recorded_at, id)`` rows already read."""
-    best: dict[str, tuple[tuple, tuple]] = {}
-    for name, value, source, day, recorded, row_id in rows:
-        key = (source in VERIFIED_SOURCES, day, recorded, row_id)
-        if name not in best or key > best[name][0]:
-            best[name] = (key, (value, source, day))
-    return {name: found for name, (_, found) in best.items()}
+    return pick(rows, as_of)
 
 
 __all__ = [

@@ -116,6 +116,8 @@ class PolicyVersion(Base):
     valid_to: Mapped[dt.date] = mapped_column(Date)
     budget: Mapped[Decimal] = mapped_column(Money)
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    exclusive_group: Mapped[str | None] = mapped_column(String(64))  # 就高不重复
+    supplement_of: Mapped[str | None] = mapped_column(String(64), index=True)  # 配套: the parent measure's id
 
 
 class Tag(Base):
@@ -167,6 +169,9 @@ class Decision(Base):
     missing: Mapped[list] = mapped_column(JSON, default=list)
     as_of: Mapped[dt.date] = mapped_column(Date)
     decided_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    settlement: Mapped[str | None] = mapped_column(String(20))  # paid, already_paid, outranked, … (matcher.settlement)
+    reason: Mapped[str | None] = mapped_column(Text)
+    steps: Mapped[list | None] = mapped_column(JSON)  # how the amount was reached (matcher.decision.Step)
 
 
 class Budget(Base):
@@ -208,13 +213,15 @@ class PayoutBatch(Base):
 
 
 class Payout(Base):
-    """At most one per (policy, enterprise, period): the database says so, not only the code."""
+    """One grant per (policy, enterprise, period), then top-ups after revisions (``seq`` 1, 2, …):
+    the database says so, not only the code. ``clawed``: how much of it was taken back."""
 
     __tablename__ = "payouts"
     __table_args__ = (
-        UniqueConstraint("policy_id", "enterprise_id", "period"),
+        UniqueConstraint("policy_id", "enterprise_id", "period", "seq"),
         CheckConstraint("amount >= 0", name="amount"),
         CheckConstraint(_in("status", PAYOUT_STATUSES), name="status"),
+        CheckConstraint("clawed >= 0 AND clawed <= amount", name="clawed"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id"))
@@ -226,6 +233,26 @@ class Payout(Base):
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("payout_batches.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    clawed: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"), server_default="0")
+
+
+class GroupClaim(Base):
+    """就高不重复 in the database: per (enterprise, exclusive group, period) the group's payouts in all
+    and the best entitlement seen; no writer can make ``paid`` exceed ``best``."""
+
+    __tablename__ = "group_claims"
+    __table_args__ = (
+        CheckConstraint("paid >= 0", name="paid"),
+        CheckConstraint("paid <= best", name="not_above_best"),
+    )
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), primary_key=True)
+    exclusive_group: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[str] = mapped_column(String(16), primary_key=True)
+    paid: Mapped[Decimal] = mapped_column(Money)
+    best: Mapped[Decimal] = mapped_column(Money)
+    best_policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id"))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class PushDelivery(Base):
@@ -326,11 +353,17 @@ class IdempotencyKey(Base):
 
 
 class Clawback(Base):
-    """追回: money to recover after declared facts were found false; one per payout."""
+    """追回: money to recover — the excess after a revision lowered an entitlement (``revision``), or an
+    officer's finding that declared facts were false (``finding``). Its amount returns to the budget."""
 
     __tablename__ = "clawbacks"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ("revision", "finding")), name="kind"),
+        CheckConstraint("amount > 0", name="amount"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    payout_id: Mapped[int] = mapped_column(ForeignKey("payouts.id"), unique=True)
+    payout_id: Mapped[int] = mapped_column(ForeignKey("payouts.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(24), default="finding", server_default="finding")
     amount: Mapped[Decimal] = mapped_column(Money)
     reason: Mapped[str] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(64))

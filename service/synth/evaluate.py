@@ -28,7 +28,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 import numpy as np
 
 from matcher import catalog, scale
-from matcher.derived import with_derived
+from matcher.registry import with_derived
 
 UNKNOWN = type("Unknown", (), {"__repr__": lambda self: "UNKNOWN"})()
 CENT = Decimal("0.01")

@@ -1,9 +1,9 @@
-"""The city's policy specs, with test cases computed by the rule evaluator.
+"""The city's policy specs, with test cases decided by the platform's own engine.
 
 The measures themselves are data (:mod:`.catalogue`, ``templates/*.yaml``);
 each comes with an example enterprise that qualifies and a change that makes
-it not qualify. From those this module writes each spec's test cases, with
-the exact Decimal evaluator in :mod:`service.synth.evaluate`.
+it not qualify. From those this module writes each spec's test cases with
+:func:`matcher.decision.decide`, so the specs and the engine cannot disagree.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from decimal import Decimal
 import numpy as np
 
 from graph import regions
-from matcher import catalog
-from matcher.decision import typed_facts
+from matcher import catalog, scale
+from matcher.decision import DERIVED_INPUTS as ENGINE_INPUTS
+from matcher.decision import decide, typed_facts
+from matcher.spec import PolicySpec, parse_spec
 from service.synth import catalogue
-from service.synth.evaluate import decide
 
 # Base facts of an example enterprise; each policy overrides what it needs.
 BASE = {
@@ -55,13 +56,17 @@ OFTEN_MISSING = (
     "unemployment_insurance_paid",
     "total_assets",
 )
-# What a derived field is computed from (test facts must carry the inputs).
+# What a derived field is computed from (test facts must carry the inputs): the
+# engine's table, and for scale the industry and every indicator of the 办法
+# (the engine asks per industry, matcher.scale.required_fields; a test case
+# carries them all).
 DERIVED_INPUTS = {
-    "scale": ("industry", "employees", "revenue", "total_assets"),
-    "age_years": ("established_on",),
-    "rd_ratio": ("rd_expense", "revenue"),
-    "revenue_growth": ("revenue", "revenue_prev"),
+    "scale": ("industry", *sorted({name for g in scale.GROUPS for name in g.bounds})),
+    **ENGINE_INPUTS,
 }
+# parse_spec wants at least one test case; a draft carries this one while its
+# real cases are computed (the finished spec is parsed again with them).
+PENDING = {"name": "待计算", "facts": {}, "expect": {"decision": "undetermined"}}
 
 
 def _facts_for(spec: dict, facts: dict) -> dict:
@@ -104,82 +109,94 @@ def _basis(spec: dict, facts: dict) -> list[str]:
 
 
 def build(city_name: str, as_of: dt.date) -> list[dict]:
-    """Specs (dicts ready for YAML) with test cases computed by the exact evaluator.
-
-    Each spec gets an eligible case with its amount (from an example firm), a
-    not-eligible case (the example with one fact changed) and, where one
-    missing fact makes the decision undetermined, a case naming what to declare.
-    """
+    """Specs (dicts ready for YAML) of every measure for a city, with their test cases."""
     tree = regions()
     city = tree.city(city_name) if not city_name.isdigit() else tree.get(city_name)
-    city_name = city.name
-    districts = host_districts(city_name)
+    districts = host_districts(city.name)
     specs = []
-    for raw in catalogue.catalogue(city_name, city.code, districts):
+    for raw in catalogue.catalogue(city.name, city.code, districts):
         example, counter = typed_facts(raw.pop("_example"), as_of), typed_facts(raw.pop("_counter"), as_of)
-        facts = _facts_for(raw, {**BASE, **example})
-        decision, amount, _ = decide(raw, facts, as_of)
-        if decision != "eligible":
-            raise AssertionError(f"{raw['id']}: example enterprise is {decision}")
-        cases = [
-            {
-                "name": f"{_say(facts, _basis(raw, facts))}的企业符合条件，金额 {amount:.2f} 元",
-                "as_of": as_of,
-                "facts": facts,
-                "expect": {"decision": "eligible", "amount": f"{amount:.2f}"},
-            }
-        ]
-        if counter:
-            bad = _facts_for(raw, {**BASE, **example, **counter})
-            bad_decision, _, _ = decide(raw, bad, as_of)
-            if bad_decision != "not_eligible":
-                raise AssertionError(f"{raw['id']}: counter-example is {bad_decision}")
-            cases.append(
-                {
-                    "name": f"{_say(bad, list(counter))}时不符合条件",
-                    "as_of": as_of,
-                    "facts": bad,
-                    "expect": {"decision": "not_eligible"},
-                }
-            )
-        credit = ("on_dishonesty_list", "in_abnormal_operation")
-        order = sorted(
-            facts,
-            key=lambda k: (
-                OFTEN_MISSING.index(k) if k in OFTEN_MISSING else len(OFTEN_MISSING),
-                catalog.FIELDS[k].required,
-                k in credit,
-                k,
-            ),
-        )
-        for drop in order:
-            if drop == "region":
-                continue
-            partial = {k: v for k, v in facts.items() if k != drop}
-            d, _, missing = decide(raw, partial, as_of)
-            if d == "undetermined":
-                need = "、".join(catalog.FIELDS[m].label for m in missing)
-                cases.append(
-                    {
-                        "name": f"缺少{catalog.FIELDS[drop].label}时结果待定，需补充申报{need}",
-                        "as_of": as_of,
-                        "facts": partial,
-                        "expect": {"decision": "undetermined", "missing": missing},
-                    }
-                )
-                break
-        if len(cases) < 2:
-            raise AssertionError(f"{raw['id']}: fewer than two test cases")
-        raw["tests"] = cases
+        raw["tests"] = _cases(raw, example, counter, as_of)
+        parse_spec(to_yaml_data(raw), source=raw["id"])  # what is written, the platform loads
         specs.append(raw)
     return specs
+
+
+def _draft(spec: dict) -> PolicySpec:
+    """The spec before its test cases exist (:func:`parse_spec` wants one: a placeholder stands in)."""
+    return parse_spec({**to_yaml_data(spec), "tests": [PENDING]}, source=spec["id"])
+
+
+def _cases(spec: dict, example: dict, counter: dict, as_of: dt.date) -> list[dict]:
+    """Test cases decided by the platform's engine (:func:`matcher.decision.decide`).
+
+    An eligible case with its amount (the example firm), a not-eligible case
+    (the example with the counter-example's facts) and, where one missing fact
+    makes the decision undetermined, a case naming what to declare.
+    """
+    draft = _draft(spec)
+    facts = _facts_for(spec, {**BASE, **example})
+    decision = decide(draft, facts, as_of)
+    if decision.outcome != "eligible":
+        raise catalogue.TemplateError(f"{spec['id']}: the example enterprise is {decision.outcome}")
+    amount = f"{decision.amount:.2f}"
+    cases = [
+        {
+            "name": f"{_say(facts, _basis(spec, facts))}的企业符合条件，金额 {amount} 元",
+            "as_of": as_of,
+            "facts": facts,
+            "expect": {"decision": "eligible", "amount": amount},
+        }
+    ]
+    if counter:
+        bad = _facts_for(spec, {**BASE, **example, **counter})
+        outcome = decide(draft, bad, as_of).outcome
+        if outcome != "not_eligible":
+            raise catalogue.TemplateError(f"{spec['id']}: the counter-example is {outcome}")
+        cases.append(
+            {
+                "name": f"{_say(bad, list(counter))}时不符合条件",
+                "as_of": as_of,
+                "facts": bad,
+                "expect": {"decision": "not_eligible"},
+            }
+        )
+    credit = ("on_dishonesty_list", "in_abnormal_operation")
+    order = sorted(
+        facts,
+        key=lambda k: (
+            OFTEN_MISSING.index(k) if k in OFTEN_MISSING else len(OFTEN_MISSING),
+            catalog.FIELDS[k].required,
+            k in credit,
+            k,
+        ),
+    )
+    for drop in order:
+        if drop == "region":
+            continue
+        partial = {k: v for k, v in facts.items() if k != drop}
+        d = decide(draft, partial, as_of)
+        if d.outcome == "undetermined":
+            need = "、".join(catalog.FIELDS[m].label for m in d.missing)
+            cases.append(
+                {
+                    "name": f"缺少{catalog.FIELDS[drop].label}时结果待定，需补充申报{need}",
+                    "as_of": as_of,
+                    "facts": partial,
+                    "expect": {"decision": "undetermined", "missing": list(d.missing)},
+                }
+            )
+            break
+    if len(cases) < 2:
+        raise catalogue.TemplateError(f"{spec['id']}: fewer than two test cases")
+    return cases
 
 
 def to_yaml_data(spec: dict) -> dict:
     """Plain YAML-friendly data: dates as YAML dates, money and typed facts as catalog text."""
     out = {k: v for k, v in spec.items() if v is not None and k != "tests"}
     out["tests"] = []
-    for case in spec["tests"]:
+    for case in spec.get("tests", ()):
         facts = {}
         for k, v in case["facts"].items():
             f = catalog.FIELDS[k]

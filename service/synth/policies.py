@@ -117,9 +117,14 @@ def build(city_name: str, as_of: dt.date) -> list[dict]:
     for raw in catalogue.catalogue(city.name, city.code, districts):
         example, counter = typed_facts(raw.pop("_example"), as_of), typed_facts(raw.pop("_counter"), as_of)
         raw["tests"] = _cases(raw, example, counter, as_of)
-        parse_spec(to_yaml_data(raw), source=raw["id"])  # what is written, the platform loads
+        to_spec(raw)  # what is written, the platform loads
         specs.append(raw)
     return specs
+
+
+def to_spec(spec: dict) -> PolicySpec:
+    """The platform's parsed spec of a built one (raises :class:`matcher.spec.SpecErrors`)."""
+    return parse_spec(to_yaml_data(spec), source=spec["id"])
 
 
 def _draft(spec: dict) -> PolicySpec:

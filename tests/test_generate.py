@@ -275,8 +275,27 @@ def test_templates_fill_in_for_any_city():
             assert spec["region"] == city.code or hosts[spec["region"]] in spec["name"]
             assert spec["conditions"]["and"][0] == {"in_region": [{"var": "region"}, spec["region"]]}
     _, gaoqi = catalogue.templates()[0]
-    with pytest.raises(catalogue.TemplateError, match="district"):
+    with pytest.raises(catalogue.TemplateError, match="占位符"):
         catalogue.fill({**gaoqi, "name": "{district}奖励"}, "苏州市", "320500", policies.host_districts("苏州市"))
+
+
+def test_a_broken_template_is_refused_by_name(tmp_path, monkeypatch):
+    from service.synth import catalogue
+
+    source = (catalogue.TEMPLATES / "36-chuangye-danbao-tiexi.yaml").read_text(encoding="utf-8")
+    monkeypatch.setattr(catalogue, "TEMPLATES", tmp_path)
+    catalogue.templates.cache_clear()
+    try:
+        (tmp_path / "01-chuangye-danbao-tiexi.yaml").write_text(source.replace("2023-05-01", "2015-05-01"), "utf-8")
+        with pytest.raises(catalogue.TemplateError, match="chuangye-danbao-tiexi.*示例企业"):
+            policies.build("南京市", AS_OF)
+        (tmp_path / "01-chuangye-danbao-tiexi.yaml").write_text(source + "cap: 1\n", "utf-8")
+        catalogue.templates.cache_clear()
+        with pytest.raises(catalogue.TemplateError, match="01-chuangye-danbao-tiexi.yaml.*cap"):
+            policies.build("南京市", AS_OF)
+    finally:
+        monkeypatch.undo()
+        catalogue.templates.cache_clear()
 
 
 def test_the_assessment_is_the_engines_decision(world, decisions):

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import yaml
 
+from service.errors import SetupError
+
 TEMPLATES = Path(__file__).with_name("templates")
 # Appended to every measure's conditions: no payout to 失信 or 经营异常 firms.
 CLEAN = [{"!": {"var": "on_dishonesty_list"}}, {"!": {"var": "in_abnormal_operation"}}]
@@ -57,8 +59,8 @@ OPTIONAL = (
 )
 
 
-class TemplateError(ValueError):
-    """A template that cannot be filled in (named with its file)."""
+class TemplateError(SetupError):
+    """A shipped template that cannot make a valid spec (the message names it)."""
 
 
 @cache
@@ -70,11 +72,11 @@ def templates() -> tuple[tuple[str, dict], ...]:
         unknown = set(data) - set(REQUIRED) - set(OPTIONAL)
         absent = [k for k in REQUIRED if k not in data]
         if unknown or absent:
-            raise TemplateError(f"{path.name}: unknown keys {sorted(unknown)}, missing {absent}")
+            raise TemplateError(f"政策模板 {path.name}：未知的键 {sorted(unknown)}，缺少 {absent}")
         if not path.stem.endswith("-" + data["id"]):
-            raise TemplateError(f"{path.name}: the file name should end with -{data['id']}.yaml")
+            raise TemplateError(f"政策模板 {path.name}：文件名应以 -{data['id']}.yaml 结尾")
         if data.get("district", "tech") not in HOSTS:
-            raise TemplateError(f"{path.name}: district should be one of {', '.join(HOSTS)}")
+            raise TemplateError(f"政策模板 {path.name}：district 应为 {'、'.join(HOSTS)} 之一")
         out.append((path.name, data))
     return tuple(out)
 
@@ -97,7 +99,7 @@ def fill(template: dict, city_name: str, city_code: str, districts: dict, source
     try:
         text = {k: t[k].format_map(words) for k in TEXT}
     except KeyError as e:
-        raise TemplateError(f"{source or t['id']}: unknown placeholder {e} (district measures only?)") from None
+        raise TemplateError(f"政策模板 {source or t['id']}：未知的占位符 {e}（district 仅用于区级政策）") from None
     region = host.code if host is not None else city_code
     mode = t["mode"]
     amount = {k: t["amount"][k] for k in ("formula", "cap", "floor") if k in t["amount"]}

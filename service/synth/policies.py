@@ -17,7 +17,7 @@ from graph import regions
 from matcher import catalog, scale
 from matcher.decision import DERIVED_INPUTS as ENGINE_INPUTS
 from matcher.decision import decide, typed_facts
-from matcher.spec import PolicySpec, parse_spec
+from matcher.spec import PolicySpec, SpecErrors, parse_spec
 from service.synth import catalogue
 
 # Base facts of an example enterprise; each policy overrides what it needs.
@@ -123,13 +123,20 @@ def build(city_name: str, as_of: dt.date) -> list[dict]:
 
 
 def to_spec(spec: dict) -> PolicySpec:
-    """The platform's parsed spec of a built one (raises :class:`matcher.spec.SpecErrors`)."""
-    return parse_spec(to_yaml_data(spec), source=spec["id"])
+    """The platform's parsed spec of a built one."""
+    return _parse(to_yaml_data(spec), spec["id"])
 
 
 def _draft(spec: dict) -> PolicySpec:
     """The spec before its test cases exist (:func:`parse_spec` wants one: a placeholder stands in)."""
-    return parse_spec({**to_yaml_data(spec), "tests": [PENDING]}, source=spec["id"])
+    return _parse({**to_yaml_data(spec), "tests": [PENDING]}, spec["id"])
+
+
+def _parse(data: dict, sid: str) -> PolicySpec:
+    try:
+        return parse_spec(data, source=sid)
+    except SpecErrors as e:
+        raise catalogue.TemplateError(f"政策模板 {sid} 生成的政策文件无效：{e}") from None
 
 
 def _cases(spec: dict, example: dict, counter: dict, as_of: dt.date) -> list[dict]:
@@ -143,7 +150,7 @@ def _cases(spec: dict, example: dict, counter: dict, as_of: dt.date) -> list[dic
     facts = _facts_for(spec, {**BASE, **example})
     decision = decide(draft, facts, as_of)
     if decision.outcome != "eligible":
-        raise catalogue.TemplateError(f"{spec['id']}: the example enterprise is {decision.outcome}")
+        raise catalogue.TemplateError(f"政策模板 {spec['id']}：示例企业的结果为 {decision.outcome}，应为 eligible")
     amount = f"{decision.amount:.2f}"
     cases = [
         {
@@ -157,7 +164,7 @@ def _cases(spec: dict, example: dict, counter: dict, as_of: dt.date) -> list[dic
         bad = _facts_for(spec, {**BASE, **example, **counter})
         outcome = decide(draft, bad, as_of).outcome
         if outcome != "not_eligible":
-            raise catalogue.TemplateError(f"{spec['id']}: the counter-example is {outcome}")
+            raise catalogue.TemplateError(f"政策模板 {spec['id']}：反例的结果为 {outcome}，应为 not_eligible")
         cases.append(
             {
                 "name": f"{_say(bad, list(counter))}时不符合条件",
@@ -193,7 +200,7 @@ def _cases(spec: dict, example: dict, counter: dict, as_of: dt.date) -> list[dic
             )
             break
     if len(cases) < 2:
-        raise catalogue.TemplateError(f"{spec['id']}: fewer than two test cases")
+        raise catalogue.TemplateError(f"政策模板 {spec['id']}：测试用例少于两个（请给出 counter）")
     return cases
 
 

@@ -64,7 +64,8 @@ class Derived:
     name: str
     scalar: Callable[[dict, dt.date], object]
     vector: Callable[[dict, dict, dt.date], tuple[np.ndarray, np.ndarray, np.ndarray]]
-    inputs_of: Callable[[dict], tuple[str, ...]]
+    inputs_of: Callable[[dict], tuple[str, ...]]  # the facts it reads for this enterprise
+    inputs: tuple[str, ...]  # every fact it may read, for any enterprise
 
     @property
     def field(self) -> catalog.Field:
@@ -139,10 +140,10 @@ _growth = _ratio("revenue", "revenue_prev", growth=True)
 DERIVED: dict[str, Derived] = {
     d.name: d
     for d in (
-        Derived("age_years", _age_scalar, _age_vector, lambda facts: ("established_on",)),
-        Derived("rd_ratio", *_rd_ratio, lambda facts: ("rd_expense", "revenue")),
-        Derived("revenue_growth", *_growth, lambda facts: ("revenue", "revenue_prev")),
-        Derived("scale", _scale_scalar, _scale_vector, _scale_inputs),
+        Derived("age_years", _age_scalar, _age_vector, lambda facts: ("established_on",), ("established_on",)),
+        Derived("rd_ratio", *_rd_ratio, lambda facts: ("rd_expense", "revenue"), ("rd_expense", "revenue")),
+        Derived("revenue_growth", *_growth, lambda facts: ("revenue", "revenue_prev"), ("revenue", "revenue_prev")),
+        Derived("scale", _scale_scalar, _scale_vector, _scale_inputs, ("industry", *scale.INDICATORS)),
     )
 }
 assert set(DERIVED) == {f.name for f in catalog.FIELDS.values() if f.derived}, "every derived field is registered"

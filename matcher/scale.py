@@ -69,6 +69,7 @@ GROUPS: tuple[Group, ...] = (
     _g("租赁和商务服务业", ["L"], employees=(300, 100, 10), assets_wan=(120000, 8000, 100)),
     _g("其他未列明行业", ["K", "M", "N", "O", "P", "Q", "R"], employees=(300, 100, 10)),
 )
+INDICATORS = tuple(sorted({name for g in GROUPS for name in g.bounds}))  # every indicator some group uses
 OUT_OF_SCOPE = {"J": "金融业", "S": "公共管理、社会保障和社会组织", "T": "国际组织"}
 
 

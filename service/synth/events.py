@@ -10,11 +10,12 @@ Over the year before the reference date, inside each policy's validity:
   and an approval paid; finished chains are sometimes rated (好差评).
 
 Take-up is the logistic model documented in ``params.TAKEUP``: eligibility
-(decided by :mod:`service.synth.evaluate` over every firm at once), the amount
-relative to the firm's revenue, topical relevance, and the firm's engagement
-(a latent propensity plus its earlier applications). Ineligible applications
-are rejected, undetermined ones are returned naming the facts to declare, and
-no policy pays out more than its budget. Everything is vectorised: a Python
+(decided by the platform's own engine over every firm at once,
+:mod:`.assessment`), the amount relative to the firm's revenue, topical
+relevance, and the firm's engagement (a latent propensity plus its earlier
+applications). Ineligible applications are rejected, undetermined ones are
+returned naming the facts to declare, and no policy pays out more than its
+budget. Everything is vectorised: a Python
 loop runs over the (at most seven) recommendation slots, not over firms.
 """
 
@@ -22,14 +23,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
-from matcher import catalog
+from matcher.decision import decide
+from matcher.spec import PolicySpec
 from service.synth import params as P
-from service.synth.evaluate import Columns, amounts_columns, conditions_columns, decide, exact_amounts, region_prefix
+from service.synth.assessment import assess, table
 
 KINDS = ("push", "view", "apply", "approved", "rejected", "paid", "rating")
 KIND_ORDER = {k: i for i, k in enumerate(KINDS)}  # ties in time keep the causal order
@@ -38,115 +39,6 @@ DAY = 86400.0
 
 def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
-
-
-# --------------------------------------------------------------------------- facts
-
-
-def _typed(f: catalog.Field, x: str):
-    if x == "":
-        return None
-    if f.type == "money":
-        return Decimal(x)
-    if f.type == "count":
-        return int(x)
-    if f.type == "bool":
-        return x == "true"
-    if f.type == "set":
-        return frozenset(x.split(";"))
-    if f.type == "date":
-        return dt.date.fromisoformat(x)
-    return x
-
-
-def typed_facts(frame: pd.DataFrame) -> list[dict]:
-    """Rows of the enterprises frame as typed facts (Decimal money, frozenset qualifications, None missing)."""
-    cols = {f.name: [_typed(f, x) for x in frame[f.name].astype(str).tolist()] for f in catalog.FACT_FIELDS}
-    cols["qualifications"] = [q if q is not None else frozenset() for q in cols["qualifications"]]
-    names = list(cols)
-    return [dict(zip(names, values)) for values in zip(*cols.values())]
-
-
-def row_facts(frame: pd.DataFrame, i: int) -> dict:
-    """Typed facts of one firm (missing facts left out)."""
-    row = frame.iloc[i]
-    out = {}
-    for f in catalog.FACT_FIELDS:
-        v = _typed(f, str(row[f.name]))
-        if v is not None:
-            out[f.name] = v
-    out.setdefault("qualifications", frozenset())
-    return out
-
-
-# --------------------------------------------------------------------------- relevance
-
-
-def _traits(cols: Columns) -> dict[str, np.ndarray]:
-    """Firm traits that make a topic speak to it (params.TOPIC_TRAITS)."""
-    scale = cols.text["scale"]
-    num = cols.numeric
-    with np.errstate(invalid="ignore"):
-        return {
-            "small_or_micro": np.isin(scale, ["small", "micro"]),
-            "sme": np.isin(scale, ["small", "micro", "medium"]),
-            "large_or_medium": np.isin(scale, ["large", "medium"]),
-            "young": num["age_years"] < P.TRAIT_YOUNG_YEARS,
-            "employer": num["insured_employees"] >= P.TRAIT_EMPLOYER_MIN_INSURED,
-            "hires_graduates": num["graduates_hired"] >= 1,
-            "trains": num["skill_certificates"] >= 1,
-            "borrows": num["loan_interest_paid"] > 0,
-            "patents": num["invention_patents"] >= 1,
-            "fast_growing": num["revenue_growth"] >= P.TRAIT_FAST_GROWTH_PCT,
-        }
-
-
-def _named(rule, op: str) -> list[str]:
-    """Second arguments of every ``op`` in a rule (industries, qualifications it names)."""
-    out = []
-    if isinstance(rule, dict):
-        for key, args in rule.items():
-            if key == op and isinstance(args, list) and len(args) == 2:
-                out.append(str(args[1]))
-            out += _named(args, op)
-    elif isinstance(rule, list):
-        for a in rule:
-            out += _named(a, op)
-    return out
-
-
-def relevance_matrix(specs: list[dict], cols: Columns) -> np.ndarray:
-    """r[i, j] ∈ [0, 1]: how much policy j's topics speak to firm i (params.RELEVANCE)."""
-    R = P.RELEVANCE
-    industry = cols.text["industry"]
-    codes, inverse = np.unique(industry, return_inverse=True)
-    traits = _traits(cols)
-    out = np.empty((cols.n, len(specs)))
-    for j, spec in enumerate(specs):
-        topics = spec["topics"]
-        by_industry = np.array(
-            [sum(1 for t in topics if c.startswith(P.TOPIC_SECTIONS.get(t, ("~",)))) for c in codes]
-        )[inverse]
-        by_trait = sum(traits[P.TOPIC_TRAITS[t]].astype(int) for t in topics if t in P.TOPIC_TRAITS)
-        score = R["base"] + R["topic"] * np.minimum(by_industry + by_trait, R["topic_max"])
-        named = _named(spec["conditions"], "in_industry")
-        if named:
-            score = score + R["industry"] * np.array([c.startswith(tuple(named)) for c in codes])[inverse]
-        quals = set(_named(spec["conditions"], "has_qualification"))
-        quals |= {P.TOPIC_QUALIFICATIONS[t] for t in topics if t in P.TOPIC_QUALIFICATIONS}
-        if quals:
-            score = score + R["qualification"] * np.logical_or.reduce([cols.quals[q] for q in sorted(quals)])
-        out[:, j] = np.minimum(score, 1.0)
-    return out
-
-
-def relevance(spec: dict, facts: dict, as_of: dt.date = P.REFERENCE_DATE) -> float:
-    """:func:`relevance_matrix` for one firm given as catalog-formatted text (a frame row)."""
-    frame = pd.DataFrame([{f.name: catalog.format_value(f.name, facts.get(f.name)) for f in catalog.FACT_FIELDS}])
-    return float(relevance_matrix([spec], Columns(frame, as_of))[0, 0])
-
-
-# --------------------------------------------------------------------------- simulation
 
 
 class Events:
@@ -218,13 +110,18 @@ def _payloads(template: str, values) -> np.ndarray:
     return np.array([cache.setdefault(v, template % v) for v in values], dtype=object)
 
 
+def _yuan(cents: np.ndarray) -> np.ndarray:
+    """Exact amounts in 分 as text ("1234.50")."""
+    return np.array([f"{c // 100}.{c % 100:02d}" for c in cents.tolist()], dtype=object)
+
+
 def _json(x) -> str:
     return json.dumps(x, ensure_ascii=False, separators=(",", ":"))
 
 
 def simulate(
     frame: pd.DataFrame,
-    specs: list[dict],
+    specs: list[PolicySpec],
     rng: np.random.Generator,
     reference_date: dt.date = P.REFERENCE_DATE,
     progress=None,
@@ -232,34 +129,26 @@ def simulate(
     """The interaction histories of every firm, as :class:`Events` in time order."""
     T = P.TAKEUP
     say = progress or (lambda done, total: None)
-    cols = Columns(frame, reference_date)
-    n, m = cols.n, len(specs)
+    n, m = len(frame), len(specs)
     start = np.datetime64(reference_date - dt.timedelta(days=P.EVENT_DAYS), "D")
-    events = Events(start, frame["uscc"].to_numpy(dtype=str), [s["id"] for s in specs])
+    events = Events(start, frame["uscc"].to_numpy(dtype=str), [s.id for s in specs])
     if n == 0 or m == 0:
         events.finish()
         return events
     say(0, 4)
 
     # Who qualifies, for how much, and how much each policy speaks to each firm.
-    elig = np.stack([conditions_columns(s, cols) for s in specs], axis=1)
-    amount = np.stack([amounts_columns(s, cols) for s in specs], axis=1)
-    elig[(elig == 1) & np.isnan(amount)] = -1  # conditions met but the amount needs a missing fact
-    regions = cols.text["region"]
-    scope = np.stack([np.char.startswith(regions, region_prefix(s["region"])) for s in specs], axis=1)
-    rel = relevance_matrix(specs, cols)
-    mode = np.array([s["mode"] for s in specs])
+    elig, cents, amount, scope, rel, size = assess(frame, specs, reference_date)
+    mode = np.array([s.mode for s in specs])
     automatic = mode == "automatic"
     # A policy is live from max(window start, valid_from) to min(reference date, valid_to + 1 day).
     window_end = float(P.EVENT_DAYS) * DAY
-    live_from = np.array([max(0.0, (np.datetime64(s["valid_from"], "D") - start).astype(float) * DAY) for s in specs])
+    live_from = np.array([max(0.0, (np.datetime64(s.valid_from, "D") - start).astype(float) * DAY) for s in specs])
     live_to = np.array(
-        [min(window_end, (np.datetime64(s["valid_to"], "D") + 1 - start).astype(float) * DAY) for s in specs]
+        [min(window_end, (np.datetime64(s.valid_to, "D") + 1 - start).astype(float) * DAY) for s in specs]
     )
     live = live_to - live_from > P.CHAIN_MARGIN_DAYS * DAY
     last_push = np.maximum(live_from + DAY, live_to - P.CHAIN_MARGIN_DAYS * DAY)
-    revenue = cols.numeric["revenue"]
-    size = np.where(revenue > 0, revenue, cols.numeric["employees"] * P.REVENUE_PER_EMPLOYEE["*"])
     # A firm that cannot compute its amount (data missing) expects the policy's typical one.
     typical = np.zeros(m)
     for j in range(m):
@@ -331,7 +220,7 @@ def simulate(
     t_view = t_push + np.minimum(rng.exponential(P.VIEW_DELAY_MEAN_HOURS, len(pf)), P.VIEW_DELAY_MAX_HOURS) * 3600 + 60
     t_apply = _office_after(rng, t_view + rng.uniform(*P.APPLY_DELAY_HOURS, len(pf)) * 3600)
     is_review = mode[pp] == "review"
-    limit_days = np.array([max(s["time_limit_days"], 1) for s in specs])[pp]
+    limit_days = np.array([max(s.time_limit_days, 1) for s in specs])[pp]
     # 审核 within its time limit (working days ≈ 1.4 calendar days); 即申即办 in seconds to minutes.
     t_decide = t_apply + np.where(
         is_review,
@@ -345,17 +234,13 @@ def simulate(
     t_decide = np.where(is_review, _office_after(rng, t_decide), t_decide)
     t_paid = _office_after(rng, t_decide + rng.uniform(pay_lo, pay_hi) * DAY)
 
-    # Exact amounts (Decimal where float is too close to call) and budgets.
-    auto_amount = np.empty(len(af), dtype=object)
-    app_amount = np.empty(len(pf), dtype=object)
-    for j, spec in enumerate(specs):
-        rows_a = np.flatnonzero(ap == j)
-        if len(rows_a):
-            auto_amount[rows_a] = exact_amounts(spec, cols, af[rows_a], lambda i: row_facts(frame, i))
-        rows_b = np.flatnonzero(approved & (pp == j))
-        if len(rows_b):
-            app_amount[rows_b] = exact_amounts(spec, cols, pf[rows_b], lambda i: row_facts(frame, i))
-    auto_ok, over = _within_budgets(specs, ap, t_notice, auto_amount, pp, t_decide, app_amount, approved)
+    # Exact amounts and budgets.
+    auto_cents = cents[af, ap]
+    app_cents = np.where(approved, cents[pf, pp], 0)
+    auto_ok, over = _within_budgets(specs, ap, t_notice, auto_cents, pp, t_decide, app_cents, approved)
+    auto_amount = _yuan(auto_cents)
+    app_amount = np.full(len(pf), None, dtype=object)
+    app_amount[approved] = _yuan(app_cents[approved])
     approved &= ~over
     say(3, 4)
 
@@ -387,7 +272,7 @@ def simulate(
     paid = [f'{{"amount":"{x}","mode":"{mo}"}}' for x, mo in zip(app_amount[ok], mode[pp[ok]])]
     events.add(t_paid[ok], pf[ok], pp[ok], "paid", paid)
     no = np.flatnonzero(applied & ~approved)
-    reasons = _reasons(specs, frame, cols, pf[no], pp[no], el[no], over[no], reference_date)
+    reasons = _reasons(specs, frame, pf[no], pp[no], el[no], over[no], reference_date)
     events.add(t_decide[no], pf[no], pp[no], "rejected", reasons)
     ended_ok = rng.random(len(ok)) < P.RATING_SHARE
     events.add(
@@ -430,15 +315,14 @@ def _scores(rng, outcome: str, size: int) -> list[str]:
     return _payloads('{"score":%d}', (rng.choice(5, size, p=p / p.sum()) + 1).tolist()).tolist()
 
 
-def _within_budgets(specs, ap, t_notice, auto_amount, pp, t_decide, app_amount, approved):
+def _within_budgets(specs, ap, t_notice, auto_cents, pp, t_decide, app_cents, approved):
     """Pay in time order until a policy's budget is spent: (automatic paid mask, approvals refused)."""
     n_auto = len(ap)
     policy = np.concatenate([ap, pp[approved]])
     when = np.concatenate([t_notice, t_decide[approved]])
-    amounts = auto_amount.tolist() + app_amount[approved].tolist()
-    cents = np.array([int(Decimal(x) * 100) for x in amounts], dtype=np.int64)
+    cents = np.concatenate([auto_cents, app_cents[approved]]).astype(np.int64)
     refused = np.zeros(len(policy), bool)
-    budgets = np.array([int(Decimal(s["budget"]) * 100) for s in specs], dtype=np.int64)
+    budgets = np.array([int(s.budget * 100) for s in specs], dtype=np.int64)
     totals = np.bincount(policy, weights=cents.astype(float), minlength=len(specs))
     for j in np.flatnonzero(totals > budgets):  # rare: only policies whose demand exceeds the budget
         rows = np.flatnonzero(policy == j)
@@ -453,10 +337,13 @@ def _within_budgets(specs, ap, t_notice, auto_amount, pp, t_decide, app_amount, 
     return ~refused[:n_auto], over
 
 
-def _reasons(specs, frame, cols, firms, policies, elig, over, as_of) -> list[str]:
+def _reasons(specs, frame, firms, policies, elig, over, as_of) -> list[str]:
     """Why each refused application was refused (payload of ``rejected``)."""
+    asked = np.flatnonzero((elig == -1) & ~over)
+    facts = table(frame.iloc[firms[asked]], as_of) if len(asked) else None  # decided again, for their list
+    missing = dict(zip(asked.tolist(), range(len(asked))))
     out = []
-    for f, p, e, o in zip(firms.tolist(), policies.tolist(), elig.tolist(), over.tolist()):
+    for k, (p, e, o) in enumerate(zip(policies.tolist(), elig.tolist(), over.tolist())):
         if o:
             out.append('{"reason":"政策资金额度已用完"}')
         elif e == 1:
@@ -464,8 +351,8 @@ def _reasons(specs, frame, cols, firms, policies, elig, over, as_of) -> list[str
         elif e == 0:
             out.append('{"reason":"不符合申报条件"}')
         else:
-            _, _, missing = decide(specs[p], row_facts(frame, f), as_of)
-            out.append(_json({"reason": "缺少核验数据，请补充申报", "missing": missing}))
+            need = decide(specs[p], facts.facts(missing[k]), as_of).missing
+            out.append(_json({"reason": "缺少核验数据，请补充申报", "missing": list(need)}))
     return out
 
 
@@ -474,4 +361,4 @@ def generate(frame, specs, rng, reference_date=P.REFERENCE_DATE, progress=None) 
     return simulate(frame, specs, rng, reference_date, progress).records()
 
 
-__all__ = ["simulate", "generate", "typed_facts", "row_facts", "relevance", "relevance_matrix", "Events"]
+__all__ = ["simulate", "generate", "Events"]

@@ -46,7 +46,8 @@ def generate_world(
     specs = policies.build(city, reference_date)
     say("policies", len(specs), len(specs))
 
-    evs = events.simulate(frame, specs, rng, reference_date, progress=lambda d, t: say("events", d, t))
+    rules = [policies.to_spec(s) for s in specs]
+    evs = events.simulate(frame, rules, rng, reference_date, progress=lambda d, t: say("events", d, t))
 
     say("write", 0, 3)
     (out / "policies").mkdir(parents=True, exist_ok=True)

@@ -94,7 +94,7 @@ class Decision:
 
 def quantity(value: Decimal, label: str) -> _Expr:
     """A money value a rule may read beside the catalog (a supplement's ``parent_amount``), named for explanations."""
-    return _Expr(value, "money", None, label, f"{label} {explain.money(value)}")
+    return _Expr(value, "money", None, label, f"{label} {explain.money(value)}", composite=False)
 
 
 def compute_amount(

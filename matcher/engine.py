@@ -172,12 +172,12 @@ class _Expr:
     """A quantity computed from fields (``rd_expense - rd_expense_prev``): its value, kind and unit,
     how it reads (``text``: 上年度研发费用 − 前年度研发费用) and how it was computed (``calc``)."""
 
-    __slots__ = ("value", "kind", "unit", "text", "calc")
+    __slots__ = ("value", "kind", "unit", "text", "calc", "composite")
     field = None
-    composite = True
 
-    def __init__(self, value, kind, unit, text, calc):
+    def __init__(self, value, kind, unit, text, calc, composite=True):
         self.value, self.kind, self.unit, self.text, self.calc = value, kind, unit, text, calc
+        self.composite = composite  # an operation of several parts: bracketed inside another
 
 
 class _Missing:

@@ -37,3 +37,32 @@ def insured_employee_subsidy(slug: str, mode: str, amount: str, budget: Decimal 
             }
         ],
     }
+
+
+def measure(
+    slug: str,
+    mode: str = "instant",
+    amount: object = "1000.00",
+    budget: Decimal | str = "1000000.00",
+    *,
+    conditions: dict | None = None,
+    cap: str | None = None,
+    group: str | None = None,
+    supplement_of: str | None = None,
+    period: str = "annual",
+) -> dict:
+    """A measure for ledger tests: Nanjing enterprises with insured employees (or ``conditions``), paid ``amount``
+    (a sum or a formula) from ``budget``; optionally in an exclusive ``group`` or a supplement (配套) of another."""
+    data = insured_employee_subsidy(slug, mode, "1000.00", budget)
+    data["period"] = period
+    if conditions is not None:
+        data["conditions"] = conditions
+    data["amount"] = {"formula": amount, **({"cap": cap} if cap else {})}
+    if group:
+        data["exclusive_group"] = group
+    case = {"name": "参保企业", "facts": {"region": "320102", "insured_employees": 3}, "expect": {"decision": "eligible"}}
+    if supplement_of:
+        data["supplement_of"] = supplement_of
+        case["parent_amount"] = "1000.00"
+    data["tests"] = [case]
+    return data

@@ -80,6 +80,11 @@ class Judged:
 def judge(spec, raw_declared: dict, verified: dict, sources: dict, today: dt.date) -> Judged:
     """Decide an application: the policy must take applications today, declared facts must be
     declarable and agree with verified data."""
+    if spec.supplement_of:
+        raise Unprocessable(
+            f"{spec.name}是 {spec.supplement_of} 的配套政策，随上级政策一并兑现：请申请 {spec.supplement_of}",
+            field="policy_id",
+        )
     if spec.mode == "automatic":
         raise Unprocessable(f"{spec.name}为免申即享政策，无需申请，符合条件将自动兑现", field="policy_id")
     if not spec.valid_from <= today <= spec.valid_to:

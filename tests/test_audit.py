@@ -1,6 +1,11 @@
 """The audit chain: every single-record edit, deletion, insertion or reordering is found."""
 
+import datetime as dt
+import hashlib
+import itertools
 import json
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -50,6 +55,42 @@ TRICKY = [
     {},
     {"ctl": "\u0001\t\u2028", "big": 10**20, "neg": -3},
 ]
+
+
+def _hash_as_first_written(prev, seq, at, actor, action, subject, payload) -> str:
+    """The chain's format spelled out: SHA-256 over the previous hash and json.dumps of the whole record."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    record = {
+        "seq": seq,
+        "at": at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "actor": actor,
+        "action": action,
+        "subject": subject,
+        "payload": payload,
+    }
+    body = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=audit._default)
+    return hashlib.sha256((prev + body).encode()).hexdigest()
+
+
+TIMES = [
+    dt.datetime(2026, 11, 30, 8, 1, 2, 345678),  # naive: UTC (SQLite)
+    dt.datetime(2026, 11, 30, 8, 1, 2),  # no microseconds
+    dt.datetime(2026, 11, 30, 8, 1, 2, 7, tzinfo=dt.UTC),
+    dt.datetime(2026, 11, 30, 3, 1, 2, 7, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+    dt.datetime(2026, 11, 30, 3, 1, 2, 7, tzinfo=ZoneInfo("Asia/Shanghai")),
+    dt.datetime(999, 12, 31, 23, 59, 59, 1),  # strftime does not pad the year
+    dt.datetime(1000, 1, 1, 7, 30, tzinfo=dt.timezone(dt.timedelta(hours=8))),  # year 999 in UTC
+]
+
+
+def test_record_hash_is_the_chain_format_as_first_written():
+    payloads = [*TRICKY, {"amount": Decimal("1.50"), "on": dt.date(2026, 1, 1), "tags": {"b", "a"}}, [1, "x"], "s", 7]
+    names = ["system:zk_测试", 'say "hi"\\', "\u2028\u0001", 12]
+    for i, (at, payload) in enumerate(itertools.product(TIMES, payloads)):
+        actor, action, subject = names[i % 4], names[(i + 1) % 4], names[(i + 2) % 4]
+        args = ("f" * 64, i + 1, at, actor, action, subject, payload)
+        assert audit.record_hash(*args) == _hash_as_first_written(*args), args
 
 
 def test_the_database_chains_exactly_as_the_code_hashes(engine):
@@ -218,8 +259,6 @@ def test_policy_publication_is_audited(engine, small_world):
 
 def _extend(engine, n: int) -> None:
     """Append n correctly chained records straight into the table (quicker than n appends)."""
-    import datetime as dt
-
     table = AuditRecord.__table__
     with engine.begin() as conn:
         head = conn.execute(select(table.c.seq, table.c.hash).order_by(table.c.seq.desc()).limit(1)).first()

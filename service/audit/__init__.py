@@ -42,21 +42,37 @@ def _default(x):
     raise TypeError(f"not JSON-serialisable: {type(x).__name__}")
 
 
+# what json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default)
+# builds on every call, built once (thread-safe: each encode has its own state)
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default)
+
+
 def canonical(obj) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default)
+    return _CANONICAL.encode(obj)
+
+
+_string = json.encoder.encode_basestring  # what canonical does with a str, without the encoder's dispatch
+
+
+def _text(x) -> str:
+    return _string(x) if isinstance(x, str) else canonical(x)
 
 
 def _at_text(at: dt.datetime) -> str:
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=dt.UTC)
-    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The time as hashed: UTC, microseconds, ``Z`` (a naive time is UTC)."""
+    if at.tzinfo is not None:
+        at = at.astimezone(dt.UTC).replace(tzinfo=None)
+    if at.year < 1000:  # strftime, which the format was first written with, does not pad such years
+        return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return at.isoformat(timespec="microseconds") + "Z"  # strftime's text, four times faster
 
 
 def record_hash(prev_hash: str, seq: int, at: dt.datetime, actor: str, action: str, subject: str, payload) -> str:
-    body = canonical(
-        {"seq": seq, "at": _at_text(at), "actor": actor, "action": action, "subject": subject, "payload": payload}
-    )
-    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+    """SHA-256 over the previous hash and the canonical JSON of the record,
+    ``{"action", "actor", "at", "payload", "seq", "subject"}``, put together from
+    :func:`_pieces` as the server does (no dict to build and sort)."""
+    head, middle, tail = _pieces(actor, action, subject, payload)
+    return hashlib.sha256((prev_hash + head + _at_text(at) + middle + str(seq) + tail).encode()).hexdigest()
 
 
 _HEAD = select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)
@@ -145,8 +161,8 @@ def _pieces(actor: str, action: str, subject: str, payload) -> tuple[str, str, s
     """The canonical body of a record around its time and sequence number:
     ``head + at + middle + str(seq) + tail`` is what :func:`record_hash` hashes
     (keys sorted: action, actor, at, payload, seq, subject)."""
-    head = '{"action":' + canonical(action) + ',"actor":' + canonical(actor) + ',"at":"'
-    return head, '","payload":' + canonical(payload) + ',"seq":', ',"subject":' + canonical(subject) + "}"
+    head = '{"action":' + _text(action) + ',"actor":' + _text(actor) + ',"at":"'
+    return head, '","payload":' + canonical(payload) + ',"seq":', ',"subject":' + _text(subject) + "}"
 
 
 @dataclass(frozen=True)

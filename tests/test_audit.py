@@ -301,11 +301,49 @@ def _peak_while_verifying(engine) -> int:
         tracemalloc.stop()
 
 
-def test_verify_streams_the_chain(engine):
+def test_verify_streams_the_chain(engine, monkeypatch):
     """Memory while verifying does not grow with the chain: 20,000 more records cost it (almost) nothing."""
+    monkeypatch.setattr(audit, "BATCH", 1_000)  # both chains span several batches
     _extend(engine, 5_000)
     assert _problem(engine) is None  # warm: statements compiled, caches filled
     short = _peak_while_verifying(engine)
     _extend(engine, 20_000)
     long = _peak_while_verifying(engine)
     assert long - short < 20_000 * 50, (short, long)  # holding the records took ~3 KB each
+
+
+def test_verify_reports_progress_by_batch(chain, monkeypatch):
+    monkeypatch.setattr(audit, "BATCH", 4)
+    seen = []
+    with session_scope(chain) as s:
+        assert audit.verify(s, progress=seen.append) is None
+    assert seen == [4, 6]
+
+
+@pytest.mark.parametrize(
+    ("sql", "found"),
+    [
+        ("DELETE FROM audit_log WHERE seq = 3", (3, "deleted")),  # the first record of the second batch
+        ("UPDATE audit_log SET subject = 'x' WHERE seq = 4", (4, "edited")),
+        ("UPDATE audit_log SET seq = 100 WHERE seq = 2", (2, "deleted")),
+    ],
+)
+def test_problems_across_batches_are_the_same(chain, monkeypatch, sql, found):
+    monkeypatch.setattr(audit, "BATCH", 2)
+    _unguard(chain)
+    with chain.begin() as conn:
+        conn.execute(text(sql))
+    problem = _problem(chain)
+    assert (problem.seq, problem.kind) == found
+
+
+@pytest.mark.parametrize("change", ["at = 'yesterday'", "at = 20261130", "payload = '{not json'"])
+def test_a_record_no_longer_readable_is_edited(chain, change):
+    """SQLite keeps any value: a time or payload that no longer parses is an edit, not a crash."""
+    if chain.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's types refuse such values")
+    _unguard(chain)
+    with chain.begin() as conn:
+        conn.execute(text(f"UPDATE audit_log SET {change} WHERE seq = 2"))
+    problem = _problem(chain)
+    assert (problem.seq, problem.kind) == (2, "edited")

@@ -246,6 +246,18 @@ def test_checkpoint_and_verify_cli(db_url, chain, tmp_path, monkeypatch):
     assert failed.exit_code == 1 and "第 4 条" in failed.output
 
 
+def test_verify_cli_shows_progress_on_stderr(db_url, chain, monkeypatch):
+    from service.cli import audit as audit_cli
+
+    monkeypatch.setenv("ZHIDA_DATABASE_URL", db_url)
+    monkeypatch.setattr(audit, "BATCH", 4)
+    monkeypatch.setattr(audit_cli, "PROGRESS_EVERY", 0)
+    result = CliRunner().invoke(main, ["audit", "verify"])
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == ["已校验 4 / 6 条（66%）…", "已校验 6 / 6 条（100%）…"]
+    assert result.stdout.startswith("审计链完整：6 条记录")
+
+
 def test_policy_publication_is_audited(engine, small_world):
     from service.io.importer import import_policies
 

@@ -1,6 +1,11 @@
 """The audit chain: every single-record edit, deletion, insertion or reordering is found."""
 
+import datetime as dt
+import hashlib
+import itertools
 import json
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -50,6 +55,42 @@ TRICKY = [
     {},
     {"ctl": "\u0001\t\u2028", "big": 10**20, "neg": -3},
 ]
+
+
+def _hash_as_first_written(prev, seq, at, actor, action, subject, payload) -> str:
+    """The chain's format spelled out: SHA-256 over the previous hash and json.dumps of the whole record."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    record = {
+        "seq": seq,
+        "at": at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "actor": actor,
+        "action": action,
+        "subject": subject,
+        "payload": payload,
+    }
+    body = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=audit._default)
+    return hashlib.sha256((prev + body).encode()).hexdigest()
+
+
+TIMES = [
+    dt.datetime(2026, 11, 30, 8, 1, 2, 345678),  # naive: UTC (SQLite)
+    dt.datetime(2026, 11, 30, 8, 1, 2),  # no microseconds
+    dt.datetime(2026, 11, 30, 8, 1, 2, 7, tzinfo=dt.UTC),
+    dt.datetime(2026, 11, 30, 3, 1, 2, 7, tzinfo=dt.timezone(dt.timedelta(hours=8))),
+    dt.datetime(2026, 11, 30, 3, 1, 2, 7, tzinfo=ZoneInfo("Asia/Shanghai")),
+    dt.datetime(999, 12, 31, 23, 59, 59, 1),  # strftime does not pad the year
+    dt.datetime(1000, 1, 1, 7, 30, tzinfo=dt.timezone(dt.timedelta(hours=8))),  # year 999 in UTC
+]
+
+
+def test_record_hash_is_the_chain_format_as_first_written():
+    payloads = [*TRICKY, {"amount": Decimal("1.50"), "on": dt.date(2026, 1, 1), "tags": {"b", "a"}}, [1, "x"], "s", 7]
+    names = ["system:zk_测试", 'say "hi"\\', "\u2028\u0001", 12]
+    for i, (at, payload) in enumerate(itertools.product(TIMES, payloads)):
+        actor, action, subject = names[i % 4], names[(i + 1) % 4], names[(i + 2) % 4]
+        args = ("f" * 64, i + 1, at, actor, action, subject, payload)
+        assert audit.record_hash(*args) == _hash_as_first_written(*args), args
 
 
 def test_the_database_chains_exactly_as_the_code_hashes(engine):
@@ -205,6 +246,18 @@ def test_checkpoint_and_verify_cli(db_url, chain, tmp_path, monkeypatch):
     assert failed.exit_code == 1 and "第 4 条" in failed.output
 
 
+def test_verify_cli_shows_progress_on_stderr(db_url, chain, monkeypatch):
+    from service.cli import audit as audit_cli
+
+    monkeypatch.setenv("ZHIDA_DATABASE_URL", db_url)
+    monkeypatch.setattr(audit, "BATCH", 4)
+    monkeypatch.setattr(audit_cli, "PROGRESS_EVERY", 0)
+    result = CliRunner().invoke(main, ["audit", "verify"])
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == ["已校验 4 / 6 条（66%）…", "已校验 6 / 6 条（100%）…"]
+    assert result.stdout.startswith("审计链完整：6 条记录")
+
+
 def test_policy_publication_is_audited(engine, small_world):
     from service.io.importer import import_policies
 
@@ -214,3 +267,95 @@ def test_policy_publication_is_audited(engine, small_world):
         assert audit.verify(s) is None
     assert len(records) == report.written and records[0].action == "policy.publish"
     assert records[0].actor == "officer:zk_demo" and "spec_hash" in records[0].payload
+
+
+def _extend(engine, n: int) -> None:
+    """Append n correctly chained records straight into the table (quicker than n appends)."""
+    table = AuditRecord.__table__
+    with engine.begin() as conn:
+        head = conn.execute(select(table.c.seq, table.c.hash).order_by(table.c.seq.desc()).limit(1)).first()
+        last, prev = (head.seq, head.hash) if head else (0, audit.GENESIS)
+        at = dt.datetime(2026, 1, 5, 1, 0, tzinfo=dt.UTC)
+        rows = []
+        for seq in range(last + 1, last + n + 1):
+            payload = {
+                "decision": seq,
+                "payout": seq // 2,
+                "amount": "300000.00",
+                "period": "2026",
+                "policy_version": 1,
+            }
+            digest = audit.record_hash(prev, seq, at, "system:sweep", "payout.decided", f"p:{seq}", payload)
+            rows.append(
+                {
+                    "seq": seq,
+                    "at": at,
+                    "actor": "system:sweep",
+                    "action": "payout.decided",
+                    "subject": f"p:{seq}",
+                    "payload": payload,
+                    "prev_hash": prev,
+                    "hash": digest,
+                }
+            )
+            prev = digest
+        conn.execute(table.insert(), rows)
+
+
+def _peak_while_verifying(engine) -> int:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        assert _problem(engine) is None
+        return tracemalloc.get_traced_memory()[1]  # the peak since start
+    finally:
+        tracemalloc.stop()
+
+
+def test_verify_streams_the_chain(engine, monkeypatch):
+    """Memory while verifying does not grow with the chain: 20,000 more records cost it (almost) nothing."""
+    monkeypatch.setattr(audit, "BATCH", 1_000)  # both chains span several batches
+    _extend(engine, 5_000)
+    assert _problem(engine) is None  # warm: statements compiled, caches filled
+    short = _peak_while_verifying(engine)
+    _extend(engine, 20_000)
+    long = _peak_while_verifying(engine)
+    assert long - short < 20_000 * 50, (short, long)  # holding the records took ~3 KB each
+
+
+def test_verify_reports_progress_by_batch(chain, monkeypatch):
+    monkeypatch.setattr(audit, "BATCH", 4)
+    seen = []
+    with session_scope(chain) as s:
+        assert audit.verify(s, progress=seen.append) is None
+    assert seen == [4, 6]
+
+
+@pytest.mark.parametrize(
+    ("sql", "found"),
+    [
+        ("DELETE FROM audit_log WHERE seq = 3", (3, "deleted")),  # the first record of the second batch
+        ("UPDATE audit_log SET subject = 'x' WHERE seq = 4", (4, "edited")),
+        ("UPDATE audit_log SET seq = 100 WHERE seq = 2", (2, "deleted")),
+    ],
+)
+def test_problems_across_batches_are_the_same(chain, monkeypatch, sql, found):
+    monkeypatch.setattr(audit, "BATCH", 2)
+    _unguard(chain)
+    with chain.begin() as conn:
+        conn.execute(text(sql))
+    problem = _problem(chain)
+    assert (problem.seq, problem.kind) == found
+
+
+@pytest.mark.parametrize("change", ["at = 'yesterday'", "at = 20261130", "payload = '{not json'"])
+def test_a_record_no_longer_readable_is_edited(chain, change):
+    """SQLite keeps any value: a time or payload that no longer parses is an edit, not a crash."""
+    if chain.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's types refuse such values")
+    _unguard(chain)
+    with chain.begin() as conn:
+        conn.execute(text(f"UPDATE audit_log SET {change} WHERE seq = 2"))
+    problem = _problem(chain)
+    assert (problem.seq, problem.kind) == (2, "edited")

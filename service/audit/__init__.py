@@ -19,10 +19,11 @@ import hashlib
 import hmac
 import json
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from service.errors import BadRequest
@@ -42,21 +43,37 @@ def _default(x):
     raise TypeError(f"not JSON-serialisable: {type(x).__name__}")
 
 
+# what json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default)
+# builds on every call, built once (thread-safe: each encode has its own state)
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default)
+
+
 def canonical(obj) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default)
+    return _CANONICAL.encode(obj)
+
+
+_string = json.encoder.encode_basestring  # what canonical does with a str, without the encoder's dispatch
+
+
+def _text(x) -> str:
+    return _string(x) if isinstance(x, str) else canonical(x)
 
 
 def _at_text(at: dt.datetime) -> str:
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=dt.UTC)
-    return at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The time as hashed: UTC, microseconds, ``Z`` (a naive time is UTC)."""
+    if at.tzinfo is not None:
+        at = at.astimezone(dt.UTC).replace(tzinfo=None)
+    if at.year < 1000:  # strftime, which the format was first written with, does not pad such years
+        return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return at.isoformat(timespec="microseconds") + "Z"  # strftime's text, four times faster
 
 
 def record_hash(prev_hash: str, seq: int, at: dt.datetime, actor: str, action: str, subject: str, payload) -> str:
-    body = canonical(
-        {"seq": seq, "at": _at_text(at), "actor": actor, "action": action, "subject": subject, "payload": payload}
-    )
-    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+    """SHA-256 over the previous hash and the canonical JSON of the record,
+    ``{"action", "actor", "at", "payload", "seq", "subject"}``, put together from
+    :func:`_pieces` as the server does (no dict to build and sort)."""
+    head, middle, tail = _pieces(actor, action, subject, payload)
+    return hashlib.sha256((prev_hash + head + _at_text(at) + middle + str(seq) + tail).encode()).hexdigest()
 
 
 _HEAD = select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)
@@ -145,8 +162,8 @@ def _pieces(actor: str, action: str, subject: str, payload) -> tuple[str, str, s
     """The canonical body of a record around its time and sequence number:
     ``head + at + middle + str(seq) + tail`` is what :func:`record_hash` hashes
     (keys sorted: action, actor, at, payload, seq, subject)."""
-    head = '{"action":' + canonical(action) + ',"actor":' + canonical(actor) + ',"at":"'
-    return head, '","payload":' + canonical(payload) + ',"seq":', ',"subject":' + canonical(subject) + "}"
+    head = '{"action":' + _text(action) + ',"actor":' + _text(actor) + ',"at":"'
+    return head, '","payload":' + canonical(payload) + ',"seq":', ',"subject":' + _text(subject) + "}"
 
 
 @dataclass(frozen=True)
@@ -159,25 +176,67 @@ class Problem:
         return f"第 {self.seq} 条：{self.detail}"
 
 
-def verify(session: Session, checkpoint: dict | None = None) -> Problem | None:
-    """The first problem in the chain (None when it is intact and contains the checkpoint)."""
+BATCH = 5_000  # records read per query by verify
+
+
+def _pages(conn: Connection) -> Iterator[list[tuple]]:
+    """The chain in seq order as plain rows ``(seq, at, actor, action, subject, payload, prev_hash, hash)``,
+    :data:`BATCH` per query (keyset pagination: ``WHERE seq > last``), on ``conn`` and in its transaction.
+    As the driver returns them: ``payload`` is JSON text; ``at`` is a naive UTC datetime on PostgreSQL
+    and the text SQLAlchemy's DateTime wrote on SQLite."""
+    pg = conn.dialect.name == "postgresql"
+    if pg:  # the time in UTC, and the payload as text: json.loads takes 1.7 µs a record, psycopg's loader 4
+        columns = "seq, at AT TIME ZONE 'UTC', actor, action, subject, payload::text, prev_hash, hash"
+    else:
+        columns = "seq, at, actor, action, subject, payload, prev_hash, hash"
+    mark = "%s" if pg else "?"
+    first = f"SELECT {columns} FROM audit_log ORDER BY seq LIMIT {mark}"  # seq may have been edited below 1
+    after = f"SELECT {columns} FROM audit_log WHERE seq > {mark} ORDER BY seq LIMIT {mark}"
+    cursor = conn.connection.cursor()  # the driver's: SQLAlchemy's rows cost a microsecond more each
+    try:
+        cursor.execute(first, (BATCH,))
+        while rows := cursor.fetchall():
+            yield rows
+            cursor.execute(after, (rows[-1][0], BATCH))
+    finally:
+        cursor.close()
+
+
+def verify(
+    session: Session, checkpoint: dict | None = None, progress: Callable[[int], None] | None = None
+) -> Problem | None:
+    """The first problem in the chain (None when it is intact and contains the checkpoint).
+
+    Streams the chain (:func:`_pages`), so memory does not grow with its length. ``progress``, if
+    given, is called after every batch with the number of records checked so far."""
     flush(session)  # entries this very transaction recorded count too
+    conn = session.connection()
+    sqlite = conn.dialect.name == "sqlite"
     prev, expected_seq, seen_checkpoint = GENESIS, 1, checkpoint is None
-    for rec in session.scalars(select(AuditRecord).order_by(AuditRecord.seq)):
-        if rec.seq != expected_seq:
-            return Problem(
-                expected_seq, "deleted", f"序号不连续：缺少第 {expected_seq} 条（下一条为第 {rec.seq} 条），记录被删除"
-            )
-        if rec.prev_hash != prev:
-            return Problem(rec.seq, "inserted_or_reordered", "与前一条记录的哈希不衔接：记录被插入、删除或调换了顺序")
-        actual = record_hash(prev, rec.seq, rec.at, rec.actor, rec.action, rec.subject, rec.payload)
-        if actual != rec.hash:
-            return Problem(rec.seq, "edited", "内容与其哈希不符：记录被修改")
-        if checkpoint is not None and rec.seq == checkpoint["seq"]:
-            if rec.hash != checkpoint["hash"]:
-                return Problem(rec.seq, "rewritten", "与保存的检查点哈希不同：整条链在此之前被重写")
-            seen_checkpoint = True
-        prev, expected_seq = rec.hash, expected_seq + 1
+    cp_seq = checkpoint["seq"] if checkpoint is not None else None
+    for rows in _pages(conn):
+        for seq, at, actor, action, subject, payload, prev_hash, digest in rows:
+            if seq != expected_seq:
+                return Problem(
+                    expected_seq, "deleted", f"序号不连续：缺少第 {expected_seq} 条（下一条为第 {seq} 条），记录被删除"
+                )
+            if prev_hash != prev:
+                return Problem(seq, "inserted_or_reordered", "与前一条记录的哈希不衔接：记录被插入、删除或调换了顺序")
+            try:  # the values SQLAlchemy's types read, which record_hash was given
+                if sqlite:
+                    at = dt.datetime.fromisoformat(at)
+                payload = json.loads(payload)
+            except (TypeError, ValueError):  # no longer a time or JSON (SQLite stores whatever it is given)
+                return Problem(seq, "edited", "内容与其哈希不符：记录被修改")
+            if record_hash(prev, seq, at, actor, action, subject, payload) != digest:
+                return Problem(seq, "edited", "内容与其哈希不符：记录被修改")
+            if seq == cp_seq:
+                if digest != checkpoint["hash"]:
+                    return Problem(seq, "rewritten", "与保存的检查点哈希不同：整条链在此之前被重写")
+                seen_checkpoint = True
+            prev, expected_seq = digest, expected_seq + 1
+        if progress is not None:
+            progress(expected_seq - 1)
     if not seen_checkpoint:
         return Problem(checkpoint["seq"], "truncated", f"检查点第 {checkpoint['seq']} 条已不在链中：记录被截断")
     return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -61,10 +62,29 @@ def verify_cmd(cp_path: Path | None) -> None:
         except (ValueError, ServiceError) as e:
             raise click.UsageError(f"检查点 {cp_path}：{e}") from None
     with session_scope(store_engine()) as session:
-        problem = audit.verify(session, cp)
-        n = audit.count(session)
+        progress = _Progress(audit.count(session))
+        problem = audit.verify(session, cp, progress=progress)
     if problem:
         click.echo(f"审计链校验失败：{problem}")
         sys.exit(1)
     against = f"，包含检查点第 {cp['seq']} 条" if cp else "（未提供检查点，无法发现整链重写）"
-    click.echo(f"审计链完整：{n} 条记录{against}")
+    click.echo(f"审计链完整：{progress.checked} 条记录{against}")
+
+
+PROGRESS_EVERY = 1.0  # seconds between two progress lines on stderr
+
+
+class _Progress:
+    """Records checked so far, on stderr at most every :data:`PROGRESS_EVERY` seconds (a short chain shows none)."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.checked = total, 0
+        self._shown = time.monotonic()
+
+    def __call__(self, checked: int) -> None:
+        self.checked = checked
+        now = time.monotonic()
+        if now - self._shown >= PROGRESS_EVERY:
+            self._shown = now
+            share = f"（{100 * checked // self.total}%）" if self.total else ""
+            click.echo(f"已校验 {checked:,} / {self.total:,} 条{share}…", err=True)

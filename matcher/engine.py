@@ -31,8 +31,8 @@ from decimal import Decimal, InvalidOperation
 from matcher import catalog, explain
 from matcher.errors import MatcherError, RuleError
 from matcher.jsonlogic import OPERATORS, JsonLogic, is_logic
+from matcher.registry import DERIVED, OperatorError
 from matcher.registry import OPERATORS as DOMAIN_OPERATORS
-from matcher.registry import OperatorError
 
 UNKNOWN = type("Unknown", (), {"__repr__": lambda self: "UNKNOWN", "__bool__": lambda self: False})()
 COMPARISONS = {">", ">=", "<", "<=", "==", "!=", "===", "!=="}
@@ -335,11 +335,17 @@ class PolicyLogic(JsonLogic):
     def _leaf(self, path, op, args, outcome):
         measured = [a for a in args if isinstance(a, _MEASURED)]
         missing = [a for a in args if isinstance(a, _Missing)]
-        if outcome is None:
+        if outcome is None:  # what to declare: a derived field stands for its missing inputs
             names = sorted(_Missing.union(missing).fields)
-            labels = [catalog.FIELDS[n].label for n in names]
+            derived = [n for n in names if n in DERIVED]
+            ask = sorted({m for n in derived for m in DERIVED[n].to_declare(self.facts)} | set(names) - set(derived))
+            labels = [catalog.FIELDS[n].label for n in ask]
+            sentence = explain.unknown(labels)
+            if derived:
+                sentence = f"{'、'.join(catalog.FIELDS[n].label for n in derived)}无法计算：{sentence}"
             name = names[0] if names else None
-            leaf = Leaf(path, op, name, "、".join(labels), None, None, None, None, explain.unknown(labels))
+            shown = "、".join(catalog.FIELDS[n].label for n in names)
+            leaf = Leaf(path, op, name, shown, None, None, None, None, sentence)
             self.node.children.append(Node("leaf", None, leaf))
             return
         subject = measured[0] if measured else None
@@ -478,9 +484,10 @@ def reasons(node: Node | None) -> list[Leaf]:
     return out
 
 
-def _distance(node: Node) -> tuple[int, float]:
-    """How far a failed branch is from holding: how many of its conditions fail, then how far they miss."""
-    failed, far = 0, 0.0
+def _distance(node: Node) -> tuple[int, int, float]:
+    """How far a failed branch is from holding: how many of its conditions fail, how many are unknown,
+    then how far the failed ones miss (relative to their thresholds)."""
+    failed, unknown, far = 0, 0, 0.0
     stack = [node]
     while stack:
         n = stack.pop()
@@ -488,9 +495,11 @@ def _distance(node: Node) -> tuple[int, float]:
             if n.outcome is False:
                 failed += 1
                 far += n.closeness
+            elif n.outcome is None:
+                unknown += 1
         else:
             stack.extend(n.children)
-    return failed, far
+    return failed, unknown, far
 
 
 # -- operators ------------------------------------------------------------------------------
@@ -659,7 +668,7 @@ def _computed(op, args, value) -> _Expr:
             return f"{'与'.join(parts)}中的较{'小' if op == 'min' else '大'}者"
         if op == "-" and len(parts) == 1:
             return f"−{parts[0]}"
-        return f" {explain.SYMBOLS.get(op, op)} ".join(parts)
+        return f" {explain.SYMBOLS.get(op, op)} ".join(parts).replace("） ", "）").replace(" （", "（")
 
     return _Expr(value, kind, unit, joined("text"), joined("calc"))
 

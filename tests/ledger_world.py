@@ -36,7 +36,9 @@ def add_enterprise(engine, serial: int, facts: dict, region: str = "320102", est
     """An enterprise with verified facts (each from its field's own source); returns its USCC."""
     code = uscc_codes.make(region, 8000 + serial)
     with session_scope(engine) as s:
-        ent = Enterprise(uscc=code, name=f"测试企业{serial}", region=region, industry="C3911", established_on=established)
+        ent = Enterprise(
+            uscc=code, name=f"测试企业{serial}", region=region, industry="C3911", established_on=established
+        )
         s.add(ent)
         s.flush()
         for name, value in facts.items():
@@ -66,7 +68,8 @@ def set_fact(engine, code: str, name: str, value, as_of: dt.date = FACTS_AS_OF) 
         )
         text = catalog.format_value(name, catalog.parse_value(name, value))
         if row is None:
-            s.add(FieldValue(enterprise_id=eid, field=name, value=text, source=catalog.FIELDS[name].source, as_of=as_of))
+            source = catalog.FIELDS[name].source
+            s.add(FieldValue(enterprise_id=eid, field=name, value=text, source=source, as_of=as_of))
         else:
             row.value, row.recorded_at = text, dt.datetime.now(dt.UTC)
 

@@ -60,7 +60,8 @@ def measure(
     data["amount"] = {"formula": amount, **({"cap": cap} if cap else {})}
     if group:
         data["exclusive_group"] = group
-    case = {"name": "参保企业", "facts": {"region": "320102", "insured_employees": 3}, "expect": {"decision": "eligible"}}
+    facts = {"region": "320102", "insured_employees": 3}
+    case = {"name": "参保企业", "facts": facts, "expect": {"decision": "eligible"}}
     if supplement_of:
         data["supplement_of"] = supplement_of
         case["parent_amount"] = "1000.00"

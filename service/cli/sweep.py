@@ -43,7 +43,10 @@ def cli(slug: str | None, as_of: str | None, dry_run: bool, threshold: str | Non
     def progress(policy, done, total):
         click.echo(f"  {policy}: 已处理 {done}/{total}", err=True)
 
-    reports = run_sweep(store_engine(), slug, day, dry_run=dry_run, progress=progress, approval_threshold=limit)
+    try:
+        reports = run_sweep(store_engine(), slug, day, dry_run=dry_run, progress=progress, approval_threshold=limit)
+    except BadRequest as exc:
+        raise click.UsageError(str(exc)) from None
     if slug and not reports:
         raise click.UsageError(f"{slug} 不是 {day} 有效的免申即享政策")
     for r in reports:

@@ -111,7 +111,7 @@ def revise(session: Session, payout_id: int, reason: str, actor: str, today: dt.
 
     plans, _ = settle(session, attempt, actor)
     audit.append(session, actor, "revision", f"payout:{payout_id}", {"reason": why, "as_of": as_of})
-    return plans[0]
+    return plans[0][1]
 
 
 def claw_back(session: Session, payout_id: int, reason: str, actor: str, amount=None) -> dict:

@@ -174,7 +174,9 @@ def run_sweep(
     today = today or dt.date.today()
     as_of = as_of or today
     if as_of > today and not dry_run:
-        raise BadRequest(str(FutureDecision(as_of, today)) + "：请加 dry_run（--dry-run）", field="as_of")
+        raise BadRequest(str(FutureDecision(as_of, today)) + "：请以 dry_run 模拟（命令行 --dry-run）", field="as_of")
+    if dry_run:  # a simulation may look ahead: the planner is told the date it simulates is today
+        today = max(today, as_of)
     say = progress or (lambda *a: None)
     with session_scope(engine) as session:
         versions = automatic_versions(session, as_of)

@@ -25,6 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         ZHIDA_ENV=os.environ.get("ZHIDA_ENV", "development"),
         AUTO_UPGRADE=True,
         APPROVAL_THRESHOLD=os.environ.get("ZHIDA_APPROVAL_THRESHOLD"),
+        APPLICATIONS_ON_DRIVER=True,  # PostgreSQL: 即申即办 on the driver (False: the session path, same writes)
         JSON_SORT_KEYS=False,
     )
     if test_config:

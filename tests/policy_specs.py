@@ -50,6 +50,7 @@ def measure(
     group: str | None = None,
     supplement_of: str | None = None,
     period: str = "annual",
+    declarable: tuple[str, ...] = (),
 ) -> dict:
     """A measure for ledger tests: Nanjing enterprises with insured employees (or ``conditions``), paid ``amount``
     (a sum or a formula) from ``budget``; optionally in an exclusive ``group`` or a supplement (配套) of another."""
@@ -60,6 +61,8 @@ def measure(
     data["amount"] = {"formula": amount, **({"cap": cap} if cap else {})}
     if group:
         data["exclusive_group"] = group
+    if declarable:
+        data["declarable"] = list(declarable)
     facts = {"region": "320102", "insured_employees": 3}
     case = {"name": "参保企业", "facts": facts, "expect": {"decision": "eligible"}}
     if supplement_of:

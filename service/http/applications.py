@@ -32,7 +32,7 @@ def apply():
     decision and answer (:mod:`service.http.verdicts`) and the same writes.
     """
     engine = current_app.extensions["zhida.engine"]
-    if engine.dialect.name == "postgresql":
+    if engine.dialect.name == "postgresql" and current_app.config["APPLICATIONS_ON_DRIVER"]:
         from service.http import applications_pg  # psycopg is an extra: loaded only for a PostgreSQL store
 
         return applications_pg.apply(engine)

@@ -138,11 +138,13 @@ def decide(
     as_of: dt.date,
     sources: dict | None = None,
     parent_amount: Decimal | None = None,
+    thorough: bool = False,
 ) -> Decision:
     """The decision of ``spec`` for an enterprise with typed ``facts`` (and their sources) as of a date.
 
     A supplement (配套) is decided with its parent's amount (``parent_amount``), which
-    its amount formula reads as ``{"var": "parent_amount"}``.
+    its amount formula reads as ``{"var": "parent_amount"}``. ``thorough``: a decision that is not
+    eligible names every unmet condition (a self-test), not only the one that decided it.
     """
     if not isinstance(as_of, dt.date):
         raise TypeError("decide() needs the date to decide as of: there is no hidden today")
@@ -150,7 +152,7 @@ def decide(
     sources = dict(sources or {})
     for name in DERIVED:
         sources.setdefault(name, "derived")
-    ev = evaluate_rule(spec.conditions, data, sources, as_of, checked=True)
+    ev = evaluate_rule(spec.conditions, data, sources, as_of, checked=True, thorough=thorough)
     trace = tuple(ev.trace)
     if ev.value is UNKNOWN:
         return Decision(spec.id, "undetermined", missing=facts_to_declare(ev.missing, facts), trace=trace, as_of=as_of)

@@ -38,7 +38,6 @@ UNKNOWN = type("Unknown", (), {"__repr__": lambda self: "UNKNOWN", "__bool__": l
 COMPARISONS = {">", ">=", "<", "<=", "==", "!=", "===", "!=="}
 NEGATE = {">": "<=", ">=": "<", "<": ">=", "<=": ">", "==": "!=", "!=": "==", "===": "!==", "!==": "==="}
 _FLIP = {">": "<", "<": ">", ">=": "<=", "<=": ">="}
-_TREE = frozenset({"and", "or", "if", "?:", "!", "!!"})
 
 
 @dataclass(frozen=True)
@@ -80,16 +79,26 @@ class Leaf:
         return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
 
 
-@dataclass
 class Node:
-    """The explanation tree: ``kind`` is and / or / if / ! / !! / leaf / root."""
+    """The explanation tree: ``kind`` is and / or / if / ! / !! / leaf / root. A comparison leaf is
+    rendered (its Chinese sentence) only if an explanation keeps it."""
 
-    kind: str
-    outcome: bool | None = None
-    leaf: Leaf | None = None
-    children: list[Node] = field(default_factory=list)
-    closeness: float = 0.0  # a failed numeric leaf: its distance relative to the threshold
-    redo: object = None  # a comparison leaf: renders it again for another operator (under a "!")
+    __slots__ = ("kind", "outcome", "children", "render", "op", "_leaf")
+
+    def __init__(self, kind: str, outcome: bool | None = None, leaf: Leaf | None = None, render=None, op=None):
+        self.kind, self.outcome, self._leaf, self.render, self.op = kind, outcome, leaf, render, op
+        self.children: list[Node] = []
+
+    @property
+    def leaf(self) -> Leaf:
+        if self._leaf is None:
+            self._leaf = self.render(self.op, self.outcome)
+        return self._leaf
+
+    @property
+    def closeness(self) -> float:
+        """A failed numeric leaf: its distance relative to the threshold (0 otherwise)."""
+        return self.render.closeness(self.op) if self.render is not None and self.outcome is False else 0.0
 
 
 @dataclass
@@ -208,28 +217,27 @@ class PolicyLogic(JsonLogic):
 
     operators = {**OPERATORS, **dict.fromkeys(DOMAIN_OPERATORS)}
 
-    def __init__(self, facts: dict, sources: dict | None = None, as_of: dt.date | None = None, context=None):
+    def __init__(
+        self, facts: dict, sources: dict | None = None, as_of: dt.date | None = None, context=None, thorough=False
+    ):
+        self.thorough = thorough  # explain every failed condition of an "and", not only the one that decided it
         self.facts = facts
         self.sources = sources or {}
         self.as_of = as_of or dt.date.today()
         self.context = context or {}  # values a rule may read beside the catalog (a supplement's parent_amount)
         self.node = Node("root")
 
-    # -- the walk, building the explanation tree -------------------------------------------
-    def apply(self, rule, data, path, depth):
-        if type(rule) is dict and len(rule) == 1:
-            op = next(iter(rule))
-            if op in _TREE:
-                parent = self.node
-                node = self.node = Node(op)
-                try:
-                    out = super().apply(rule, data, path, depth)
-                finally:
-                    self.node = parent
-                node.outcome = None if isinstance(out, _Missing) else (out if isinstance(out, bool) else True)
-                parent.children.append(_negated(node) if op == "!" else node)
-                return out
-        return super().apply(rule, data, path, depth)
+    controls = JsonLogic.controls | {"!", "!!"}  # and, or, if, ! and !! each open a node of the tree
+
+    def _open(self, kind: str) -> tuple[Node, Node]:
+        parent, node = self.node, Node(kind)
+        self.node = node
+        return parent, node
+
+    def _close(self, parent: Node, node: Node, out) -> None:
+        self.node = parent
+        node.outcome = None if isinstance(out, _Missing) else (out if isinstance(out, bool) else True)
+        parent.children.append(_negated(node) if node.kind == "!" else node)
 
     # -- values -------------------------------------------------------------------------------
     def var(self, data, args, path):
@@ -298,14 +306,39 @@ class PolicyLogic(JsonLogic):
     def op_or(self, values, data, path, depth):
         return self._junction(values, data, path, depth, decisive=True)
 
+    def op_not(self, values, data, path, depth):
+        return self._negation("!", values, data, path, depth)
+
+    def op_notnot(self, values, data, path, depth):
+        return self._negation("!!", values, data, path, depth)
+
+    def _negation(self, op, values, data, path, depth):
+        parent, node = self._open(op)
+        out = None
+        try:
+            args = [self.apply(v, data, f"{path}[{i}]", depth + 1) for i, v in enumerate(values)]
+            out = self.call(op, None, args, path)
+        finally:
+            self._close(parent, node, out)
+        return out
+
     def _junction(self, values, data, path, depth, decisive: bool):
+        parent, node = self._open("or" if decisive else "and")
+        out = None
+        try:
+            out = self._decide(values, data, path, depth, decisive)
+        finally:
+            self._close(parent, node, out)
+        return out
+
+    def _decide(self, values, data, path, depth, decisive: bool):
         unknown = []
         for i, v in enumerate(values):
             out = self.apply(v, data, f"{path}[{i}]", depth + 1)
             if isinstance(out, _Missing):
                 unknown.append(out)
             elif _truth(out, f"{path}[{i}]") is decisive:
-                if not decisive:  # a failed "and": the other conditions are explained too (what else is unmet)
+                if not decisive and self.thorough:  # a failed "and": what else is unmet, explained too
                     self._explain_rest(values, i + 1, data, path, depth)
                 return decisive
         return _Missing.union(unknown) if unknown else (not decisive)
@@ -321,6 +354,15 @@ class PolicyLogic(JsonLogic):
                 del self.node.children[keep:]
 
     def op_if(self, values, data, path, depth):
+        parent, node = self._open("if")
+        out = None
+        try:
+            out = self._choose(values, data, path, depth)
+        finally:
+            self._close(parent, node, out)
+        return out
+
+    def _choose(self, values, data, path, depth):
         i = 0
         while i < len(values) - 1:
             cond = self.apply(values[i], data, f"{path}[{i}]", depth + 1)
@@ -352,10 +394,7 @@ class PolicyLogic(JsonLogic):
         others = [a for a in args if a is not subject]
         flipped = subject is not None and args[0] is not subject and op in COMPARISONS
         shown_op = _FLIP.get(op, op) if flipped else op
-        render = _Render(self, path, subject, others)
-        node = Node("leaf", outcome, *render(shown_op, outcome))
-        node.redo = render
-        self.node.children.append(node)
+        self.node.children.append(Node("leaf", outcome, render=_Render(self, path, subject, others), op=shown_op))
 
 
 class _Render:
@@ -366,7 +405,15 @@ class _Render:
     def __init__(self, logic, path, subject, others):
         self.logic, self.path, self.subject, self.others = logic, path, subject, others
 
-    def __call__(self, op: str, outcome: bool) -> tuple[Leaf, float]:
+    def closeness(self, op: str) -> float:
+        s = self.subject
+        if s is None or op not in (">=", ">", "<=", "<") or len(self.others) != 1:
+            return 0.0
+        if s.kind not in ("money", "count", "percent", "number", "date"):
+            return 0.0
+        return _gap(s.kind, op, s.value, _plain(self.others[0]))[1]
+
+    def __call__(self, op: str, outcome: bool) -> Leaf:
         s = self.subject
         name = s.field if s is not None else None
         kind = s.kind if s is not None else None
@@ -376,7 +423,7 @@ class _Render:
         threshold = [_plain(o) for o in self.others]
         limit_value = threshold[0] if len(threshold) == 1 else (threshold or None)
         limit = _limit(self.others, kind, unit, name)
-        gap, closeness = None, 0.0
+        gap = None
         if (
             s is not None
             and not outcome
@@ -384,7 +431,7 @@ class _Render:
             and len(self.others) == 1
             and kind in ("money", "count", "percent", "number", "date")
         ):
-            gap, closeness = _gap(kind, op, s.value, _plain(self.others[0]))
+            gap = _gap(kind, op, s.value, _plain(self.others[0]))[0]
         domain = DOMAIN_OPERATORS.get(op)
         source = self.logic.sources.get(name) if name else None
         if op in ("!", "!!") and name:
@@ -411,7 +458,7 @@ class _Render:
             sentence,
             explain.encode(gap),
         )
-        return leaf, closeness
+        return leaf
 
 
 def _limit(others, kind, unit, name) -> str:
@@ -441,12 +488,10 @@ def _gap(kind, op, value, threshold) -> tuple[Decimal | int | None, float]:
 
 def _negated(node: Node) -> Node:
     """``!`` of one comparison reads as the opposite comparison ("!(收入 > 1亿)" → "收入未超过上限 1亿")."""
-    if len(node.children) == 1 and node.children[0].redo is not None and node.outcome is not None:
+    if len(node.children) == 1 and node.children[0].render is not None and node.outcome is not None:
         child = node.children[0]
-        op = child.leaf.op
-        if op in NEGATE:
-            leaf, closeness = child.redo(NEGATE[op], node.outcome)
-            return Node("leaf", node.outcome, leaf, closeness=closeness)
+        if child.op in NEGATE:
+            return Node("leaf", node.outcome, render=child.render, op=NEGATE[child.op])
     return node
 
 
@@ -680,14 +725,16 @@ def evaluate_rule(
     as_of: dt.date | None = None,
     checked: bool = False,
     context: dict | None = None,
+    thorough: bool = False,
 ) -> Evaluation:
     """Evaluate a policy rule for one enterprise: value (or UNKNOWN), missing fields, the reasons and the tree.
 
     ``checked``: the rule comes from a parsed spec, whose rules :func:`matcher.spec.parse_spec`
     held to tighter size limits already, so the size check is not repeated on every decision.
-    ``context``: values the rule may read with ``var`` beside the catalog's fields.
+    ``context``: values the rule may read with ``var`` beside the catalog's fields. ``thorough``: a failed
+    ``and`` explains each of its unmet conditions (a self-test), not only the first, which decided it.
     """
-    logic = PolicyLogic(facts, sources, as_of, context)
+    logic = PolicyLogic(facts, sources, as_of, context, thorough)
     if not checked:
         from matcher.jsonlogic import check_size
 

@@ -24,6 +24,7 @@ from matcher.errors import RuleError
 MAX_DEPTH = 64
 MAX_NODES = 10_000
 LOGIC = frozenset({"if", "?:", "and", "or", "filter", "map", "reduce", "all", "none", "some"})
+METHODS = {"?:": "if", "!": "not", "!!": "notnot"}  # operators whose method name is not "op_" + the operator
 
 
 def is_logic(x) -> bool:
@@ -263,6 +264,7 @@ class JsonLogic:
     """An evaluator; subclasses change how values and operators behave (see matcher.engine)."""
 
     operators: dict[str, Callable] = OPERATORS
+    controls: frozenset = LOGIC  # operators that evaluate their own arguments (methods ``op_<name>``)
 
     def evaluate(self, rule, data=None):
         check_size(rule)
@@ -285,8 +287,8 @@ class JsonLogic:
         if op in ("missing", "missing_some"):
             args = [self.apply(v, data, f"{here}[{i}]", depth + 1) for i, v in enumerate(values)]
             return self.missing(data, args, here) if op == "missing" else self.missing_some(data, args, here)
-        if op in LOGIC:
-            return getattr(self, "op_" + {"?:": "if"}.get(op, op))(values, data, here, depth)
+        if op in self.controls:
+            return getattr(self, "op_" + METHODS.get(op, op))(values, data, here, depth)
         if op not in self.operators:
             raise RuleError(here, f"未知运算符 {op!r}")
         fn = self.operators[op]

@@ -143,11 +143,13 @@ class Claim:
 @dataclass(frozen=True)
 class Ledger:
     """What a plan rests on, for one enterprise and period: payouts by measure, claims by group,
-    and each measure's remaining budget (total − reserved − paid)."""
+    and each measure's remaining budget (total − reserved − paid). ``remaining`` None: not read —
+    the plan assumes enough, and the executor's conditional reservation has the last word (should
+    it fail, the caller reads the budgets and plans again)."""
 
     paid: dict[str, Paid] = field(default_factory=dict)
     claims: dict[str, Claim] = field(default_factory=dict)
-    remaining: dict[str, Decimal] = field(default_factory=dict)
+    remaining: dict[str, Decimal] | None = field(default_factory=dict)
 
 
 # -- what to write ---------------------------------------------------------------------------
@@ -332,7 +334,7 @@ def plan(
     if unit.group:
         seen = claim.paid if claim is not None else ZERO
         room = max(ZERO, entitlement(decisions) - seen)
-    remaining = dict(ledger.remaining)
+    remaining = dict(ledger.remaining) if ledger.remaining is not None else None
     parent_paid = root.id in ledger.paid and ledger.paid[root.id].status != "cancelled"
     for m in open_members:
         d = by_id[m.id]
@@ -346,10 +348,11 @@ def plan(
         if give <= 0:
             outcomes[m.id] = _outranked(m, d, claim, unit.group)
             continue
-        if remaining.get(m.id, ZERO) < give:
-            outcomes[m.id] = Outcome(m.id, d, "budget_exhausted", give, EXHAUSTED)
-            continue
-        remaining[m.id] = remaining.get(m.id, ZERO) - give
+        if remaining is not None:
+            if remaining.get(m.id, ZERO) < give:
+                outcomes[m.id] = Outcome(m.id, d, "budget_exhausted", give, EXHAUSTED)
+                continue
+            remaining[m.id] = remaining.get(m.id, ZERO) - give
         if room is not None:
             room -= give
         grants.append(Grant(m.id, give, period, "held" if hold else "decided"))
@@ -409,10 +412,11 @@ def plan_group(
 
 def after(ledger: Ledger, p: Plan) -> Ledger:
     """The ledger as a plan leaves it (for the next plan in the same transaction)."""
-    remaining = dict(ledger.remaining)
+    remaining = dict(ledger.remaining) if ledger.remaining is not None else None
     paid = dict(ledger.paid)
     for g in p.grants:
-        remaining[g.policy_id] = remaining.get(g.policy_id, ZERO) - g.amount
+        if remaining is not None:
+            remaining[g.policy_id] = remaining.get(g.policy_id, ZERO) - g.amount
         if g.seq == 0:
             paid[g.policy_id] = Paid(0, g.status, g.amount, (Part(0, 0, g.amount, ZERO, g.status),))
     claims = dict(ledger.claims)
@@ -450,7 +454,7 @@ def plan_revision(
     outcomes: list[Outcome] = []
     grants: list[Grant] = []
     clawbacks: list[Clawback] = []
-    remaining = dict(ledger.remaining)
+    remaining = dict(ledger.remaining) if ledger.remaining is not None else None
     group = group_units[0][0].group
     period = period_of(group_units[0][0].root.period, as_of)
     if group is None:
@@ -472,10 +476,11 @@ def plan_revision(
             if diff > 0:
                 if listed is not None:
                     outcomes.append(Outcome(d.policy_id, d, "refused", None, listed))
-                elif remaining.get(d.policy_id, ZERO) < diff:
+                elif remaining is not None and remaining.get(d.policy_id, ZERO) < diff:
                     outcomes.append(Outcome(d.policy_id, d, "budget_exhausted", diff, EXHAUSTED))
                 else:
-                    remaining[d.policy_id] = remaining.get(d.policy_id, ZERO) - diff
+                    if remaining is not None:
+                        remaining[d.policy_id] = remaining.get(d.policy_id, ZERO) - diff
                     seq = max(p.seq for p in paid.parts) + 1
                     grants.append(Grant(d.policy_id, diff, period, "decided", seq))
                     reason = (

@@ -6,25 +6,26 @@ happens in :func:`create_app`, so tests build a fresh app per test.
 
 from __future__ import annotations
 
-import os
 import secrets
 
 from flask import Flask
 from flask.sessions import SessionInterface
 
 from service.http import problems
-from service.store import database_url, make_engine, upgrade
+from service.settings import settings
+from service.store import make_engine, upgrade
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: defaults, then environment, then ``test_config``."""
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    config = settings()
     app.config.from_mapping(
-        DATABASE_URL=database_url(),
-        SECRET_KEY=os.environ.get("ZHIDA_SECRET_KEY"),
-        ZHIDA_ENV=os.environ.get("ZHIDA_ENV", "development"),
+        DATABASE_URL=config.database_url,
+        SECRET_KEY=config.secret_key,
+        ZHIDA_ENV=config.env,
         AUTO_UPGRADE=True,
-        APPROVAL_THRESHOLD=os.environ.get("ZHIDA_APPROVAL_THRESHOLD"),
+        APPROVAL_THRESHOLD=config.approval_threshold,
         APPLICATIONS_ON_DRIVER=True,  # PostgreSQL: 即申即办 on the driver (False: the session path, same writes)
         JSON_SORT_KEYS=False,
     )

@@ -18,7 +18,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -243,7 +242,9 @@ def verify(
 
 
 def _key() -> bytes:
-    key = os.environ.get(KEY_ENV)
+    from service.settings import settings
+
+    key = settings().audit_key
     if not key:
         raise BadRequest(f"未设置 {KEY_ENV}：检查点需用该密钥签名（请设置一个足够长的随机值并妥善保管）")
     return key.encode()

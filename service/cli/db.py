@@ -14,16 +14,13 @@ def cli() -> None:
 @click.option("--revision", default="head", show_default=True)
 def upgrade_cmd(revision: str) -> None:
     """创建或升级数据库到最新结构。"""
-    import os
-
+    from service.settings import settings
     from service.store import current_revision, database_url, upgrade
 
     url = database_url()
     upgrade(url, revision)
     click.echo(f"数据库已升级到 {current_revision(url)}：{url}")
-    from service.store.roles import APP_ROLE_ENV
-
-    role = os.environ.get(APP_ROLE_ENV)
+    role = settings().app_role
     if role and url.startswith("postgresql"):
         _grant(url, role)
 

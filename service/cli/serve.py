@@ -42,7 +42,10 @@ def cli(host: str, port: int, workers: int | None, threads: int, dev: bool) -> N
         click.echo(f"zhida（开发服务器）已启动: http://{host}:{port}/", err=True)
         create_app({"AUTO_UPGRADE": False}).run(host=host, port=port, threaded=True, use_reloader=False)
         return
-    workers = workers or int(os.environ.get("ZHIDA_WORKERS") or 0) or default_workers(database_url())
+    from service.settings import settings
+
+    config = settings()
+    workers = workers or config.workers or default_workers(database_url())
     click.echo(f"zhida 已启动: http://{host}:{port}/ （{workers} 个工作进程 × {threads} 线程）", err=True)
     _Gunicorn(
         {
@@ -50,7 +53,7 @@ def cli(host: str, port: int, workers: int | None, threads: int, dev: bool) -> N
             "workers": workers,
             "threads": threads,
             "worker_class": "gthread" if threads > 1 else "sync",
-            "accesslog": os.environ.get("ZHIDA_ACCESS_LOG"),
+            "accesslog": config.access_log,
             "errorlog": "-",
             "loglevel": "warning",
             "timeout": 120,  # a sweep over HTTP may take a minute on a large city

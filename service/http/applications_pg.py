@@ -38,6 +38,7 @@ from flask import current_app, make_response, request
 
 from graph.errors import GraphError
 from matcher.errors import MatcherError
+from matcher.facts import pick
 from matcher.settlement import Claim, Ledger, Paid, Part, Unit, decide_unit, period_of, plan
 from matcher.spec import PERIODS
 from service import audit
@@ -46,13 +47,14 @@ from service.http.guard import current_principal
 from service.http.idempotency import answer_row, answer_twin, lock_words, request_key, store_refusal
 from service.http.verdicts import answer, application_row, asked, check_access, judge, name_missing
 from service.ledger.executor import ATTEMPTS, Stale, Target, Written, audit_entry, decision_values
-from service.ledger.facts import VersionRef, applicant_of, spec_of
+from service.ledger.facts import Subject, VersionRef, spec_of, typed_facts
 
 _READ = """
 WITH claim AS MATERIALIZED (
     SELECT pg_try_advisory_xact_lock(%(hi)s, %(lo)s) AS claimed,
            (SELECT expires_at FROM idempotency_keys WHERE principal = %(principal)s AND key = %(key)s) AS expires,
-           nextval('applications_id_seq') AS application_id
+           nextval('applications_id_seq') AS application_id,
+           nextval('decisions_id_seq') AS decision_id
 ), head AS MATERIALIZED (
     SELECT e.id AS e_id, e.uscc, e.region, e.industry, e.established_on,
            pv.id AS pv_id, pv.policy_id, pv.version, pv.spec_hash, pv.exclusive_group
@@ -61,42 +63,49 @@ WITH claim AS MATERIALIZED (
     JOIN policy_versions pv ON pv.policy_id = p.id AND pv.version = p.current_version
     WHERE e.uscc = %(uscc)s
 ), sup AS MATERIALIZED (
-    SELECT spv.id, spv.policy_id, spv.version, spv.spec_hash, sp.slug
+    SELECT spv.id, spv.policy_id, spv.version, spv.spec_hash, sp.slug, nextval('decisions_id_seq') AS decision_id
     FROM policy_versions spv JOIN policies sp ON sp.id = spv.policy_id AND sp.current_version = spv.version
     WHERE spv.supplement_of = %(slug)s AND sp.status = 'published'
+), unit AS MATERIALIZED (
+    SELECT policy_id FROM head UNION ALL SELECT policy_id FROM sup
 ), ledger AS MATERIALIZED (
     SELECT
-      (SELECT array_agg(nextval('decisions_id_seq')) FROM generate_series(0, (SELECT count(*) FROM sup)))
-          AS decision_ids,
-      (SELECT json_agg(json_build_array(s.id, s.policy_id, s.version, s.spec_hash, s.slug) ORDER BY s.slug)
+      (SELECT json_agg(json_build_array(s.id, s.policy_id, s.version, s.spec_hash, s.slug, s.decision_id)
+                       ORDER BY s.slug)
        FROM sup s) AS supplements,
       (SELECT json_agg(json_build_array(py.policy_id, py.period, py.id, py.seq, py.amount::text, py.clawed::text,
                                         py.status))
        FROM payouts py, head h
        WHERE py.enterprise_id = h.e_id AND py.period = ANY(%(periods)s)
-         AND (py.policy_id = h.policy_id OR py.policy_id IN (SELECT policy_id FROM sup))) AS paid,
+         AND py.policy_id IN (SELECT policy_id FROM unit)) AS paid,
       (SELECT json_agg(json_build_array(g.period, g.paid::text, g.best::text, bp.slug))
        FROM group_claims g JOIN policies bp ON bp.id = g.best_policy_id, head h
        WHERE g.enterprise_id = h.e_id AND g.exclusive_group = h.exclusive_group
-         AND g.period = ANY(%(periods)s)) AS claims,
-      (SELECT json_agg(json_build_array(b.policy_id, (b.total - b.reserved - b.paid)::text))
-       FROM budgets b, head h
-       WHERE b.policy_id = h.policy_id OR b.policy_id IN (SELECT policy_id FROM sup)) AS budgets
+         AND g.period = ANY(%(periods)s)) AS claims{budgets}
 )
 SELECT claim.claimed, claim.expires, claim.application_id, head.e_id, head.uscc, head.region, head.industry,
-       head.established_on, head.pv_id, head.policy_id, head.version, head.spec_hash, ledger.decision_ids,
-       ledger.supplements, ledger.paid, ledger.claims, ledger.budgets,
-       fv.field, fv.value, fv.source, fv.as_of, fv.recorded_at, fv.id AS fv_id
+       head.established_on, head.pv_id, head.policy_id, head.version, head.spec_hash, claim.decision_id,
+       ledger.supplements::text, ledger.paid::text, ledger.claims::text, {ledger_budgets}::text,
+       (SELECT json_agg(json_build_array(fv.field, fv.value, fv.source, fv.as_of, fv.recorded_at, fv.id))
+        FROM field_values fv WHERE fv.enterprise_id = head.e_id AND fv.as_of <= %(as_of)s)::text AS facts
 FROM claim
 LEFT JOIN head ON true
 LEFT JOIN ledger ON true
-LEFT JOIN field_values fv ON fv.enterprise_id = head.e_id AND fv.as_of <= %(as_of)s
-"""  # each CTE evaluated once (the claim is volatile); one row per fact, or one with no fact. Money as text:
-# JSON numbers would come back as floats. ``paid`` and ``claims`` cover every period a decision today may fall in.
+"""  # each CTE evaluated once (the claim is volatile); one row. The facts and the ledger come as JSON text,
+# parsed with one json.loads each (money as text: JSON numbers would come back as floats; dates and times as ISO
+# text, which orders like the values within one session's time zone). ``paid`` and ``claims`` cover every period
+# a decision today may fall in.
+_BUDGETS = """,
+      (SELECT json_agg(json_build_array(b.policy_id, (b.total - b.reserved - b.paid)::text))
+       FROM budgets b WHERE b.policy_id IN (SELECT policy_id FROM unit)) AS budgets"""
+_READS = (
+    _READ.format(budgets="", ledger_budgets="NULL"),  # first: the budgets' conditional UPDATE has the last word
+    _READ.format(budgets=_BUDGETS, ledger_budgets="ledger.budgets"),  # after a reservation failed: plan on them
+)
 _Read = namedtuple(
     "_Read",
     "claimed expires application_id e_id uscc region industry established_on pv_id policy_id version spec_hash"
-    " decision_ids supplements paid claims budgets field value source as_of recorded_at fv_id",
+    " decision_id supplements paid claims budgets facts",
 )  # _READ's columns, named once (the driver's namedtuple rows would name them on every call)
 _SPEC = "SELECT spec FROM policy_versions WHERE id = %s"
 _FORGET_EXPIRED = "DELETE FROM idempotency_keys WHERE principal = %(principal)s AND key = %(key)s"
@@ -160,10 +169,10 @@ def apply(engine):
     pooled = engine.raw_connection()  # from SQLAlchemy's pool: the same checkout checks and fork safety
     conn = pooled.driver_connection
     try:
-        for _ in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
             try:
-                return _transaction(engine, conn, ask, principal, key, digest)
-            except Stale:  # the ledger moved under the plan: all of it rolled back; read again
+                return _transaction(engine, conn, ask, principal, key, digest, with_budgets=attempt > 0)
+            except Stale:  # the ledger moved under the plan (or a budget ran short): rolled back; read again
                 conn.rollback()
         raise Stale("兑现账目持续变化，请稍后重试")
     finally:
@@ -172,7 +181,7 @@ def apply(engine):
         pooled.close()
 
 
-def _transaction(engine, conn: psycopg.Connection, ask, principal: str, key: str, digest: str):
+def _transaction(engine, conn: psycopg.Connection, ask, principal: str, key: str, digest: str, with_budgets: bool):
     today = dt.date.today()
     now = dt.datetime.now(dt.UTC)
     who = current_principal()
@@ -182,20 +191,23 @@ def _transaction(engine, conn: psycopg.Connection, ask, principal: str, key: str
         with conn.pipeline():
             cur = conn.cursor()
             cur.execute(
-                _READ,
+                _READS[with_budgets],
                 {"hi": hi, "lo": lo, "principal": principal, "key": key}
                 | {"slug": ask.policy_id, "as_of": today, "uscc": ask.uscc, "periods": _periods(today)},
             )
-            rows = [_Read._make(row) for row in cur.fetchall()]
-            first = rows[0]
+            first = _Read._make(cur.fetchone())
             if not first.claimed or (first.expires is not None and first.expires >= now):
                 raise _Twin
             if first.expires is not None:  # an expired answer gives way
                 cur.execute(_FORGET_EXPIRED, {"principal": principal, "key": key})
             if first.e_id is None:
                 name_missing(engine, ask.uscc, ask.policy_id)
-            ent, pv, verified, sources = applicant_of(rows, today)
+            ent = Subject(first.e_id, first.uscc, first.region, first.industry, first.established_on)
+            pv = VersionRef(first.pv_id, first.policy_id, first.version, first.spec_hash)
+            verified, sources = typed_facts(pick(_parsed(first.facts)), ent, today)
             check_access(ent.id)
+            sups, paid, claims = (_parsed(x) for x in (first.supplements, first.paid, first.claims))
+            budgets = _parsed(first.budgets) if with_budgets else None
 
             def load(version_id):
                 return cur.execute(_SPEC, (version_id,)).fetchone()[0]
@@ -204,16 +216,18 @@ def _transaction(engine, conn: psycopg.Connection, ask, principal: str, key: str
             judged = judge(spec, ask.declared, verified, sources, today)
             versions = {spec.id: pv}
             supplements = []
-            for pv_id, policy_id, version, digest_, slug in first.supplements or ():
+            ids = {spec.id: first.decision_id}  # each measure's new decision row
+            for pv_id, policy_id, version, digest_, slug, decision_id in sups:
                 ref = versions[slug] = VersionRef(pv_id, policy_id, version, digest_)
                 supplements.append(spec_of(ref, load=load))
+                ids[slug] = decision_id
             unit = Unit(spec, tuple(supplements))
             decisions = decide_unit(unit, judged.facts, today, judged.sources, root=judged.decision)
-            ledger = _ledger(first, versions, period_of(spec.period, today), spec.exclusive_group)
+            ledger = _ledger(paid, claims, budgets, versions, period_of(spec.period, today), spec.exclusive_group)
             p = plan(unit, decisions, judged.facts, ledger, today, today, review=spec.mode == "review")
             app_id = first.application_id
             target = Target(ent.id, ent.uscc, versions, app_id)
-            written = _write(cur, target, spec.id, p, first.decision_ids, judged, now)
+            written = _write(cur, target, spec.id, p, ids, judged, now)
             entries = [
                 audit_entry(actor, target, p, o, written[o.policy_id].decision_id, written[o.policy_id].payout_id, None)
                 for o in p.outcomes
@@ -245,11 +259,15 @@ def _transaction(engine, conn: psycopg.Connection, ask, principal: str, key: str
         raise
 
 
-def _ledger(first, versions: dict, period: str, group: str | None) -> Ledger:
+def _parsed(text: str | None) -> list:
+    return json.loads(text) if text else []
+
+
+def _ledger(paid_rows, claim_rows, budget_rows, versions: dict, period: str, group: str | None) -> Ledger:
     """The plan's ground, from the read's JSON (money as text, so exact)."""
     slug_of = {ref.policy_id: slug for slug, ref in versions.items()}
     parts: dict[str, list[Part]] = {}
-    for policy_id, p_period, payout_id, seq, amount, clawed, status in first.paid or ():
+    for policy_id, p_period, payout_id, seq, amount, clawed, status in paid_rows:
         if p_period == period and policy_id in slug_of:
             parts.setdefault(slug_of[policy_id], []).append(
                 Part(payout_id, seq, Decimal(amount), Decimal(clawed), status)
@@ -260,10 +278,12 @@ def _ledger(first, versions: dict, period: str, group: str | None) -> Ledger:
         if grant is not None:
             paid[slug] = Paid(grant.payout_id, grant.status, grant.amount, tuple(sorted(ps, key=lambda x: x.seq)))
     claims = {}
-    for c_period, c_paid, c_best, c_slug in first.claims or ():
+    for c_period, c_paid, c_best, c_slug in claim_rows:
         if c_period == period and group is not None:
             claims[group] = Claim(Decimal(c_paid), Decimal(c_best), c_slug)
-    remaining = {slug_of[pid]: Decimal(left) for pid, left in first.budgets or () if pid in slug_of}
+    remaining = None  # not read: the reservation decides, and a failed one is planned again on the budgets
+    if budget_rows is not None:
+        remaining = {slug_of[pid]: Decimal(left) for pid, left in budget_rows if pid in slug_of}
     return Ledger(paid, claims, remaining)
 
 
@@ -274,10 +294,9 @@ def _write(cur, target: Target, root: str, p, decision_ids, judged, now) -> dict
     row = application_row(target.enterprise_id, target.versions[root].id, judged, p.outcome(root).settlement)
     row = row | {"id": target.application_id, "declared": json.dumps(row["declared"])}
     held.add("a", _NEW_APPLICATION, {f"a_{name}": row[name] for name in _app_names()})
-    ids = iter(decision_ids)
     decision_of = {}
     for n, o in enumerate(o for o in p.outcomes if o.record):
-        values = decision_values(target, o, now) | {"id": next(ids)}
+        values = decision_values(target, o, now) | {"id": decision_ids[o.policy_id]}
         for name in _JSON_COLUMNS:
             values[name] = json.dumps(values[name], ensure_ascii=False)
         held.add(f"d{n}", _decision_sql(n), {f"d{n}_{c}": values[c] for c in _DECISION_COLUMNS})
@@ -357,13 +376,20 @@ class _Held:
 
     def last(self, cur, audit_args: dict) -> None:
         """The held inserts and the audit append in one statement, the transaction's last before COMMIT."""
-        ctes = ", ".join(f"{name} AS ({sql})" for name, sql in self.parts)
-        cur.execute(_last_sql(ctes), self.params | audit_args)
+        cur.execute(_last_sql(tuple(self.parts)), self.params | audit_args)
 
 
 @functools.cache
-def _last_sql(ctes: str) -> str:
-    return f"WITH {ctes} {audit.SERVER_APPEND}" if ctes else audit.SERVER_APPEND  # each text is prepared once
+def _last_sql(parts: tuple[tuple[str, str], ...]) -> str:
+    """``WITH`` the inserts, then the audit append. The main query filters on the inserts' counts, so they run
+    before the append takes the audit lock (an insert no query reads runs at the statement's end, after the
+    append: inside the lock every writer waits for). Each text is prepared once."""
+    if not parts:
+        return audit.SERVER_APPEND
+    ctes = ", ".join(f"{name} AS ({sql} RETURNING 1)" for name, sql in parts)
+    done = " + ".join(f"(SELECT count(*) FROM {name})" for name, _ in parts)
+    append = "SELECT zhida_audit_append(%(entries)s::json)"
+    return f"WITH {ctes} {append} FROM (SELECT {done} AS written) AS rows_first WHERE rows_first.written >= 0"
 
 
 def _periods(today: dt.date) -> list[str]:

@@ -317,9 +317,15 @@ def _claw(conn, target: Target, c, actor: str, kind: str, now) -> tuple:
     return (actor, "payout.clawback", f"payout:{c.payout_id}", payload | {"enterprise": target.enterprise_id})
 
 
+# outcomes whose reason is their own (the decision row keeps the rules' reasons for the others)
+_REASONED = frozenset({"refused", "outranked", "parent_unpaid", "budget_exhausted", "already_paid", "paid", "held"})
+
+
 def audit_entry(actor, target: Target, p: Plan, o, decision_id, payout_id, batch_id) -> tuple:
+    """The audit record of one recorded outcome: its action names the settlement; the payload holds
+    the decision's id and what money it moved or refused, and why when that is the ledger's reason."""
     ref = target.versions[o.policy_id]
-    payload = {"decision": decision_id, "settlement": o.settlement}
+    payload = {"decision": decision_id}
     if o.amount is not None:
         payload["amount"] = o.amount
     if payout_id is not None or o.payout_id is not None:
@@ -331,7 +337,7 @@ def audit_entry(actor, target: Target, p: Plan, o, decision_id, payout_id, batch
             payload["batch"] = batch_id
     if o.settlement in ("paid", "held"):
         payload["policy_version"] = ref.version
-    if o.reason:
+    if o.reason and o.settlement in _REASONED:
         payload["reason"] = o.reason
     if o.winner:
         payload["winner"] = o.winner

@@ -22,7 +22,6 @@ only as of today or earlier; a later date is a dry run (a simulation that writes
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -40,6 +39,7 @@ from service.errors import BadRequest
 from service.ledger.batches import open_batch
 from service.ledger.executor import Target, read_ledgers, settle
 from service.ledger.facts import VersionRef, spec_of
+from service.settings import settings
 from service.store import session_scope, write_scope
 from service.store.models import Enterprise, FieldValue, Payout, PayoutBatch, Policy, PolicyVersion
 
@@ -50,7 +50,7 @@ ZERO = Decimal("0.00")
 
 def resolve_threshold(value: str | Decimal | None = None) -> Decimal | None:
     """The amount above which a sweep's payouts for one measure wait for approval (None: never)."""
-    raw = os.environ.get(THRESHOLD_ENV) if value is None else value
+    raw = settings().approval_threshold if value is None else value
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
     try:

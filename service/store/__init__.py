@@ -32,12 +32,14 @@ from sqlalchemy.orm import Session
 from matcher.facts import pick
 from service.store.models import Base, FieldValue
 
-DEFAULT_URL = "sqlite:///zhida.sqlite3"
 CHUNK = 10_000
 
 
 def database_url() -> str:
-    return os.environ.get("ZHIDA_DATABASE_URL") or DEFAULT_URL
+    """``ZHIDA_DATABASE_URL``, else a SQLite file in the current folder (see :mod:`service.settings`)."""
+    from service.settings import settings
+
+    return settings().database_url
 
 
 @cache

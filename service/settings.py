@@ -1,0 +1,62 @@
+"""Every environment variable zhida reads, in one place (documented in docs/configuration.md).
+
+:func:`settings` reads them when called, so a test or a command that sets one sees it;
+nothing else in the service reads ``os.environ``. A malformed value is a
+:class:`~service.errors.SetupError` naming the variable, said plainly by the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from service.errors import SetupError
+
+DEFAULT_DATABASE_URL = "sqlite:///zhida.sqlite3"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str  # ZHIDA_DATABASE_URL
+    env: str  # ZHIDA_ENV: development | production
+    secret_key: str | None  # ZHIDA_SECRET_KEY
+    audit_key: str | None  # ZHIDA_AUDIT_KEY: signs audit checkpoints
+    approval_threshold: str | None  # ZHIDA_APPROVAL_THRESHOLD: yuan, checked where it is used
+    app_role: str | None  # ZHIDA_APP_ROLE: the PostgreSQL role the service runs as
+    workers: int | None  # ZHIDA_WORKERS: gunicorn workers for `zhida serve`
+    access_log: str | None  # ZHIDA_ACCESS_LOG: a path, or - for stderr
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+
+def _text(environ, name: str) -> str | None:
+    value = environ.get(name)
+    return value if value is not None and value.strip() else None
+
+
+def settings(environ=None) -> Settings:
+    """The settings as the environment gives them now."""
+    env = os.environ if environ is None else environ
+    workers = _text(env, "ZHIDA_WORKERS")
+    if workers is not None:
+        try:
+            workers = int(workers)
+        except ValueError:
+            raise SetupError(f"ZHIDA_WORKERS 应为正整数（收到 {workers!r}）") from None
+        if workers < 1:
+            raise SetupError(f"ZHIDA_WORKERS 应为正整数（收到 {workers}）")
+    mode = _text(env, "ZHIDA_ENV") or "development"
+    if mode not in ("development", "production"):
+        raise SetupError(f"ZHIDA_ENV 应为 development 或 production（收到 {mode!r}）")
+    return Settings(
+        database_url=_text(env, "ZHIDA_DATABASE_URL") or DEFAULT_DATABASE_URL,
+        env=mode,
+        secret_key=_text(env, "ZHIDA_SECRET_KEY"),
+        audit_key=_text(env, "ZHIDA_AUDIT_KEY"),
+        approval_threshold=_text(env, "ZHIDA_APPROVAL_THRESHOLD"),
+        app_role=_text(env, "ZHIDA_APP_ROLE"),
+        workers=workers,
+        access_log=_text(env, "ZHIDA_ACCESS_LOG"),
+    )

@@ -185,3 +185,23 @@ def test_the_readme_demo_runs_without_the_postgres_extra(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_the_cli_revises_and_claws_back(engine, db_url, tmp_path, monkeypatch):
+    rd = {">=": [{"var": "rd_expense"}, "1000000"]}
+    publish(engine, tmp_path / "p", [measure("rd-cli", amount={"*": [{"var": "rd_expense"}, "0.1"]}, conditions=rd)])
+    firm = add_enterprise(engine, 1, {"rd_expense": "5000000.00"})
+    client = create_app({"DATABASE_URL": db_url, "TESTING": True}).test_client()
+    paid = apply(client, system_key(engine), firm, "rd-cli", "c1").json
+    monkeypatch.setenv("ZHIDA_DATABASE_URL", db_url)
+    runner = CliRunner()
+    blocked = runner.invoke(main, ["payouts", "revise", str(paid["payout_id"]), "--officer", "王", "--reason", "更正"])
+    assert blocked.exit_code == 0 and "应得金额未变" in blocked.output  # nothing changed yet
+    set_fact(engine, firm, "rd_expense", "3000000.00", FACTS_AS_OF)
+    early = runner.invoke(main, ["payouts", "revise", str(paid["payout_id"]), "--officer", "王", "--reason", "更正"])
+    assert early.exit_code != 0 and "尚未到账" in early.output  # money not confirmed by the bank cannot come back
+    stop = runner.invoke(
+        main, ["payouts", "clawback", str(paid["payout_id"]), "--officer", "王", "--reason", "申报不实"]
+    )
+    assert stop.exit_code == 0 and "已止付 500000.00 元" in stop.output
+    budgets_add_up(engine)

@@ -1,4 +1,4 @@
-"""``zhida payouts``: hand decided payouts to the bank and apply its answers."""
+"""``zhida payouts``: hand decided payouts to the bank, apply its answers, decide batches, revise and claw back."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from service.cli import store_engine
 
 @click.group("payouts")
 def cli() -> None:
-    """兑现：提交银行与对账。"""
+    """兑现：提交银行、对账、审批批次、复核与追回。"""
 
 
 def _bank(outbox: Path, inbox: Path):
@@ -94,3 +94,47 @@ def approve_cmd(batch_id: int, officer: str, comment: str | None) -> None:
 def reject_cmd(batch_id: int, officer: str, comment: str) -> None:
     """驳回一个待审批批次：其兑现作废，预留的预算退回。"""
     _decide(batch_id, False, officer, comment)
+
+
+def _ledger_errors(action):
+    """Run ``action`` in a write transaction; a refusal (service or decision-core error) is a clean CLI error."""
+    from matcher.errors import MatcherError
+    from service.errors import ServiceError
+    from service.store import write_scope
+
+    try:
+        with write_scope(store_engine()) as session:
+            return action(session)
+    except (ServiceError, MatcherError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@cli.command("revise")
+@click.argument("payout_id", type=int)
+@click.option("--officer", required=True, help="复核人")
+@click.option("--reason", required=True, help="复核理由（如：税务部门更正上年度研发费用）")
+def revise_cmd(payout_id: int, officer: str, reason: str) -> None:
+    """复核：按现有核验数据重新判定，补发差额或追回多付部分（不列入失信名单）。"""
+    import datetime as dt
+
+    from service.ledger.clawbacks import revise
+
+    plan = _ledger_errors(lambda s: revise(s, payout_id, reason, f"officer:{officer}", dt.date.today()))
+    for o in plan.outcomes:
+        amount = f" {o.amount} 元" if o.amount is not None else ""
+        click.echo(f"{o.policy_id}：{o.label}{amount}（{o.reason}）")
+    click.echo(f"复核完成：兑现 {payout_id}，{len(plan.grants)} 笔补发，{len(plan.clawbacks)} 笔追回")
+
+
+@cli.command("clawback")
+@click.argument("payout_id", type=int)
+@click.option("--officer", required=True, help="经办人")
+@click.option("--reason", required=True, help="追回理由（如：申报的参保人数与社保记录不符）")
+@click.option("--amount", default=None, metavar="元", help="追回金额（默认全部未追回部分）")
+def clawback_cmd(payout_id: int, officer: str, reason: str, amount: str | None) -> None:
+    """追回：查实申报不实时收回兑现；尚未付出的止付。列入失信名单是另一项操作。"""
+    from service.ledger.clawbacks import claw_back
+
+    out = _ledger_errors(lambda s: claw_back(s, payout_id, reason, f"officer:{officer}", amount))
+    verb = {"stopped": "已止付", "clawed_back": "已追回"}[out["action"]]
+    click.echo(f"兑现 {payout_id} {verb} {out['amount']} 元：{out['reason']}")

@@ -289,6 +289,25 @@ def format_value(name: str, value: object) -> str:
     return str(value)
 
 
+def load_value(name: str, text: str) -> object:
+    """The typed value of a field's canonical text (what :func:`format_value` wrote, as the store keeps it):
+    its inverse, without :func:`parse_value`'s checks, which the value passed when it was stored."""
+    if text == "":
+        return None
+    t = FIELDS[name].type
+    if t in ("money", "percent"):
+        return Decimal(text)
+    if t == "count":
+        return int(text)
+    if t == "bool":
+        return text == "true"
+    if t == "date":
+        return dt.date.fromisoformat(text)
+    if t == "set":
+        return frozenset() if text == "none" else frozenset(text.split(";"))
+    return text
+
+
 def label_value(name: str, value: object) -> str:
     """The value as a person reads it, in Chinese (万元 for large sums, 是/否, labels)."""
     if value is None:

@@ -56,10 +56,12 @@ class Table:
     rounding boundary in float (they are always re-decided exactly).
     """
 
-    def __init__(self, n: int, as_of: dt.date, numeric: dict, text: dict, row_fn, facts_fn, ambiguous=None):
+    def __init__(
+        self, n: int, as_of: dt.date, numeric: dict, text: dict, row_fn, facts_fn, ambiguous=None, cells_fn=None
+    ):
         self.n, self.as_of = n, as_of
         self._numeric, self._text = numeric, text
-        self._row, self._facts = row_fn, facts_fn
+        self._row, self._facts, self._cells = row_fn, facts_fn, cells_fn
         self.ambiguous = ambiguous if ambiguous is not None else np.zeros(n, dtype=bool)
 
     def __len__(self) -> int:
@@ -76,6 +78,12 @@ class Table:
 
     def facts(self, i: int) -> dict:
         return self._facts(i)
+
+    def cells(self, i: int) -> dict[str, str]:
+        """The facts of one enterprise as canonical text (what the store keeps), missing ones left out."""
+        if self._cells is not None:
+            return self._cells(i)
+        return {name: catalog.format_value(name, v) for name, v in self._facts(i).items() if v is not None}
 
     @classmethod
     def from_records(cls, records: list[dict], as_of: dt.date) -> Table:
@@ -516,11 +524,17 @@ def table_from_frame(frame, as_of: dt.date) -> Table:
         ambiguous |= unsure
     arrays = {name: frame[name].to_numpy() for name in frame.columns if name in catalog.FIELDS}  # views, no copy
 
-    def facts(i):  # for the rows the scalar path re-decides
-        raw = {name: col[i] for name, col in arrays.items() if isinstance(col[i], str) and col[i] != ""}
-        return typed_facts(raw, as_of)
+    def cells(i):
+        return {name: col[i] for name, col in arrays.items() if isinstance(col[i], str) and col[i] != ""}
 
-    return Table(n, as_of, numeric, text, lambda i: with_derived(facts(i), as_of), facts, ambiguous)
+    def facts(i):  # for the rows the scalar path decides (stored, canonical text: read back, not parsed again)
+        raw = cells(i)
+        try:
+            return {name: catalog.load_value(name, text) for name, text in raw.items()}
+        except (ValueError, ArithmeticError):  # text that is not canonical: parsed and checked
+            return typed_facts(raw, as_of)
+
+    return Table(n, as_of, numeric, text, lambda i: with_derived(facts(i), as_of), facts, ambiguous, cells)
 
 
 __all__ = [

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from matcher import catalog, explain
-from matcher.errors import MatcherError, RuleError
+from matcher.errors import MatcherError, RuleError, render_path
 from matcher.jsonlogic import OPERATORS, JsonLogic, is_logic
 from matcher.registry import DERIVED, OperatorError
 from matcher.registry import OPERATORS as DOMAIN_OPERATORS
@@ -316,7 +316,7 @@ class PolicyLogic(JsonLogic):
         parent, node = self._open(op)
         out = None
         try:
-            args = [self.apply(v, data, f"{path}[{i}]", depth + 1) for i, v in enumerate(values)]
+            args = [self.apply(v, data, (path, i), depth + 1) for i, v in enumerate(values)]
             out = self.call(op, None, args, path)
         finally:
             self._close(parent, node, out)
@@ -334,10 +334,10 @@ class PolicyLogic(JsonLogic):
     def _decide(self, values, data, path, depth, decisive: bool):
         unknown = []
         for i, v in enumerate(values):
-            out = self.apply(v, data, f"{path}[{i}]", depth + 1)
+            out = self.apply(v, data, (path, i), depth + 1)
             if isinstance(out, _Missing):
                 unknown.append(out)
-            elif _truth(out, f"{path}[{i}]") is decisive:
+            elif _truth(out, (path, i)) is decisive:
                 if not decisive and self.thorough:  # a failed "and": what else is unmet, explained too
                     self._explain_rest(values, i + 1, data, path, depth)
                 return decisive
@@ -349,7 +349,7 @@ class PolicyLogic(JsonLogic):
         for i in range(start, len(values)):
             keep = len(self.node.children)
             try:
-                self.apply(values[i], data, f"{path}[{i}]", depth + 1)
+                self.apply(values[i], data, (path, i), depth + 1)
             except (MatcherError, ArithmeticError):
                 del self.node.children[keep:]
 
@@ -365,13 +365,13 @@ class PolicyLogic(JsonLogic):
     def _choose(self, values, data, path, depth):
         i = 0
         while i < len(values) - 1:
-            cond = self.apply(values[i], data, f"{path}[{i}]", depth + 1)
+            cond = self.apply(values[i], data, (path, i), depth + 1)
             if isinstance(cond, _Missing):
                 return cond
-            if _truth(cond, f"{path}[{i}]"):
-                return self.apply(values[i + 1], data, f"{path}[{i + 1}]", depth + 1)
+            if _truth(cond, (path, i)):
+                return self.apply(values[i + 1], data, (path, i + 1), depth + 1)
             i += 2
-        return self.apply(values[i], data, f"{path}[{i}]", depth + 1) if i == len(values) - 1 else None
+        return self.apply(values[i], data, (path, i), depth + 1) if i == len(values) - 1 else None
 
     # -- leaves ---------------------------------------------------------------------------
     def _leaf(self, path, op, args, outcome):
@@ -387,7 +387,7 @@ class PolicyLogic(JsonLogic):
                 sentence = f"{'、'.join(catalog.FIELDS[n].label for n in derived)}无法计算：{sentence}"
             name = names[0] if names else None
             shown = "、".join(catalog.FIELDS[n].label for n in names)
-            leaf = Leaf(path, op, name, shown, None, None, None, None, sentence)
+            leaf = Leaf(render_path(path), op, name, shown, None, None, None, None, sentence)
             self.node.children.append(Node("leaf", None, leaf))
             return
         subject = measured[0] if measured else None
@@ -447,7 +447,7 @@ class _Render:
             gap_text = explain.distance(kind, gap, unit) if gap is not None else None
             sentence = explain.comparison(op, label, shown, limit, outcome, gap_text)
         leaf = Leaf(
-            self.path,
+            render_path(self.path),
             op,
             name,
             label,

@@ -42,10 +42,26 @@ class SpecError(MatcherError, ValueError):
         super().__init__(f"{where}{path}: {reason}")
 
 
+def render_path(path) -> str:
+    """A rule path as text (``and[2].>=[0]``). The evaluators pass paths as ``(parent, piece)`` pairs, built
+    for nothing on every node, and render one only for an error or an explanation."""
+    if isinstance(path, str):
+        return path
+    pieces = []
+    while isinstance(path, tuple):
+        path, piece = path
+        pieces.append(piece)
+    out = path or ""
+    for piece in reversed(pieces):
+        out = f"{out}[{piece}]" if isinstance(piece, int) else (f"{out}.{piece}" if out else piece)
+    return out
+
+
 class RuleError(MatcherError, ValueError):
     """A rule that cannot be evaluated: ``path`` inside the rule and a Chinese reason."""
 
-    def __init__(self, path: str, reason: str):
+    def __init__(self, path, reason: str):
+        path = render_path(path)
         self.path = path
         self.reason = reason
         super().__init__(f"规则 {path}: {reason}")

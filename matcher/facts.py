@@ -45,9 +45,10 @@ def pick(
     return {name: found for name, (_, found) in best.items()}
 
 
-def pick_frame(frame, as_of: dt.date | None = None, verified_only: bool = False):
+def pick_frame(frame, as_of: dt.date | str | None = None, verified_only: bool = False):
     """:func:`pick` for many enterprises at once: ``frame`` has columns enterprise_id, field, value,
-    source, as_of, recorded_at, row_id; returns the rows that count, one per (enterprise, field)."""
+    source, as_of, recorded_at, row_id; returns the rows that count, one per (enterprise, field).
+    Dates and times may be values or ISO text (then ``as_of`` is ISO text too): they order alike."""
     import pandas as pd
 
     rows = frame

@@ -275,24 +275,24 @@ class JsonLogic:
         if depth > MAX_DEPTH:
             raise RuleError(path or "(规则)", f"规则嵌套超过 {MAX_DEPTH} 层")
         if isinstance(rule, list):
-            return [self.apply(r, data, f"{path}[{i}]", depth + 1) for i, r in enumerate(rule)]
+            return [self.apply(r, data, (path, i), depth + 1) for i, r in enumerate(rule)]
         if not is_logic(rule):
             return rule
         ((op, values),) = rule.items()
-        here = f"{path}.{op}" if path else op
+        here = (path, op)
         if not isinstance(values, list):
             values = [values]
         if op == "var":
             return self.var(data, [self.apply(v, data, here, depth + 1) for v in values], here)
         if op in ("missing", "missing_some"):
-            args = [self.apply(v, data, f"{here}[{i}]", depth + 1) for i, v in enumerate(values)]
+            args = [self.apply(v, data, (here, i), depth + 1) for i, v in enumerate(values)]
             return self.missing(data, args, here) if op == "missing" else self.missing_some(data, args, here)
         if op in self.controls:
             return getattr(self, "op_" + METHODS.get(op, op))(values, data, here, depth)
         if op not in self.operators:
             raise RuleError(here, f"未知运算符 {op!r}")
         fn = self.operators[op]
-        args = [self.apply(v, data, f"{here}[{i}]", depth + 1) for i, v in enumerate(values)]
+        args = [self.apply(v, data, (here, i), depth + 1) for i, v in enumerate(values)]
         return self.call(op, fn, args, here)
 
     def call(self, op, fn, args, path):
@@ -337,15 +337,15 @@ class JsonLogic:
     def op_if(self, values, data, path, depth):
         i = 0
         while i < len(values) - 1:
-            if truthy(self.apply(values[i], data, f"{path}[{i}]", depth + 1)):
-                return self.apply(values[i + 1], data, f"{path}[{i + 1}]", depth + 1)
+            if truthy(self.apply(values[i], data, (path, i), depth + 1)):
+                return self.apply(values[i + 1], data, (path, i + 1), depth + 1)
             i += 2
-        return self.apply(values[i], data, f"{path}[{i}]", depth + 1) if i == len(values) - 1 else None
+        return self.apply(values[i], data, (path, i), depth + 1) if i == len(values) - 1 else None
 
     def op_and(self, values, data, path, depth):
         current = None
         for i, v in enumerate(values):
-            current = self.apply(v, data, f"{path}[{i}]", depth + 1)
+            current = self.apply(v, data, (path, i), depth + 1)
             if not truthy(current):
                 return current
         return current
@@ -353,42 +353,42 @@ class JsonLogic:
     def op_or(self, values, data, path, depth):
         current = None
         for i, v in enumerate(values):
-            current = self.apply(v, data, f"{path}[{i}]", depth + 1)
+            current = self.apply(v, data, (path, i), depth + 1)
             if truthy(current):
                 return current
         return current
 
     def _scope(self, values, data, path, depth):
-        scoped = self.apply(values[0], data, f"{path}[0]", depth + 1) if values else None
+        scoped = self.apply(values[0], data, (path, 0), depth + 1) if values else None
         return scoped if isinstance(scoped, list) else None
 
     def op_filter(self, values, data, path, depth):
         items = self._scope(values, data, path, depth)
         if items is None:
             return []
-        return [x for x in items if truthy(self.apply(values[1], x, f"{path}[1]", depth + 1))]
+        return [x for x in items if truthy(self.apply(values[1], x, (path, 1), depth + 1))]
 
     def op_map(self, values, data, path, depth):
         items = self._scope(values, data, path, depth)
         if items is None:
             return []
-        return [self.apply(values[1], x, f"{path}[1]", depth + 1) for x in items]
+        return [self.apply(values[1], x, (path, 1), depth + 1) for x in items]
 
     def op_reduce(self, values, data, path, depth):
         items = self._scope(values, data, path, depth)
-        initial = self.apply(values[2], data, f"{path}[2]", depth + 1) if len(values) > 2 else None
+        initial = self.apply(values[2], data, (path, 2), depth + 1) if len(values) > 2 else None
         if items is None:
             return initial
         acc = initial
         for x in items:
-            acc = self.apply(values[1], {"current": x, "accumulator": acc}, f"{path}[1]", depth + 1)
+            acc = self.apply(values[1], {"current": x, "accumulator": acc}, (path, 1), depth + 1)
         return acc
 
     def op_all(self, values, data, path, depth):
         items = self._scope(values, data, path, depth)
         if not items:
             return False
-        return all(truthy(self.apply(values[1], x, f"{path}[1]", depth + 1)) for x in items)
+        return all(truthy(self.apply(values[1], x, (path, 1), depth + 1)) for x in items)
 
     def op_none(self, values, data, path, depth):
         return len(self.op_filter(values, data, path, depth)) == 0
@@ -410,7 +410,7 @@ def check_size(rule) -> None:
         if isinstance(node, dict):
             stack.extend((v, depth + 1, f"{path}.{k}" if path else k) for k, v in node.items())
         elif isinstance(node, list):
-            stack.extend((v, depth + 1, f"{path}[{i}]") for i, v in enumerate(node))
+            stack.extend((v, depth + 1, (path, i)) for i, v in enumerate(node))
 
 
 _DEFAULT = JsonLogic()

@@ -209,3 +209,25 @@ def test_a_sweep_and_32_concurrent_applications_across_one_group_pay_one(engine,
         assert s.scalar(select(Enterprise.id).where(Enterprise.uscc == firm)) is not None
     budgets_add_up(engine)
     every_decision_row_is_audited(engine)
+
+
+def test_a_sweeps_rows_keep_their_facts_and_explain_themselves_when_read(engine, tmp_path):
+    import json
+
+    from matcher.decision import Decision
+    from service.ledger.facts import explanation
+    from service.store.models import Decision as Row
+
+    rd = {">=": [{"var": "rd_expense"}, "1000000"]}
+    formula = {"*": [{"-": [{"var": "rd_expense"}, {"var": "rd_expense_prev"}]}, "0.1"]}
+    publish(engine, tmp_path / "p", [measure("auto-rd", "automatic", formula, "9000000.00", conditions=rd)])
+    add_enterprise(engine, 1, {"rd_expense": "8000000.00", "rd_expense_prev": "5000000.00"})
+    run_sweep(engine)
+    with session_scope(engine) as s:
+        (row,) = s.scalars(select(Row)).all()
+        assert row.settlement == "paid" and row.trace == [] and row.facts["rd_expense"] == "8000000.00"
+        d = explanation(s, row)
+    assert d.outcome == "eligible" and d.amount == row.amount == D("300000.00")
+    assert "上年度研发费用 800万元，达到要求的 100万元" in [leaf.sentence for leaf in d.trace]
+    assert d.steps[0].sentence == "（上年度研发费用 800万元 − 前年度研发费用 500万元）× 10% = 30万元"
+    assert Decision.from_json(json.loads(json.dumps(d.to_json()))) == d

@@ -116,9 +116,9 @@ VALUES (%(a_id)s, %(a_enterprise_id)s, %(a_policy_version_id)s, %(a_declared)s::
 """
 _DECISION_COLUMNS = (
     "id application_id enterprise_id policy_version_id outcome amount trace missing as_of decided_at settlement reason"
-    " steps"
+    " steps facts"
 ).split()
-_JSON_COLUMNS = ("trace", "missing", "steps")
+_JSON_COLUMNS = ("trace", "missing", "steps", "facts")
 _RESERVE_AND_PAY = """
 WITH reserved AS (
     UPDATE budgets SET reserved = reserved + %(amount)s

@@ -21,6 +21,7 @@ ledger again and asks :mod:`matcher.settlement` for a new plan (see :func:`settl
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ class Target:
     uscc: str
     versions: dict  # slug -> VersionRef (id, policy_id, version)
     application_id: int | None = None
+    facts: dict | None = None  # the facts decided on, as stored text: kept on rows not explained yet (a sweep's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,22 +129,6 @@ _RESTORE = (
     .where(_b.policy_id == bindparam("b_policy"))
     .values(paid=_b.paid - bindparam("b_amount", type_=Money()))
 )
-_PAYOUT_COLUMNS = [
-    "policy_id",
-    "enterprise_id",
-    "period",
-    "seq",
-    "amount",
-    "clawed",
-    "status",
-    "decision_id",
-    "batch_id",
-    "created_at",
-    "updated_at",
-]
-_NEW_PAYOUT = insert_or_skip(
-    Payout.__table__, _PAYOUT_COLUMNS, conflict=["policy_id", "enterprise_id", "period", "seq"], returning="id"
-)
 _NEW_CLAIM = insert_or_skip(
     GroupClaim.__table__,
     ["enterprise_id", "exclusive_group", "period", "paid", "best", "best_policy_id", "updated_at"],
@@ -184,6 +170,7 @@ def decision_values(target: Target, outcome, now: dt.datetime) -> dict:
         "settlement": outcome.settlement,
         "reason": outcome.reason or None,
         "steps": [s.to_json() for s in d.steps],
+        "facts": target.facts if not d.trace else None,
     }
 
 
@@ -215,27 +202,38 @@ def execute(
     for policy_id, amount in sorted(reserve.items()):
         if conn.execute(_RESERVE, {"b_policy": policy_id, "b_amount": amount}).rowcount != 1:
             raise Stale(f"预算已变化：政策 {policy_id}")
-    payout_ids: dict[tuple[int, str, int], int] = {}
-    entries = []
+    payouts, where = [], []
     for k, (target, p) in enumerate(plans):
         for g in p.grants:
-            values = {
-                "policy_id": target.versions[g.policy_id].policy_id,
-                "enterprise_id": target.enterprise_id,
-                "period": g.period,
-                "seq": g.seq,
-                "amount": g.amount,
-                "clawed": ZERO,
-                "status": g.status,
-                "decision_id": decision_ids.get((k, g.policy_id)),
-                "batch_id": batch_ids.get(g.policy_id) if g.status == "held" else None,
-                "created_at": now,
-                "updated_at": now,
-            }
-            new = conn.execute(_NEW_PAYOUT, values).scalar()
-            if new is None:  # a concurrent writer paid it first
-                raise Stale(f"已有兑现：{g.policy_id}")
-            payout_ids[(k, g.policy_id, g.seq)] = new
+            payouts.append(
+                {
+                    "policy_id": target.versions[g.policy_id].policy_id,
+                    "enterprise_id": target.enterprise_id,
+                    "period": g.period,
+                    "seq": g.seq,
+                    "amount": g.amount,
+                    "clawed": ZERO,
+                    "status": g.status,
+                    "decision_id": decision_ids.get((k, g.policy_id)),
+                    "batch_id": batch_ids.get(g.policy_id) if g.status == "held" else None,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            where.append((k, g.policy_id))
+    payout_ids: dict[tuple[int, str], int] = {}
+    if payouts:  # one multi-row statement; a row a concurrent writer inserted first is skipped, and is missing
+        made = {
+            (r.policy_id, r.enterprise_id, r.period, r.seq): r.id
+            for r in conn.execute(_new_payouts(conn.dialect.name), payouts)
+        }
+        for (k, slug), row in zip(where, payouts):
+            new = made.get((row["policy_id"], row["enterprise_id"], row["period"], row["seq"]))
+            if new is None:
+                raise Stale(f"已有兑现：{slug}")
+            payout_ids[(k, slug)] = new
+    entries = []
+    for target, p in plans:
         if p.claim is not None:
             _move_claim(conn, target, p.claim, now)
         for c in p.clawbacks:
@@ -244,7 +242,7 @@ def execute(
     for k, (target, p) in enumerate(plans):
         written = {}
         for o in p.outcomes:
-            payout_id = next((v for (kk, slug, _), v in payout_ids.items() if kk == k and slug == o.policy_id), None)
+            payout_id = payout_ids.get((k, o.policy_id))
             decision_id = decision_ids.get((k, o.policy_id))
             written[o.policy_id] = Written(decision_id, payout_id or o.payout_id)
             if o.record:
@@ -255,6 +253,20 @@ def execute(
 
 
 _NEW_DECISIONS = insert(DecisionRow.__table__).returning(DecisionRow.__table__.c.id, sort_by_parameter_order=True)
+
+
+@functools.cache
+def _new_payouts(dialect: str):
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING`` the key and id, for many rows in one statement (built once)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert_ = (postgresql if dialect == "postgresql" else sqlite).insert
+    table = Payout.__table__
+    return (
+        insert_(table)
+        .on_conflict_do_nothing(index_elements=["policy_id", "enterprise_id", "period", "seq"])
+        .returning(table.c.policy_id, table.c.enterprise_id, table.c.period, table.c.seq, table.c.id)
+    )
 
 
 def _move_claim(conn, target: Target, claim, now) -> None:

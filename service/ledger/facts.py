@@ -182,3 +182,24 @@ def replay(session: Session, decision_id: int) -> Decision:
     enterprise = session.get(Enterprise, row.enterprise_id)
     facts, sources = facts_as_of(session, enterprise, row.as_of)
     return decide(spec_of(pv), facts, row.as_of, sources)
+
+
+def explanation(session: Session, row: DecisionRow) -> Decision:
+    """The decision a row records, with its explanation. An application's row keeps it rendered; a sweep's
+    row keeps the verified facts it was decided on, and the explanation is rendered from them here by the
+    same pure function (the same version, the same facts, the same date: the same decision)."""
+    if row.trace or not row.facts:
+        return Decision.from_json(
+            {
+                "policy_id": session.get(PolicyVersion, row.policy_version_id).spec["id"],
+                "outcome": "eligible" if row.outcome == "refused" else row.outcome,
+                "amount": f"{row.amount:.2f}" if row.amount is not None else None,
+                "missing": row.missing or [],
+                "as_of": row.as_of.isoformat(),
+                "trace": row.trace or [],
+                "steps": row.steps or [],
+            }
+        )
+    facts = {name: catalog.load_value(name, text) for name, text in row.facts.items()}
+    sources = {name: catalog.FIELDS[name].source for name in facts}
+    return decide(spec_of(session.get(PolicyVersion, row.policy_version_id)), facts, row.as_of, sources)

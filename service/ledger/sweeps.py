@@ -2,12 +2,13 @@
 
 Only verified facts count (税务, 社保, 市场监管, …): money never moves on a declaration in
 a sweep. Each measure's conditions are evaluated over the whole register at once
-(:func:`matcher.columnar.sweep`); every enterprise that qualifies for some measure is then
-decided exactly, with its explanation (:func:`matcher.settlement.decide_unit`), and
-settled by the same planner as an application (:func:`matcher.settlement.plan`), in
-write transactions of :data:`BATCH` enterprises. Measures of one exclusive group are
-weighed together, so the best is paid and the others say which measure won; a measure's
-supplements (配套) are decided and paid with it.
+(:func:`matcher.columnar.sweep`, whose answers are the scalar engine's); every enterprise
+that qualifies for some measure is settled by the same planner as an application
+(:func:`matcher.settlement.plan`), in write transactions of :data:`BATCH` enterprises.
+Its decision rows keep the verified facts they were decided on; their explanation is
+rendered from them when read (:func:`service.ledger.facts.explanation`). Measures of one
+exclusive group are weighed together, so the best is paid and the others say which
+measure won; a measure's supplements (配套) are decided and paid with it.
 
 Because the ledger holds one grant per (measure, enterprise, period), a sweep killed at
 any point and run again pays every eligible enterprise exactly once, and a re-sweep
@@ -41,7 +42,7 @@ from service.ledger.executor import Target, read_ledgers, settle
 from service.ledger.facts import VersionRef, spec_of
 from service.settings import settings
 from service.store import session_scope, write_scope
-from service.store.models import Enterprise, FieldValue, Payout, PayoutBatch, Policy, PolicyVersion
+from service.store.models import Enterprise, Payout, PayoutBatch, Policy, PolicyVersion
 
 BATCH = 1000
 THRESHOLD_ENV = "ZHIDA_APPROVAL_THRESHOLD"
@@ -135,14 +136,16 @@ def verified_table(engine, as_of: dt.date) -> tuple[Table, list[int]]:
                 Enterprise.id, Enterprise.uscc, Enterprise.region, Enterprise.industry, Enterprise.established_on
             ).order_by(Enterprise.id)
         ).all()
-        fv = FieldValue.__table__.c
+        # plain driver rows: dates and times as the store keeps them, compared as ISO text (they order alike)
         facts = pd.DataFrame(
-            conn.execute(
-                select(fv.enterprise_id, fv.field, fv.value, fv.source, fv.as_of, fv.recorded_at, fv.id)
-            ).all(),
+            conn.exec_driver_sql(
+                "SELECT enterprise_id, field, value, source, as_of, recorded_at, id FROM field_values"
+            ).fetchall(),
             columns=["enterprise_id", "field", "value", "source", "as_of", "recorded_at", "row_id"],
         )
-    current = pick_frame(facts, as_of, verified_only=True)
+    facts["as_of"] = facts["as_of"].astype(str)
+    facts["recorded_at"] = facts["recorded_at"].astype(str)
+    current = pick_frame(facts, as_of.isoformat(), verified_only=True)
     wide = current.pivot(index="enterprise_id", columns="field", values="value")
     frame = pd.DataFrame(index=[e.id for e in ents])
     for f in catalog.FACT_FIELDS:
@@ -230,11 +233,9 @@ def _settle_lot(
         hold = _needs_approval(engine, lot, members, sweeps, rows, ids, flags, period, threshold)
     for start in range(0, len(rows), BATCH):
         chunk = [int(i) for i in rows[start : start + BATCH]]
-        decided = {}
-        for i in chunk:
-            facts = table.facts(i)
-            sources = {name: catalog.FIELDS[name].source for name in facts}  # verified: each field's own source
-            decided[i] = (facts, [(u, _decide(u, sweeps[u.root.id], i, facts, sources, as_of)) for u in lot])
+        decided = {
+            i: (_listing(flags, i), [(u, _decide(u, sweeps[u.root.id], table, i, as_of)) for u in lot]) for i in chunk
+        }
         with (session_scope if dry_run else write_scope)(engine) as s:
             batches = {}
             for u in lot:
@@ -256,7 +257,7 @@ def _settle_lot(
                     ledger = ledgers[ids[i]]
                     ledger = type(ledger)(ledger.paid, ledger.claims, remaining)
                     how = {"sweep": True}
-                    target = Target(ids[i], usccs[ids[i]], members)
+                    target = Target(ids[i], usccs[ids[i]], members, facts=table.cells(i))
                     if len(group_units) > 1:
                         plans = []
                         for u, ds in sorted(group_units, key=_best_first):
@@ -282,12 +283,23 @@ def _settle_lot(
         say("、".join(u.root.id for u in lot), min(start + BATCH, len(rows)), len(rows))
 
 
-def _decide(unit: Unit, result, i: int, facts: dict, sources: dict, as_of: dt.date):
-    """A unit's decisions for row ``i``: exactly and explained where the root qualifies (it may be paid and
-    recorded), else the column-wise decision of the root, which a sweep does not record."""
-    if result.outcome[i] == TRUE:
-        return decide_unit(unit, facts, as_of, sources)
-    return decide_unit(unit, facts, as_of, sources, root=result.decision(i))
+def _listing(flags, i: int) -> dict:
+    """What a refusal reads: the verified credit flags of row ``i``."""
+    return {name: bool(values[i]) for name, values in flags.items()}
+
+
+def _sources(facts: dict) -> dict:
+    return {name: catalog.FIELDS[name].source for name in facts}  # verified: each field's own source
+
+
+def _decide(unit: Unit, result, table, i: int, as_of: dt.date):
+    """A unit's decisions for row ``i``, to plan on: the root's column-wise decision (the scalar one, without
+    its explanation); a qualifying root's supplements are decided exactly with its amount."""
+    root = result.decision(i)
+    if unit.supplements and root.outcome == "eligible":
+        facts = table.facts(i)
+        return decide_unit(unit, facts, as_of, _sources(facts), root=root)
+    return decide_unit(unit, {}, as_of, None, root=root)
 
 
 def _best_first(unit_decisions):

@@ -172,6 +172,7 @@ class Decision(Base):
     settlement: Mapped[str | None] = mapped_column(String(20))  # paid, already_paid, outranked, … (matcher.settlement)
     reason: Mapped[str | None] = mapped_column(Text)
     steps: Mapped[list | None] = mapped_column(JSON)  # how the amount was reached (matcher.decision.Step)
+    facts: Mapped[dict | None] = mapped_column(JSON)  # a sweep's row: the facts decided on (explained when read)
 
 
 class Budget(Base):

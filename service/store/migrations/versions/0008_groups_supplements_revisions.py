@@ -7,7 +7,8 @@
 - clawbacks: several per payout (each revision takes back the excess); kind says why.
 - policy_versions: exclusive_group and supplement_of, so a measure's group and supplements are found
   without reading every spec.
-- decisions: settlement (paid, already_paid, outranked, …), its reason and the amount's steps, beside the rules' outcome.
+- decisions: settlement (paid, already_paid, outranked, …), its reason and the amount's steps, beside the rules' outcome;
+  a sweep's rows keep the facts they were decided on, their explanation rendered when read.
 
 Revision ID: 0008
 Revises: 0007
@@ -77,10 +78,12 @@ def upgrade() -> None:
         batch.add_column(sa.Column("settlement", sa.String(length=20), nullable=True))
         batch.add_column(sa.Column("reason", sa.Text(), nullable=True))
         batch.add_column(sa.Column("steps", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("facts", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("decisions") as batch:
+        batch.drop_column("facts")
         batch.drop_column("steps")
         batch.drop_column("reason")
         batch.drop_column("settlement")

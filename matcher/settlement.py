@@ -52,6 +52,7 @@ LABELS = {
     "not_eligible": "不符合条件",
     "undetermined": "信息不足，请补充申报",
     "outranked": "符合条件，但同组政策就高不重复，已按较高者兑现",
+    "nothing_due": "符合条件，应得金额为零",
     "parent_unpaid": "配套政策随上级政策兑现，上级政策未兑现",
     "pending_review": "初审符合，已转人工审核",
     "topped_up": "复核：应得金额增加，补发差额",
@@ -344,6 +345,9 @@ def plan(
                 m.id, d, "parent_unpaid", None, f"上级政策 {root.id} 未兑现（{why}），配套随之不予兑现"
             )
             continue
+        if d.amount == 0:  # the rules give nothing: nothing to pay, nothing for a group to weigh
+            outcomes[m.id] = Outcome(m.id, d, "nothing_due", ZERO, "应得金额为零，无需兑现")
+            continue
         give = d.amount if room is None else min(d.amount, room)
         if give <= 0:
             outcomes[m.id] = _outranked(m, d, claim, unit.group)
@@ -389,25 +393,6 @@ def _outranked(m: PolicySpec, d: Decision, claim: Claim | None, group: str) -> O
     due = explain.money(d.amount)
     reason = f"就高不重复：同组（{group}）已按 {winner} 兑现 {paid}，不低于本项应得的 {due}，本项不再兑现"
     return Outcome(m.id, d, "outranked", None, reason, winner=winner)
-
-
-def plan_group(
-    group_units: list[tuple[Unit, tuple[Decision, ...]]],
-    facts: dict,
-    ledger: Ledger,
-    as_of: dt.date,
-    today: dt.date,
-    **how,
-) -> list[Plan]:
-    """Units of one exclusive group decided together (a sweep): the best entitlement is paid first,
-    so the others are outranked rather than topped up. Ties go to the measure id first in order."""
-    order = sorted(group_units, key=lambda ud: (-entitlement(ud[1]), ud[0].root.id))
-    plans = []
-    for unit, decisions in order:
-        p = plan(unit, decisions, facts, ledger, as_of, today, **how)
-        plans.append(p)
-        ledger = after(ledger, p)
-    return plans
 
 
 def after(ledger: Ledger, p: Plan) -> Ledger:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 
 def _pad_automatic(folder: Path, wanted: int) -> None:
-    """Clone the city's automatic policies (new ids, own budgets) until there are ``wanted``."""
+    """Clone the city's automatic policies (new ids, own budgets, no exclusive group) until there are ``wanted``."""
     import yaml
 
     automatic = [
@@ -31,6 +31,7 @@ def _pad_automatic(folder: Path, wanted: int) -> None:
         source = automatic[k % len(automatic)]
         data = yaml.safe_load(source.read_text(encoding="utf-8"))
         data["id"] = f"{data['id']}-b{k}"
+        data.pop("exclusive_group", None)  # a clone is a measure of its own, not a rival of the original
         (folder / f"{data['id']}.yaml").write_text(
             yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8"
         )

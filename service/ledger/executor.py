@@ -32,7 +32,6 @@ from sqlalchemy.orm import Session
 
 from matcher.settlement import AUDIT_ACTIONS, Claim, Ledger, Paid, Part, Plan
 from service import audit
-from service.store import insert_or_skip
 from service.store.models import Budget, GroupClaim, Payout, Policy
 from service.store.models import Clawback as ClawbackRow
 from service.store.models import Decision as DecisionRow
@@ -128,12 +127,6 @@ _RESTORE = (
     update(Budget.__table__)
     .where(_b.policy_id == bindparam("b_policy"))
     .values(paid=_b.paid - bindparam("b_amount", type_=Money()))
-)
-_NEW_CLAIM = insert_or_skip(
-    GroupClaim.__table__,
-    ["enterprise_id", "exclusive_group", "period", "paid", "best", "best_policy_id", "updated_at"],
-    conflict=["enterprise_id", "exclusive_group", "period"],
-    returning="enterprise_id",
 )
 _MOVE_CLAIM = (
     update(GroupClaim.__table__)
@@ -232,10 +225,9 @@ def execute(
             if new is None:
                 raise Stale(f"已有兑现：{slug}")
             payout_ids[(k, slug)] = new
+    _move_claims(conn, [(target, p.claim) for target, p in plans if p.claim is not None], now)
     entries = []
     for target, p in plans:
-        if p.claim is not None:
-            _move_claim(conn, target, p.claim, now)
         for c in p.clawbacks:
             entries.append(_claw(conn, target, c, actor, clawback_kind, now))
     out: list[dict[str, Written]] = []
@@ -269,25 +261,29 @@ def _new_payouts(dialect: str):
     )
 
 
-def _move_claim(conn, target: Target, claim, now) -> None:
-    best_policy = target.versions[claim.best_policy].policy_id if claim.best_policy in target.versions else None
-    if best_policy is None:
-        best_policy = conn.execute(select(Policy.id).where(Policy.slug == claim.best_policy)).scalar_one()
-    if claim.expected is None:
-        values = {
-            "enterprise_id": target.enterprise_id,
-            "exclusive_group": claim.group,
-            "period": claim.period,
-            "paid": claim.paid,
-            "best": claim.best,
-            "best_policy_id": best_policy,
-            "updated_at": now,
-        }
-        moved = conn.execute(_NEW_CLAIM, values).first() is not None
-    else:
-        moved = (
-            conn.execute(
-                _MOVE_CLAIM,
+def _move_claims(conn, claims: list[tuple[Target, object]], now) -> None:
+    """Each group's account moved as its plan says: new accounts in one multi-row insert, then each existing
+    one by compare-and-set from the paid amount its plan saw (in plan order, so a batch's chain holds)."""
+    if not claims:
+        return
+    new, moves = [], []
+    for target, claim in claims:
+        ref = target.versions.get(claim.best_policy)
+        best_policy = ref.policy_id if ref is not None else _policy_id(conn, claim.best_policy)
+        if claim.expected is None:
+            new.append(
+                {
+                    "enterprise_id": target.enterprise_id,
+                    "exclusive_group": claim.group,
+                    "period": claim.period,
+                    "paid": claim.paid,
+                    "best": claim.best,
+                    "best_policy_id": best_policy,
+                    "updated_at": now,
+                }
+            )
+        else:
+            moves.append(
                 {
                     "c_enterprise": target.enterprise_id,
                     "c_group": claim.group,
@@ -297,12 +293,33 @@ def _move_claim(conn, target: Target, claim, now) -> None:
                     "c_best": claim.best,
                     "c_best_policy": best_policy,
                     "c_now": now,
-                },
-            ).rowcount
-            == 1
-        )
-    if not moved:
-        raise Stale(f"同组兑现已变化：{claim.group}")
+                }
+            )
+    if new:
+        made = {tuple(r) for r in conn.execute(_new_claims(conn.dialect.name), new)}
+        if len(made) != len(new):  # a concurrent writer opened one of these accounts first
+            raise Stale("同组兑现已变化")
+    for values in moves:
+        if conn.execute(_MOVE_CLAIM, values).rowcount != 1:
+            raise Stale(f"同组兑现已变化：{values['c_group']}")
+
+
+def _policy_id(conn, slug: str) -> int:
+    return conn.execute(select(Policy.id).where(Policy.slug == slug)).scalar_one()
+
+
+@functools.cache
+def _new_claims(dialect: str):
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING`` the accounts' keys, for many rows in one statement."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    table = GroupClaim.__table__
+    return (
+        (postgresql if dialect == "postgresql" else sqlite)
+        .insert(table)
+        .on_conflict_do_nothing(index_elements=["enterprise_id", "exclusive_group", "period"])
+        .returning(table.c.enterprise_id, table.c.exclusive_group, table.c.period)
+    )
 
 
 _NEW_CLAWBACK = insert(ClawbackRow.__table__).returning(ClawbackRow.__table__.c.id)

@@ -33,6 +33,7 @@ from matcher.errors import MatcherError, RuleError, render_path
 from matcher.jsonlogic import OPERATORS, JsonLogic, is_logic
 from matcher.registry import DERIVED, OperatorError
 from matcher.registry import OPERATORS as DOMAIN_OPERATORS
+from matcher.registry import as_date as registry_date
 
 UNKNOWN = type("Unknown", (), {"__repr__": lambda self: "UNKNOWN", "__bool__": lambda self: False})()
 COMPARISONS = {">", ">=", "<", "<=", "==", "!=", "===", "!=="}
@@ -130,17 +131,11 @@ def dec(x, path: str) -> Decimal:
     raise RuleError(path, f"需要数字，实际为 {x!r}")
 
 
-def as_date(x, path: str) -> dt.date:
-    if isinstance(x, dt.datetime):
-        return x.date()
-    if isinstance(x, dt.date):
-        return x
-    if isinstance(x, str):
-        try:
-            return dt.date.fromisoformat(x)
-        except ValueError:
-            pass
-    raise RuleError(path, f"需要日期 YYYY-MM-DD，实际为 {x!r}")
+def as_date(x, path) -> dt.date:
+    try:
+        return registry_date(x)
+    except OperatorError as e:
+        raise RuleError(path, str(e)) from None
 
 
 # -- values that remember where they come from ----------------------------------------------

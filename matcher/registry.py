@@ -195,7 +195,8 @@ class Operator:
     explain: Callable[[str, str, object, bool], str] | None = None
 
 
-def _as_date(x) -> dt.date:
+def as_date(x) -> dt.date:
+    """A date, or ISO text of one (``OperatorError`` otherwise)."""
     if isinstance(x, dt.datetime):
         return x.date()
     if isinstance(x, dt.date):
@@ -265,8 +266,8 @@ def _qualification_vector(values, literal):
 
 
 def _years_since(args, as_of):
-    end = _as_date(args[1]) if len(args) == 2 else as_of
-    return Decimal(years_between(_as_date(args[0]), end))
+    end = as_date(args[1]) if len(args) == 2 else as_of
+    return Decimal(years_between(as_date(args[0]), end))
 
 
 def _region_sentence(label, shown, literal, outcome):
@@ -320,7 +321,7 @@ OPERATORS: dict[str, Operator] = {
             "before",
             (2, 2),
             "bool",
-            lambda args, as_of: _as_date(args[0]) < _as_date(args[1]),
+            lambda args, as_of: as_date(args[0]) < as_date(args[1]),
             first="date",
             explain=lambda label, shown, literal, ok: f"{label} {shown}，{'早于' if ok else '不早于'} {literal}",
         ),
@@ -328,7 +329,7 @@ OPERATORS: dict[str, Operator] = {
             "after",
             (2, 2),
             "bool",
-            lambda args, as_of: _as_date(args[0]) > _as_date(args[1]),
+            lambda args, as_of: as_date(args[0]) > as_date(args[1]),
             first="date",
             explain=lambda label, shown, literal, ok: f"{label} {shown}，{'晚于' if ok else '不晚于'} {literal}",
         ),

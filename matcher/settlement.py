@@ -336,7 +336,9 @@ def plan(
         seen = claim.paid if claim is not None else ZERO
         room = max(ZERO, entitlement(decisions) - seen)
     remaining = dict(ledger.remaining) if ledger.remaining is not None else None
-    parent_paid = root.id in ledger.paid and ledger.paid[root.id].status != "cancelled"
+    # a parent's payout counts once it is paid or on its way: not cancelled, and not still held for an officer's
+    # approval (a supplement joins its parent's batch when they are planned together, below)
+    parent_paid = root.id in ledger.paid and ledger.paid[root.id].status not in ("cancelled", "held")
     for m in open_members:
         d = by_id[m.id]
         if m is not root and not parent_paid:
@@ -455,8 +457,8 @@ def plan_revision(
     for _, decisions in group_units:
         for d in decisions:
             paid = ledger.paid.get(d.policy_id)
-            if paid is None:
-                continue  # never paid: a revision changes payouts, a new payout is a sweep's or an application's
+            if paid is None or paid.status == "cancelled":
+                continue  # never paid, or its payout was cancelled (final): a revision changes what was paid
             diff = targets[d.policy_id] - paid.net
             if diff > 0:
                 if listed is not None:

@@ -137,3 +137,19 @@ def every_decision_row_is_audited(engine) -> None:
         rows = set(s.scalars(select(DecisionRow.id)))
         audited = {r.payload.get("decision") for r in s.scalars(select(AuditRecord))}
     assert rows <= audited, sorted(rows - audited)[:10]
+
+
+def empty_postgres(url: str):
+    """The PostgreSQL database at ``url`` migrated and emptied (a state machine's fresh start, fast: TRUNCATE,
+    which is the owner's, never the application's — docs/store.md). Returns its engine."""
+    from service.store import make_engine, upgrade
+    from service.store.models import Base
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        migrated = conn.exec_driver_sql("SELECT to_regclass('public.audit_log')").scalar() is not None
+    if not migrated:
+        upgrade(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"TRUNCATE {', '.join(Base.metadata.tables)} RESTART IDENTITY CASCADE")
+    return engine

@@ -5,9 +5,9 @@ from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
+from ledger_world import budgets_add_up
 from sqlalchemy import func, select
 
-from service import audit
 from service.app import create_app
 from service.cli import main
 from service.errors import BadRequest, Conflict, NotFound
@@ -19,7 +19,7 @@ from service.ledger.batches import decide, list_batches
 from service.ledger.disbursement import reconcile, send
 from service.ledger.sweeps import resolve_threshold, run_sweep
 from service.store import session_scope
-from service.store.models import AuditRecord, Budget, Enterprise, FieldValue, Payout, PayoutBatch
+from service.store.models import AuditRecord, Enterprise, FieldValue, Payout, PayoutBatch
 
 DAY = dt.date(2026, 6, 30)
 
@@ -34,23 +34,6 @@ def loaded(engine, small_world):
     return engine, big
 
 
-def _budget_consistent(engine):
-    """Reserved = held + decided + sent + failed; paid = confirmed; cancelled count nowhere."""
-    with session_scope(engine) as s:
-        for b in s.scalars(select(Budget)):
-            by_status = dict(
-                s.execute(
-                    select(Payout.status, func.sum(Payout.amount))
-                    .where(Payout.policy_id == b.policy_id)
-                    .group_by(Payout.status)
-                ).all()
-            )
-            open_ = sum((Decimal(by_status.get(k) or 0) for k in ("held", "decided", "sent", "failed")), Decimal(0))
-            assert b.reserved == open_ and b.paid == Decimal(by_status.get("confirmed") or 0)
-            assert b.total - b.reserved - b.paid >= 0
-        assert audit.verify(s) is None
-
-
 def test_a_sweep_over_the_threshold_holds_its_payouts_until_approved(loaded):
     engine, big = loaded
     threshold = (big.money / 2).quantize(Decimal("0.01"))
@@ -62,14 +45,14 @@ def test_a_sweep_over_the_threshold_holds_its_payouts_until_approved(loaded):
     assert waiting["by_status"] == {"held": r.outcomes["held"]}
     bank = SimulatedBank(seed=2)
     assert send(engine, bank).sent == 0 and bank.paid == {}  # no money moves while held
-    _budget_consistent(engine)
+    budgets_add_up(engine)
 
     approved = decide(engine, r.batch_id, True, "金额核对无误", "officer:王")
     assert approved["status"] == "approved" and approved["by_status"] == {"decided": r.outcomes["held"]}
     assert send(engine, bank).sent == r.outcomes["held"]
     reconcile(engine, bank)
     assert sum(bank.paid.values()) == r.held_money
-    _budget_consistent(engine)
+    budgets_add_up(engine)
     with pytest.raises(Conflict, match="已批准"):
         decide(engine, r.batch_id, False, "再驳回", "officer:王")
 
@@ -81,7 +64,7 @@ def test_a_rejected_batch_returns_its_reservation_and_is_not_paid_again(loaded):
         decide(engine, r.batch_id, False, "  ", "officer:李")
     out = decide(engine, r.batch_id, False, "名单需复核", "officer:李")
     assert out["status"] == "rejected" and out["by_status"] == {"cancelled": r.outcomes["held"]}
-    _budget_consistent(engine)
+    budgets_add_up(engine)
     again = run_sweep(engine, big.policy_id, DAY, approval_threshold=Decimal("0.00"))[0]
     assert again.outcomes["held"] == 0 and again.outcomes["paid"] == 0 and again.batch_id is None
     assert again.outcomes["already_paid"] == r.outcomes["held"]
@@ -122,7 +105,7 @@ def test_a_resumed_sweep_adds_to_the_open_batch(loaded, monkeypatch):
         assert statuses == {"held"}
         held = s.scalar(select(func.count(Payout.id)).where(Payout.status == "held"))
     assert held == big.outcomes["would_pay"] and rerun.batch_id == batches[0].id
-    _budget_consistent(engine)
+    budgets_add_up(engine)
 
 
 def test_threshold_setting_is_validated(monkeypatch):
@@ -175,7 +158,7 @@ def test_officers_approve_over_http_and_others_cannot(loaded, db_url, monkeypatc
     assert call("POST", url, "officer", {"action": "approve"}, idem="b2").status_code == 409
     mine = call("GET", "/api/payouts", "enterprise").json["items"]
     assert all(p["uscc"] == uscc for p in mine)
-    _budget_consistent(engine)
+    budgets_add_up(engine)
 
 
 def test_cli_holds_lists_and_approves(loaded, db_url, monkeypatch):
@@ -220,4 +203,4 @@ def test_approval_does_not_pay_an_enterprise_listed_since_the_sweep(loaded):
         assert s.get(Payout, victim.id).status == "cancelled"
         record = s.scalars(select(AuditRecord).where(AuditRecord.action == "batch.approved")).one()
         assert record.payload["cancelled_listed"] == [victim.id]
-    _budget_consistent(engine)
+    budgets_add_up(engine)

@@ -31,7 +31,14 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
-from ledger_world import add_enterprise, budgets_add_up, every_decision_row_is_audited, publish, set_fact
+from ledger_world import (
+    add_enterprise,
+    budgets_add_up,
+    empty_postgres,
+    every_decision_row_is_audited,
+    publish,
+    set_fact,
+)
 from policy_specs import measure
 from sqlalchemy import func, select
 
@@ -46,7 +53,7 @@ from service.ledger.clawbacks import revise
 from service.ledger.disbursement import reconcile, send
 from service.ledger.sweeps import run_sweep
 from service.store import make_engine, session_scope, upgrade, write_scope
-from service.store.models import Base, Enterprise, GroupClaim, Payout, PayoutBatch, Policy
+from service.store.models import Enterprise, GroupClaim, Payout, PayoutBatch, Policy
 
 PG_ENV = "ZHIDA_TEST_POSTGRES_URL"
 TODAY = dt.date.today()
@@ -268,20 +275,10 @@ class PostgresGroupMachine(GroupMachine):
 
     def fresh_database(self) -> str:
         url = os.environ[PG_ENV]
-        engine = make_engine(url)
-        if not _pg_ready:
-            with engine.begin() as conn:
-                conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
-                conn.exec_driver_sql("CREATE SCHEMA public")
-            engine.dispose()
-            upgrade(url)
-            _pg_ready.append(url)
-        with engine.begin() as conn:
-            conn.exec_driver_sql(f"TRUNCATE {', '.join(Base.metadata.tables)} RESTART IDENTITY CASCADE")
+        empty_postgres(url)
         return url
 
 
-_pg_ready: list[str] = []
 SETTINGS = {
     "stateful_step_count": 25,
     "deadline": None,

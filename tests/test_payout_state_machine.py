@@ -31,6 +31,7 @@ import yaml
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from ledger_world import empty_postgres
 from policy_specs import insured_employee_subsidy
 from sqlalchemy import func, select, text
 
@@ -48,7 +49,6 @@ from service.store import make_engine, session_scope, upgrade, write_scope
 from service.store.models import (
     Application,
     AuditRecord,
-    Base,
     Budget,
     Enterprise,
     FieldValue,
@@ -376,21 +376,9 @@ class PostgresPayoutMachine(PayoutMachine):
 
     def fresh_database(self) -> tuple[str, str]:
         url = os.environ[PG_ENV]
-        engine = make_engine(url)
-        if not _pg_ready:
-            with engine.begin() as conn:
-                conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
-                conn.exec_driver_sql("CREATE SCHEMA public")
-            engine.dispose()
-            upgrade(url)
-            _pg_ready.append(url)
-        with engine.begin() as conn:  # TRUNCATE is the owner's, never the application's (docs/store.md)
-            tables = ", ".join(t for t in Base.metadata.tables)
-            conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
-        return url, seed(engine, self.dir / "policies")
+        return url, seed(empty_postgres(url), self.dir / "policies")
 
 
-_pg_ready: list[str] = []
 SETTINGS = {
     "stateful_step_count": 30,
     "deadline": None,

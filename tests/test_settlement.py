@@ -48,7 +48,9 @@ def test_money_is_never_planned_for_a_later_date():
 
 
 def test_what_is_paid_stays_paid_even_for_a_firm_listed_since():
-    p = plan(unit(), (eligible("aaa", "100"),), {"on_dishonesty_list": True}, Ledger({"aaa": paid("100")}), AS_OF, TODAY)
+    p = plan(
+        unit(), (eligible("aaa", "100"),), {"on_dishonesty_list": True}, Ledger({"aaa": paid("100")}), AS_OF, TODAY
+    )
     assert p.outcomes[0].settlement == "already_paid" and not p.grants
     swept = plan(unit(), (eligible("aaa", "100"),), {}, Ledger({"aaa": paid("100")}), AS_OF, TODAY, sweep=True)
     assert swept.outcomes[0].record is False  # a re-sweep leaves it untouched
@@ -57,7 +59,9 @@ def test_what_is_paid_stays_paid_even_for_a_firm_listed_since():
 def test_a_listed_firm_is_refused_and_an_unlisted_one_paid():
     refused = plan(unit(), (eligible("aaa", "100"),), {"in_abnormal_operation": True}, Ledger(), AS_OF, TODAY)
     assert refused.outcomes[0].settlement == "refused" and "经营异常" in refused.outcomes[0].reason
-    ok = plan(unit(), (eligible("aaa", "100"),), {"in_abnormal_operation": False}, Ledger(remaining=PLENTY), AS_OF, TODAY)
+    ok = plan(
+        unit(), (eligible("aaa", "100"),), {"in_abnormal_operation": False}, Ledger(remaining=PLENTY), AS_OF, TODAY
+    )
     assert ok.outcomes[0].settlement == "paid" and ok.grants[0].amount == D("100")
 
 
@@ -79,7 +83,12 @@ def test_a_group_pays_the_difference_or_nothing():
 
 def test_a_supplement_is_paid_only_beside_its_parent():
     both = plan(
-        unit(match=True), (eligible("aaa", "100"), eligible("aaa-match", "50")), {}, Ledger(remaining=PLENTY), AS_OF, TODAY
+        unit(match=True),
+        (eligible("aaa", "100"), eligible("aaa-match", "50")),
+        {},
+        Ledger(remaining=PLENTY),
+        AS_OF,
+        TODAY,
     )
     assert [g.policy_id for g in both.grants] == ["aaa", "aaa-match"]
     poor = Ledger(remaining={"aaa": D("0"), "aaa-match": D("1e6")})
@@ -111,6 +120,8 @@ def test_a_revision_pays_or_claws_back_the_difference_from_confirmed_money_only(
         "更正",
     )
     assert gone.clawbacks[0].amount == D("60")  # what is left of it, not the whole again
+    cancelled = Ledger({"aaa": paid("100", "cancelled")}, remaining=PLENTY)
+    assert not plan_revision([(u, (eligible("aaa", "150"),))], {}, cancelled, AS_OF, TODAY, "更正").grants
     with pytest.raises(RevisionBlocked):
         plan_revision([(u, (eligible("aaa", "60"),))], {}, Ledger({"aaa": paid("100", "sent")}), AS_OF, TODAY, "更正")
     listed = plan_revision(

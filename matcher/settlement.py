@@ -510,3 +510,19 @@ def plan_revision(
                 best_policy[0].root.id,
             )
     return Plan(tuple(outcomes), tuple(grants), claim, tuple(clawbacks))
+
+
+def plan_finding(policy_id: str, part: Part, amount: Decimal, reason: str, group_claim: tuple | None = None) -> Plan:
+    """An officer's finding that declared facts were false: take back ``amount`` of a confirmed payout ``part``
+    (money not yet confirmed is stopped instead, by the caller). ``group_claim``: ``(group, period, Claim)``
+    when the payout is an exclusive group's, whose account shrinks by what comes back."""
+    outstanding = part.amount - part.clawed
+    if part.status != "confirmed":
+        raise RevisionBlocked(f"兑现 {part.payout_id} 尚未到账（状态 {part.status}），不能追回")
+    if not ZERO < amount <= outstanding:
+        raise MatcherError(f"追回金额应大于 0 且不超过未追回的 {outstanding} 元")
+    claim = None
+    if group_claim is not None:
+        group, period, held = group_claim
+        claim = GroupClaim(group, period, held.paid, held.paid - amount, held.best, held.best_policy)
+    return Plan(clawbacks=(Clawback(policy_id, part.payout_id, amount, reason, part.clawed),), claim=claim)

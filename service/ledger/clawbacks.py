@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from matcher import catalog
 from matcher.decision import decide
-from matcher.settlement import REFUSALS, Clawback, Plan, decide_unit, plan_revision
+from matcher.settlement import REFUSALS, Part, Plan, decide_unit, plan_finding, plan_revision
 from service import audit
 from service.errors import BadRequest, Conflict, NotFound
 from service.ledger.batches import release
@@ -148,17 +148,14 @@ def claw_back(session: Session, payout_id: int, reason: str, actor: str, amount=
         return {"payout_id": payout_id, "action": "stopped", "amount": f"{payout.amount:.2f}", "reason": why}
     take = amount if amount is not None else outstanding
     target = Target(enterprise.id, enterprise.uscc, {spec.id: ref})
-    claim = None
+    account = None
     group = _group_of(session, payout)
     if group:
         ledgers, _ = read_ledgers(session, [enterprise.id], {spec.id: ref.policy_id}, [group], payout.period)
         held = ledgers[enterprise.id].claims.get(group)
-        if held is not None:
-            from matcher.settlement import GroupClaim
-
-            claim = GroupClaim(group, payout.period, held.paid, held.paid - take, held.best, held.best_policy)
-    plan = Plan(clawbacks=(Clawback(spec.id, payout.id, take, why, payout.clawed),), claim=claim)
-    execute(session, [(target, plan)], actor, clawback_kind="finding")
+        account = (group, payout.period, held) if held is not None else None
+    part = Part(payout.id, payout.seq, payout.amount, payout.clawed, payout.status)
+    execute(session, [(target, plan_finding(spec.id, part, take, why, account))], actor, clawback_kind="finding")
     claw_id = session.scalar(
         select(ClawbackRow.id).where(ClawbackRow.payout_id == payout.id).order_by(ClawbackRow.id.desc())
     )

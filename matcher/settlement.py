@@ -221,9 +221,6 @@ class Plan:
     claim: GroupClaim | None = None
     clawbacks: tuple[Clawback, ...] = ()
 
-    def reserved(self, policy_id: str) -> Decimal:
-        return sum((g.amount for g in self.grants if g.policy_id == policy_id), ZERO)
-
     def outcome(self, policy_id: str) -> Outcome:
         return next(o for o in self.outcomes if o.policy_id == policy_id)
 

@@ -8,8 +8,11 @@ from sqlalchemy import select
 
 from service.cli import main
 from service.io.importer import import_enterprises, import_policies
-from service.ledger.facts import decide_stored, replay
-from service.store import session_scope
+from service.ledger.executor import Target
+from service.ledger.facts import VersionRef, decide_stored, facts_as_of, replay, spec_of
+from service.ledger.units import settle_unit, unit_of
+from service.store import session_scope, write_scope
+from service.store.models import Decision as DecisionRow
 from service.store.models import Enterprise, FieldValue
 
 
@@ -17,10 +20,17 @@ def test_replay_gives_the_same_result_after_data_and_policy_change(engine, small
     import_policies(engine, small_world / "policies")
     import_enterprises(engine, small_world / "enterprises.csv")
     as_of = dt.date(2026, 6, 30)
+    with write_scope(engine) as s:  # recorded the one way a decision is: settled, with its audit record
+        ent = s.scalars(select(Enterprise).order_by(Enterprise.id)).first()
+        uscc = ent.uscc
+        first, pv = decide_stored(s, uscc, "xina-jiuye-buzhu", as_of)
+        facts, sources = facts_as_of(s, ent, as_of)
+        unit, versions = unit_of(s, spec_of(pv), VersionRef(pv.id, pv.policy_id, pv.version, pv.spec_hash))
+        target = Target(ent.id, uscc, versions)
+        _, written, _ = settle_unit(s, target, unit, first, facts, sources, as_of, dt.date.today(), "system:test")
+        decision_id = written["xina-jiuye-buzhu"].decision_id
     with session_scope(engine) as s:
-        uscc = s.scalars(select(Enterprise.uscc).order_by(Enterprise.id)).first()
-        first, pv, row = decide_stored(s, uscc, "xina-jiuye-buzhu", as_of, record=True)
-        decision_id = row.id
+        row = s.get(DecisionRow, decision_id)
         assert pv.version == 1 and row.policy_version_id == pv.id
     # newer facts and a new policy version must not change the replay
     with session_scope(engine) as s:
@@ -41,7 +51,7 @@ def test_replay_gives_the_same_result_after_data_and_policy_change(engine, small
     assert import_policies(engine, folder).written == 1
     with session_scope(engine) as s:
         again = replay(s, decision_id)
-        now, pv_now, _ = decide_stored(s, uscc, "xina-jiuye-buzhu", dt.date(2026, 10, 1))
+        now, pv_now = decide_stored(s, uscc, "xina-jiuye-buzhu", dt.date(2026, 10, 1))
     assert (again.outcome, again.amount, again.missing) == (first.outcome, first.amount, first.missing)
     assert [leaf.sentence for leaf in again.trace] == [leaf.sentence for leaf in first.trace]
     assert pv_now.version == 2 and now.outcome == "eligible" and now.amount == min(40 * 2000, 100000)

@@ -140,19 +140,23 @@ def test_a_revision_claws_back_only_the_difference_and_lists_no_one(engine, db_u
     key, officer = system_key(engine), system_key(engine, "officer")
     paid = apply(client, key, firm, "rd-subsidy", "v1").json
     assert (paid["outcome"], paid["amount"]) == ("paid", "500000.00")
-    with session_scope(engine) as s:  # the bank confirms it
-        s.execute(update(Payout).values(status="confirmed"))
-        s.execute(update(Budget).where(Budget.reserved > 0).values(paid=Budget.reserved, reserved=0))
     set_fact(engine, firm, "rd_expense", "3000000.00", FACTS_AS_OF)  # 税务 corrects last year's figure
 
-    def revise(idem):
+    def revise(idem, status=201):
         r = client.post(
             f"/api/payouts/{paid['payout_id']}/revision",
             json={"reason": "税务部门更正上年度研发费用"},
             headers={"Authorization": f"Bearer {officer}", "Idempotency-Key": idem},
         )
-        assert r.status_code == 201, r.json
-        return r.json["items"][0]
+        assert r.status_code == status, r.json
+        return r.json["items"][0] if status == 201 else r.json
+
+    early = revise("v1b", 409)  # not confirmed by the bank yet: nothing to take back, nothing written
+    assert "尚未到账" in early["detail"]
+    with session_scope(engine) as s:  # the bank confirms it
+        s.execute(update(Payout).values(status="confirmed"))
+        s.execute(update(Budget).where(Budget.reserved > 0).values(paid=Budget.reserved, reserved=0))
+        assert s.scalar(select(func.count(Clawback.id))) == 0
 
     down = revise("v2")
     assert (down["outcome"], down["amount"]) == ("clawed_back", "200000.00") and "追回多付" in down["reason"]
@@ -195,8 +199,8 @@ def test_the_cli_revises_and_claws_back(engine, db_url, tmp_path, monkeypatch):
     paid = apply(client, system_key(engine), firm, "rd-cli", "c1").json
     monkeypatch.setenv("ZHIDA_DATABASE_URL", db_url)
     runner = CliRunner()
-    blocked = runner.invoke(main, ["payouts", "revise", str(paid["payout_id"]), "--officer", "王", "--reason", "更正"])
-    assert blocked.exit_code == 0 and "应得金额未变" in blocked.output  # nothing changed yet
+    same = runner.invoke(main, ["payouts", "revise", str(paid["payout_id"]), "--officer", "王", "--reason", "更正"])
+    assert same.exit_code == 0 and "应得金额未变" in same.output  # nothing changed yet
     set_fact(engine, firm, "rd_expense", "3000000.00", FACTS_AS_OF)
     early = runner.invoke(main, ["payouts", "revise", str(paid["payout_id"]), "--officer", "王", "--reason", "更正"])
     assert early.exit_code != 0 and "尚未到账" in early.output  # money not confirmed by the bank cannot come back

@@ -87,7 +87,7 @@ def decide_cmd(uscc: str, slug: str, as_of: str | None, version: int | None) -> 
     upgrade(url)
     try:
         with session_scope(make_engine(url)) as session:
-            d, pv, _ = decide_stored(session, code, slug, day, version)
+            d, pv = decide_stored(session, code, slug, day, version)
     except ServiceError as e:
         raise click.UsageError(str(e)) from None
     labels = {"eligible": "符合", "not_eligible": "不符合", "undetermined": "待补充材料"}

@@ -42,7 +42,7 @@ from matcher.facts import pick
 from matcher.settlement import Claim, Ledger, Paid, Part, Unit, decide_unit, period_of, plan
 from matcher.spec import PERIODS
 from service import audit
-from service.errors import ServiceError
+from service.errors import Conflict, ServiceError
 from service.http.guard import current_principal
 from service.http.idempotency import answer_row, answer_twin, lock_words, request_key, store_refusal
 from service.http.verdicts import answer, application_row, asked, check_access, judge, name_missing
@@ -174,7 +174,7 @@ def apply(engine):
                 return _transaction(engine, conn, ask, principal, key, digest, with_budgets=attempt > 0)
             except Stale:  # the ledger moved under the plan (or a budget ran short): rolled back; read again
                 conn.rollback()
-        raise Stale("兑现账目持续变化，请稍后重试")
+        raise Conflict("兑现账目被并发修改，多次重试仍未完成，请稍后重试")
     finally:
         if conn.broken or conn.closed:
             pooled.invalidate()

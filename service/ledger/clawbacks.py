@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from matcher import catalog
 from matcher.decision import decide
-from matcher.settlement import REFUSALS, Part, Plan, decide_unit, plan_finding, plan_revision
+from matcher.settlement import REFUSALS, Part, Plan, RevisionBlocked, decide_unit, plan_finding, plan_revision
 from service import audit
 from service.errors import BadRequest, Conflict, NotFound
 from service.ledger.batches import release
@@ -109,7 +109,10 @@ def revise(session: Session, payout_id: int, reason: str, actor: str, today: dt.
         ledgers, _ = read_ledgers(session, [enterprise.id], policy_ids, [group] if group else [], payout.period)
         return [(target, plan_revision(group_units, facts, ledgers[enterprise.id], as_of, today, why))]
 
-    plans, _ = settle(session, attempt, actor)
+    try:
+        plans, _ = settle(session, attempt, actor)
+    except RevisionBlocked as e:  # money still on its way: 409 until the bank answers
+        raise Conflict(str(e)) from None
     audit.append(session, actor, "revision", f"payout:{payout_id}", {"reason": why, "as_of": as_of})
     return plans[0][1]
 

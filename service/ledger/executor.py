@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from matcher.settlement import AUDIT_ACTIONS, Claim, Ledger, Paid, Part, Plan
 from service import audit
+from service.errors import Conflict
 from service.store.models import Budget, GroupClaim, Payout, Policy
 from service.store.models import Clawback as ClawbackRow
 from service.store.models import Decision as DecisionRow
@@ -392,7 +393,7 @@ def settle(session: Session, attempt: Callable[[], list[tuple[Target, Plan]]], a
             return plans, written
         except Stale:  # the savepoint rolled back; nothing was queued for the audit log (that comes last)
             continue
-    raise Stale("兑现账目持续变化，请稍后重试")
+    raise Conflict("兑现账目被并发修改，多次重试仍未完成，请稍后重试")
 
 
 __all__ = ["Stale", "Target", "Written", "read_ledgers", "execute", "settle", "decision_values"]

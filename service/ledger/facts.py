@@ -148,29 +148,16 @@ _SPEC = select(PolicyVersion.spec).where(PolicyVersion.id == bindparam("id"))
 
 
 def decide_stored(
-    session: Session, uscc: str, slug: str, as_of: dt.date, version: int | None = None, record: bool = False
-) -> tuple[Decision, PolicyVersion, DecisionRow | None]:
-    """Decide a stored enterprise under a policy version, as of a date; optionally record it."""
+    session: Session, uscc: str, slug: str, as_of: dt.date, version: int | None = None
+) -> tuple[Decision, PolicyVersion]:
+    """Decide a stored enterprise under a policy version, as of a date (a look: nothing is recorded; a decision
+    row is written only by a settlement, with its audit record)."""
     enterprise = session.scalar(select(Enterprise).where(Enterprise.uscc == uscc))
     if enterprise is None:
         raise NotFound(f"企业 {uscc} 不存在")
     pv = policy_version(session, slug, version)
     facts, sources = facts_as_of(session, enterprise, as_of)
-    decision = decide(spec_of(pv), facts, as_of, sources)
-    row = None
-    if record:
-        row = DecisionRow(
-            enterprise_id=enterprise.id,
-            policy_version_id=pv.id,
-            outcome=decision.outcome,
-            amount=decision.amount,
-            trace=[leaf.to_json() for leaf in decision.trace],
-            missing=list(decision.missing),
-            as_of=as_of,
-        )
-        session.add(row)
-        session.flush()
-    return decision, pv, row
+    return decide(spec_of(pv), facts, as_of, sources), pv
 
 
 def replay(session: Session, decision_id: int) -> Decision:

@@ -32,15 +32,13 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from matcher import explain
+from matcher.catalog import REFUSALS
 from matcher.decision import Decision, decide
 from matcher.errors import MatcherError
 from matcher.spec import PolicySpec
 
 ZERO = Decimal("0.00")
-REFUSALS = {
-    "on_dishonesty_list": "列入失信被执行人名单，依法不予支持",
-    "in_abnormal_operation": "列入经营异常名录，暂不予支持",
-}
+# REFUSALS (field -> reason) come from the catalog: a field with `refuses` refuses every payout
 EXHAUSTED = "资金预算已用完，暂无法兑现"
 # settlement outcomes, as the decision row, the audit record and the answer name them
 LABELS = {

@@ -298,6 +298,9 @@ def parse_spec(data, source: str | None = None) -> PolicySpec:
     if group is not None and parent is not None:
         c.fail("exclusive_group", "配套政策随上级政策参与就高不重复，不能另设 exclusive_group")
     declarable = c.field_names(data.get("declarable", []), "declarable", allow_derived=False)
+    for i, key in enumerate(declarable):
+        if not catalog.FIELDS[key].declarable:
+            c.fail(f"declarable[{i}]", f"字段目录不允许企业自主申报{catalog.FIELDS[key].label}（{key}）")
     tests = _cases(c, data["tests"], supplement=parent is not None)
     spec_kwargs = dict(
         id=pid,

@@ -12,7 +12,7 @@ from flask import Flask
 from flask.sessions import SessionInterface
 
 from service.http import problems
-from service.settings import settings
+from service.settings import settings, use_catalog
 from service.store import make_engine, upgrade
 
 
@@ -20,6 +20,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: defaults, then environment, then ``test_config``."""
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     config = settings()
+    use_catalog(config.catalog)  # the deployment's own fields, before anything reads a fact
     app.config.from_mapping(
         DATABASE_URL=config.database_url,
         SECRET_KEY=config.secret_key,

@@ -25,6 +25,7 @@ class Settings:
     app_role: str | None  # ZHIDA_APP_ROLE: the PostgreSQL role the service runs as
     workers: int | None  # ZHIDA_WORKERS: gunicorn workers for `zhida serve`
     access_log: str | None  # ZHIDA_ACCESS_LOG: a path, or - for stderr
+    catalog: str | None = None  # ZHIDA_CATALOG: the deployment's field catalog file(s), ":"-separated
 
     @property
     def production(self) -> bool:
@@ -59,4 +60,16 @@ def settings(environ=None) -> Settings:
         app_role=_text(env, "ZHIDA_APP_ROLE"),
         workers=workers,
         access_log=_text(env, "ZHIDA_ACCESS_LOG"),
+        catalog=_text(env, "ZHIDA_CATALOG"),
     )
+
+
+def use_catalog(paths: str | None = None) -> None:
+    """Install the effective field catalog: the shipped one plus ``paths`` or ``ZHIDA_CATALOG``'s files.
+    A problem in a file is a :class:`SetupError` listing each one (file, entry, reason)."""
+    from matcher import catalog
+
+    try:
+        catalog.use(paths if paths is not None else settings().catalog)
+    except catalog.CatalogError as e:
+        raise SetupError(str(e)) from None

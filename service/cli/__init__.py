@@ -7,6 +7,8 @@ named ``cli``, and are imported only when used, so ``zhida --help`` stays fast.
 from __future__ import annotations
 
 import importlib
+import os
+from pathlib import Path
 
 import click
 
@@ -23,6 +25,7 @@ COMMANDS = {
     "audit": "audit",
     "sweep": "sweep",
     "payouts": "payouts",
+    "fields": "fields",
 }
 
 
@@ -47,8 +50,24 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="zhida")
-def main():
+@click.option(
+    "--catalog",
+    "catalog_files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="本部署的字段目录文件（可多次给出；默认读 ZHIDA_CATALOG）",
+)
+def main(catalog_files):
     """直达 zhida: 惠企政策直达企业 — match, push and pay support policies."""
+    from service.errors import SetupError
+    from service.settings import use_catalog
+
+    if catalog_files:  # also for the processes this one starts (gunicorn's workers read ZHIDA_CATALOG)
+        os.environ["ZHIDA_CATALOG"] = ":".join(str(Path(p).resolve()) for p in catalog_files)
+    try:
+        use_catalog()
+    except SetupError as e:
+        raise click.ClickException(str(e)) from None
 
 
 def store_engine():

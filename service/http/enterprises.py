@@ -202,7 +202,8 @@ def add_listing(uscc: str):
     """An officer lists an enterprise (失信 or 经营异常) after a finding; every later decision refuses it."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or set(body) - {"list", "reason"}:
-        raise BadRequest('请求体应为 {"list": "on_dishonesty_list" | "in_abnormal_operation", "reason": "…"}')
+        lists = " | ".join(f'"{name}"' for name in catalog.REFUSALS)
+        raise BadRequest(f'请求体应为 {{"list": {lists}, "reason": "…"}}')
     principal = current_principal()
     with write_scope(_engine()) as session:
         ent = _load(session, uscc)

@@ -32,6 +32,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from matcher import catalog
+from matcher.catalog import REFUSALS
 from matcher.columnar import TRUE, UNKNOWN, Table
 from matcher.columnar import sweep as evaluate_policy
 from matcher.facts import pick_frame
@@ -187,7 +188,7 @@ def run_sweep(
     if not lots:
         return []
     table, ids = verified_table(engine, as_of)
-    flags = {name: table.text(name)[0] for name in ("on_dishonesty_list", "in_abnormal_operation")}
+    flags = {name: table.text(name)[0] for name in REFUSALS}
     reports = {}
     for lot in lots:
         sweeps = {u.root.id: evaluate_policy(u.root, table) for u in lot}

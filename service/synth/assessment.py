@@ -30,7 +30,7 @@ def table(frame: pd.DataFrame, as_of: dt.date) -> Table:
     business scopes and USCCs stay out: no rule of the catalogue reads them,
     and as numpy text they are large.
     """
-    read = [f.name for f in catalog.FACT_FIELDS if f.type not in ("text", "uscc")]
+    read = [f.name for f in catalog.FACT_FIELDS if f.type not in ("text", "uscc", "records") and f.name in frame]
     return Table.from_frame(frame[read].assign(qualifications=frame["qualifications"].replace("", "none")), as_of)
 
 

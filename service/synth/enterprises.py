@@ -409,6 +409,15 @@ def generate(n: int, rng: np.random.Generator, city: str, reference_date: dt.dat
     standard = established >= np.datetime64(P.SCOPE_STANDARD_FROM, "D")
     scope = [business_scope(c, v, s) for c, v, s in zip(industry.tolist(), variant.tolist(), standard.tolist())]
 
+    # Facts added with the open catalog (稳岗返还, 研发加计扣除, 社保欠缴, the credit lists), from their own stream.
+    more = np.random.default_rng(rng.integers(2**63))
+    claims_deduction = does_rd & (more.random(n) < P.RD_DEDUCTION_CLAIMED)
+    insured_start = np.round(insured * np.exp(more.normal(0, P.INSURED_START_SD, n))).astype(np.int64)
+    laid_off = np.where(more.random(n) < P.LAYOFF_SHARE, np.round(insured_start * more.uniform(*P.LAYOFF_RATE, n)), 0)
+    arrears = more.random(n) < P.ARREARS_SHARE
+    serious = more.random(n) < P.SERIOUS_DISHONEST_SHARE
+    integrity = does_rd & (more.random(n) < P.INTEGRITY_RESTRICTED_SHARE)
+
     frame = pd.DataFrame(
         {
             "uscc": codes_out,
@@ -426,7 +435,11 @@ def generate(n: int, rng: np.random.Generator, city: str, reference_date: dt.dat
             "tax_paid": _blank(known, _money(tax)),
             "rd_expense_prev": _blank(does_rd & ~no_prev_year, _money(rd / (1 + rd_growth))),
             "rd_expense": _blank(does_rd, _money(rd)),
+            "rd_super_deduction": np.where(claims_deduction, "true", "false"),
             "unemployment_insurance_paid": _blank(known, _money(ui_paid)),
+            "layoffs": _blank(known, laid_off.astype(np.int64).astype(str)),
+            "insured_employees_start": _blank(known, insured_start.astype(str)),
+            "social_insurance_arrears": np.where(arrears, "true", "false"),
             "graduates_hired": graduates.astype(str),
             "skill_certificates": _blank(certs_known, certs.astype(str)),
             "invention_patents": patents.astype(str),
@@ -436,10 +449,14 @@ def generate(n: int, rng: np.random.Generator, city: str, reference_date: dt.dat
             "qualifications": quals,
             "listed_status": listed.astype(str),
             "on_dishonesty_list": np.where(rng.random(n) < P.DISHONEST_SHARE, "true", "false"),
+            "on_serious_dishonesty_list": np.where(serious, "true", "false"),
+            "research_integrity_restricted": np.where(integrity, "true", "false"),
             "in_abnormal_operation": np.where(rng.random(n) < P.ABNORMAL_SHARE, "true", "false"),
         }
     )
-    assert list(frame.columns) == [f.name for f in catalog.FACT_FIELDS]
+    # the shipped facts in catalog order; lists of records are written as files of their own, and a
+    # deployment's own fields are left empty (unknown)
+    assert list(frame.columns) == [f.name for f in catalog.FACT_FIELDS if f.name in frame.columns], "catalog order"
     frame["as_of"] = reference_date.isoformat()
     return frame
 

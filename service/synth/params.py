@@ -254,6 +254,13 @@ DIGITAL_DIAGNOSIS_SHARE = 0.03  # manufacturers that bought a 数字化转型诊
 DIGITAL_DIAGNOSIS_FEE_MEDIAN = 120_000.0
 DISHONEST_SHARE = 0.005  # 失信被执行人
 ABNORMAL_SHARE = 0.02  # 经营异常名录
+SERIOUS_DISHONEST_SHARE = 0.002  # 严重失信主体名单 (信用中国), rarer than 失信被执行人
+INTEGRITY_RESTRICTED_SHARE = 0.003  # of R&D firms: 科研诚信严重失信行为记录, within its restriction period
+RD_DEDUCTION_CLAIMED = 0.85  # of R&D firms: filed the 研发费用加计扣除 schedule (A107012)
+LAYOFF_SHARE = 0.12  # firms that cut insured staff last year (稳岗返还's 裁员率)
+LAYOFF_RATE = (0.01, 0.15)  # share of the start-of-year insured laid off, uniform
+INSURED_START_SD = 0.08  # log-normal spread of start-of-year insured around the year-end count
+ARREARS_SHARE = 0.03  # firms in arrears on social insurance
 
 # ---------------------------------------------------------------------------
 # Interaction histories (events.jsonl)

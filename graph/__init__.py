@@ -2,6 +2,6 @@
 them, the enterprise / policy / tag graph used for candidates and explanations."""
 
 from graph.errors import GraphError, UnknownCode
-from graph.taxonomy import Industry, Region, industries, regions
+from graph.taxonomy import NATIONAL, Industry, Region, Scope, Zone, industries, regions
 
-__all__ = ["GraphError", "UnknownCode", "Industry", "Region", "industries", "regions"]
+__all__ = ["GraphError", "UnknownCode", "NATIONAL", "Industry", "Region", "Scope", "Zone", "industries", "regions"]

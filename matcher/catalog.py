@@ -477,8 +477,11 @@ def _parse_decimal(f: Field, where: str, raw: object) -> Decimal:
 
 def _range(f: Field) -> str:
     unit = f.unit or ""
-    lo = "" if f.min is None else f"{f.min:f}{unit}"
-    hi = "" if f.max is None else f"{f.max:f}{unit}"
+
+    def shown(bound) -> str:
+        return "" if bound is None else bound.isoformat() if isinstance(bound, dt.date) else f"{bound:f}{unit}"
+
+    lo, hi = shown(f.min), shown(f.max)
     if lo and hi:
         return f"{lo} 至 {hi}"
     return f"不小于 {lo}" if lo else f"不大于 {hi}"

@@ -231,14 +231,17 @@ def _within(tree_of):
     return scalar
 
 
-def region_prefix(code: str) -> str:
-    """The prefix every district inside ``code`` starts with (320100 → 3201, 320000 → 32)."""
-    canonical = regions().canonical(code)
-    return canonical[: (2, 4, 6)[regions().get(canonical).level]]
-
-
 def _region_vector(values, literal):
-    return np.char.startswith(values, region_prefix(literal))
+    """``in_region`` over a column: the codes :meth:`graph.taxonomy.RegionTree.scope` puts inside
+    ``literal`` (by prefix for a province, city or district; 全国: all; a zone: its own code and
+    the districts it covers whole), the same test the scalar ``is_within`` makes."""
+    scope = regions().scope(literal)
+    out = np.zeros(values.shape, dtype=bool)
+    for prefix in scope.prefixes:
+        out |= np.char.startswith(values, prefix)
+    if scope.codes:
+        out |= np.isin(values, np.array(sorted(scope.codes), dtype=str))
+    return out
 
 
 def _industry_vector(values, literal):
@@ -271,8 +274,17 @@ def _years_since(args, as_of):
 
 
 def _region_sentence(label, shown, literal, outcome):
-    where = regions().full_name(literal) if literal in regions() else literal
-    return f"注册地{shown}{'在' if outcome else '不在'}{where}范围内"
+    tree = regions()
+    where = tree.full_name(literal) if literal in tree else literal
+    sentence = f"注册地{shown}{'在' if outcome else '不在'}{where}范围内"
+    zone = tree.zone(literal) if literal in tree else None
+    for code, towns in zone.partly_covers if zone is not None and not outcome else ():
+        if shown == tree.full_name(code):  # the firm's county is only partly in the zone: say why it is out
+            sentence += (
+                f"（{zone.name}只含{tree.get(code).name}{towns}，县级代码无法区分；"
+                f"注册在其中的企业应以功能区代码 {zone.code} 登记注册地）"
+            )
+    return sentence
 
 
 def _industry_sentence(label, shown, literal, outcome):

@@ -39,6 +39,9 @@ def test_health_and_reference_are_public(app):
     body = get(c, "/api/reference/industries/3911").json
     assert body["code"] == "C3911" and [a["code"] for a in body["ancestors"]] == ["C391", "C39", "C"]
     assert get(c, "/api/reference/regions/320102").json["full_name"] == "江苏省南京市玄武区"
+    zone = get(c, "/api/reference/regions/994401").json
+    assert (zone["full_name"], zone["level"], zone["parent"]) == ("广东省深圳市深汕特别合作区", "功能区", "440300")
+    assert len(get(c, "/api/reference/regions/000000").json["children"]) == 31
 
 
 def test_errors_are_problem_json_in_chinese(app):
@@ -92,6 +95,11 @@ def test_staff_list_filters_by_region_and_industry(app, keys):
     assert body.status_code == 400
     body = get(c, "/api/enterprises?region=320100&per_page=200", keys["analyst"]).json
     assert body["total"] == 300 and len(body["items"]) == 200
+    for everywhere in ("000000", "全国", "320000"):  # 全国 and a province take the whole city
+        assert get(c, f"/api/enterprises?region={everywhere}", keys["analyst"]).json["total"] == 300
+    for elsewhere in ("994401", "440300"):  # a zone, and a city that administers one
+        assert get(c, f"/api/enterprises?region={elsewhere}", keys["analyst"]).json["total"] == 0
+    assert "功能区" in get(c, "/api/enterprises?region=994499", keys["analyst"]).json["detail"]
     c_only = get(c, "/api/enterprises?industry=C&per_page=200", keys["analyst"]).json
     assert all(e["industry"].startswith("C") for e in c_only["items"])
 

@@ -27,7 +27,9 @@ enterprise = st.fixed_dictionaries(
         "graduates_hired": count,
         "on_dishonesty_list": st.one_of(st.none(), st.booleans()),
         "listed_status": st.one_of(st.none(), st.sampled_from(["unlisted", "star", "neeq"])),
-        "region": st.one_of(st.none(), st.sampled_from(["320102", "320115", "310115", "440305"])),
+        "region": st.one_of(
+            st.none(), st.sampled_from(["320102", "320115", "310115", "440305", "441521", "994401", "130629"])
+        ),
         "industry": st.one_of(st.none(), st.sampled_from(["C3911", "I6513", "F5211", "C1311"])),
         "qualifications": st.one_of(st.none(), st.frozensets(st.sampled_from(["high_tech", "srdi_sme"]))),
     }
@@ -51,7 +53,9 @@ leaf = st.one_of(
     st.just({"!": V("on_dishonesty_list")}),
     st.sampled_from(["unlisted", "star"]).map(lambda s: {"==": [V("listed_status"), s]}),
     st.just({"in": [V("listed_status"), ["star", "neeq"]]}),
-    st.sampled_from(["320100", "320000", "310000"]).map(lambda r: {"in_region": [V("region"), r]}),
+    st.sampled_from(["320100", "320000", "310000", "000000", "440300", "994401", "991301"]).map(
+        lambda r: {"in_region": [V("region"), r]}
+    ),
     st.sampled_from(["C", "C39", "I65"]).map(lambda c: {"in_industry": [V("industry"), c]}),
     st.just({"has_qualification": [V("qualifications"), "high_tech"]}),
 )

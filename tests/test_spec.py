@@ -98,7 +98,7 @@ def test_strict_types_and_units(condition, path, words):
 
 def test_all_problems_of_a_file_come_together():
     data = example()
-    data["mode"], data["budget"], data["region"] = "x", "-1", "000000"
+    data["mode"], data["budget"], data["region"] = "x", "-1", "999999"
     assert {"mode", "budget", "region"} <= set(errors_of(data))
 
 

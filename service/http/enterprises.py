@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import current_app, jsonify, request
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from graph import industries, regions
 from matcher import catalog
@@ -73,10 +73,10 @@ def list_enterprises():
     per_page = _int_arg("per_page", 50, 1, MAX_PAGE)
     query = select(Enterprise)
     if region := request.args.get("region"):
-        code = regions().canonical(region)
-        reg = regions().get(code)
-        prefix = code[: {0: 2, 1: 4, 2: 6}[reg.level]]
-        query = query.where(Enterprise.region.startswith(prefix))
+        scope = regions().scope(region)  # the in_region test: prefixes, and zone codes
+        if "" not in scope.prefixes:  # 全国: no filter
+            inside = [Enterprise.region.startswith(p) for p in scope.prefixes]
+            query = query.where(or_(*inside, Enterprise.region.in_(sorted(scope.codes))))
     if industry := request.args.get("industry"):
         query = query.where(Enterprise.industry.startswith(industries().canonical(industry)))
     if q := request.args.get("q"):

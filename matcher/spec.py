@@ -29,6 +29,20 @@ BENEFIT_TYPES = ("subsidy", "reward", "interest_subsidy", "fee_reduction", "tax_
 PERIODS = ("once", "annual")
 ROUNDINGS = ("half_up", "down")
 DECISIONS = ("eligible", "not_eligible", "undetermined")
+# what a lone measure's settlement can be for one enterprise with an empty ledger (matcher.settlement.LABELS
+# names them all); already_paid, outranked, topped_up and the like need a ledger: a scenario (policytest)
+CASE_OUTCOMES = (
+    "paid",
+    "pending_review",
+    "refused",
+    "budget_exhausted",
+    "nothing_due",
+    "not_eligible",
+    "undetermined",
+    "parent_unpaid",
+)
+EXPECT_KEYS = ("decision", "outcome", "refused", "amount", "missing", "reason", "distance", "amount_explanation")
+FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
 REQUIRED = (
     "id",
@@ -74,13 +88,20 @@ class Amount:
 
 @dataclass(frozen=True)
 class Case:
+    """One test case of a spec; every ``expect`` key given is checked (docs/policy-spec.md, Test cases)."""
+
     name: str
     facts: dict
-    decision: str
+    decision: str | None  # the rules' answer; None: not asserted (the case asserts ``outcome``)
     as_of: dt.date | None = None
     amount: Decimal | None = None
     missing: tuple[str, ...] | None = None
     parent_amount: Decimal | None = None  # a supplement's case: the parent measure's amount
+    outcome: str | None = None  # the settlement of the measure alone, empty ledger (CASE_OUTCOMES)
+    refused: tuple[str, ...] | None = None  # the lists (matcher.settlement.REFUSALS) that refuse the enterprise
+    reasons: tuple[str, ...] = ()  # texts each found in one sentence of the decision's explanation
+    distances: tuple[tuple[str, Decimal | str], ...] = ()  # (field or quantity, exact gap or its rendered text)
+    amount_explanation: tuple[str, ...] = ()  # texts each found in one step of the amount's explanation
 
 
 @dataclass(frozen=True)
@@ -158,11 +179,23 @@ def _case_json(c: Case) -> dict:
     for k, v in c.facts.items():
         f = catalog.FIELDS[k]
         facts[k] = sorted(v) if f.type == "set" else v if f.type in ("count", "bool") else catalog.format_value(k, v)
-    expect: dict = {"decision": c.decision}
+    expect: dict = {}
+    if c.decision is not None:
+        expect["decision"] = c.decision
+    if c.outcome is not None:
+        expect["outcome"] = c.outcome
+    if c.refused is not None:
+        expect["refused"] = list(c.refused)
     if c.amount is not None:
         expect["amount"] = f"{c.amount:.2f}"
     if c.missing is not None:
         expect["missing"] = list(c.missing)
+    if c.reasons:
+        expect["reason"] = list(c.reasons)
+    if c.distances:
+        expect["distance"] = {k: v if isinstance(v, str) else f"{v:f}" for k, v in c.distances}
+    if c.amount_explanation:
+        expect["amount_explanation"] = list(c.amount_explanation)
     out = {"name": c.name, "facts": facts, "expect": expect}
     if c.as_of is not None:
         out["as_of"] = c.as_of.isoformat()
@@ -381,41 +414,155 @@ def _cases(c: _Checker, raw, supplement: bool = False) -> tuple[Case, ...]:
                 c.fail(f"{path}.{key}", "未知的键；可用：name、as_of、facts、expect、parent_amount")
         name = c.text(case, "name", f"{path}.name")
         as_of = c.date(case["as_of"], f"{path}.as_of") if "as_of" in case else None
-        facts = {}
-        raw_facts = case.get("facts")
-        if not isinstance(raw_facts, dict):
-            c.fail(f"{path}.facts", "应为映射：字段名 → 值")
-            raw_facts = {}
-        for key, value in raw_facts.items():
-            f = catalog.FIELDS.get(key)
-            if f is None:
-                c.fail(f"{path}.facts.{key}", "字段不在字段目录中")
-                continue
-            if f.derived:
-                c.fail(f"{path}.facts.{key}", f"{f.label} 是系统计算字段，请给出其计算依据的字段")
-                continue
-            try:
-                facts[key] = catalog.parse_value(key, value, today=as_of or dt.date.today())
-            except InvalidFieldValue as e:
-                c.fail(f"{path}.facts.{key}", e.reason)
+        facts = case_facts(c, case.get("facts"), f"{path}.facts", as_of or dt.date.today())
         expect = case.get("expect")
         if not isinstance(expect, dict):
-            c.fail(f"{path}.expect", "应为映射，至少包含 decision")
+            c.fail(f"{path}.expect", "应为映射，至少包含 decision 或 outcome")
             continue
-        decision = expect.get("decision")
-        if decision not in DECISIONS:
-            c.fail(f"{path}.expect.decision", f"应为 {'、'.join(DECISIONS)} 之一（实际 {decision!r}）")
-        amount = c.money(expect["amount"], f"{path}.expect.amount") if "amount" in expect else None
-        missing = None
-        if "missing" in expect:
-            missing = c.field_names(expect["missing"], f"{path}.expect.missing")
         parent_amount = None
         if supplement:
             parent_amount = c.money(case.get("parent_amount"), f"{path}.parent_amount")
         elif "parent_amount" in case:
             c.fail(f"{path}.parent_amount", "只有配套政策的测试用例需要 parent_amount")
-        out.append(Case(name, facts, decision, as_of, amount, missing, parent_amount))
+        out.append(Case(name, facts, as_of=as_of, parent_amount=parent_amount, **_expect(c, expect, f"{path}.expect")))
     return tuple(out)
+
+
+def case_facts(c: _Checker, raw, path: str, today: dt.date) -> dict:
+    """Typed facts of a case (or a scenario): catalog fields the enterprise has, not derived ones."""
+    facts: dict = {}
+    if not isinstance(raw, dict):
+        c.fail(path, "应为映射：字段名 → 值")
+        return facts
+    for key, value in raw.items():
+        f = catalog.FIELDS.get(key)
+        if f is None:
+            close = difflib.get_close_matches(str(key), list(catalog.FIELDS), n=3)
+            c.fail(f"{path}.{key}", "字段不在字段目录中" + (f"；是否想写 {'、'.join(close)}？" if close else ""))
+            continue
+        if f.derived:
+            c.fail(f"{path}.{key}", f"{f.label} 是系统计算字段，请给出其计算依据的字段")
+            continue
+        try:
+            facts[key] = catalog.parse_value(key, value, today=today)
+        except InvalidFieldValue as e:
+            c.fail(f"{path}.{key}", e.reason)
+    return facts
+
+
+def _expect(c: _Checker, expect: dict, path: str) -> dict:
+    """A case's ``expect`` as :class:`Case` keyword arguments, every problem named by its path."""
+    for key in expect:
+        if key not in EXPECT_KEYS:
+            close = difflib.get_close_matches(str(key), EXPECT_KEYS, n=1)
+            hint = f"是否想写 {close[0]}？" if close else f"可用：{'、'.join(EXPECT_KEYS)}"
+            c.fail(f"{path}.{key}", f"未知的预期；{hint}")
+    if "decision" not in expect and "outcome" not in expect and "refused" not in expect:
+        c.fail(path, "应至少包含 decision（规则判定）或 outcome（结算结果）")
+    decision = expect.get("decision")
+    if "decision" in expect and decision not in DECISIONS:
+        c.fail(f"{path}.decision", f"应为 {'、'.join(DECISIONS)} 之一（实际 {decision!r}）")
+    outcome = settlement_outcome(c, expect, path, CASE_OUTCOMES)
+    refused = refusal_lists(c, expect, path, outcome)
+    if refused is not None and outcome is None:
+        outcome = "refused"
+    missing = c.field_names(expect["missing"], f"{path}.missing") if "missing" in expect else None
+    return dict(
+        decision=decision,
+        amount=c.money(expect["amount"], f"{path}.amount") if "amount" in expect else None,
+        missing=missing,
+        outcome=outcome,
+        refused=refused,
+        reasons=texts(c, expect, "reason", path),
+        distances=_distances(c, expect.get("distance"), f"{path}.distance") if "distance" in expect else (),
+        amount_explanation=texts(c, expect, "amount_explanation", path),
+    )
+
+
+def settlement_outcome(c: _Checker, expect: dict, path: str, allowed) -> str | None:
+    """``expect.outcome``: one of ``allowed`` settlement outcomes (matcher.settlement.LABELS)."""
+    if "outcome" not in expect:
+        return None
+    from matcher.settlement import LABELS  # the planner imports this module: its names are read when parsing
+
+    value = expect["outcome"]
+    if value in allowed:
+        return value
+    if value in LABELS:
+        c.fail(
+            f"{path}.outcome",
+            f"单项政策的测试用例按空台账单独结算，不会得到 {value}（{LABELS[value]}）；"
+            "多项政策或两个日期的结算请写成情景（scenarios/，见 docs/policy-spec.md）",
+        )
+    else:
+        c.fail(f"{path}.outcome", f"应为 {'、'.join(allowed)} 之一（实际 {value!r}）")
+    return None
+
+
+def refusal_lists(c: _Checker, expect: dict, path: str, outcome: str | None) -> tuple[str, ...] | None:
+    """``expect.refused``: the lists (matcher.settlement.REFUSALS) that refuse the enterprise; implies ``refused``."""
+    if "refused" not in expect:
+        return None
+    from matcher.settlement import REFUSALS
+
+    value = expect["refused"]
+    value = [value] if isinstance(value, str) else value
+    if not isinstance(value, list) or not value:
+        c.fail(f"{path}.refused", f"应为名单列表，如 [on_dishonesty_list]；可用：{'、'.join(REFUSALS)}")
+        return None
+    out = []
+    for i, name in enumerate(value):
+        if name not in REFUSALS:
+            c.fail(f"{path}.refused[{i}]", f"{name!r} 不是拒绝兑现的名单；可用：{'、'.join(REFUSALS)}")
+        elif name not in out:
+            out.append(name)
+    if outcome is not None and outcome != "refused":
+        c.fail(f"{path}.refused", f"refused 表示结算结果为 refused，与 outcome: {outcome} 矛盾")
+    return tuple(sorted(out, key=list(REFUSALS).index))
+
+
+def texts(c: _Checker, expect: dict, key: str, path: str) -> tuple[str, ...]:
+    """A text or a list of texts under ``key`` (each to be found in an explanation)."""
+    if key not in expect:
+        return ()
+    value = expect[key]
+    value = [value] if isinstance(value, str) else value
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
+        c.fail(f"{path}.{key}", "应为非空文本，或非空文本的列表")
+        return ()
+    return tuple(v.strip() for v in value)
+
+
+def _distances(c: _Checker, raw, path: str) -> tuple[tuple[str, Decimal | str], ...]:
+    """``expect.distance``: field name (or a computed quantity as the explanation names it) → the distance to
+    its threshold, either exact (a number in the compared quantity's unit) or as the explanation reads it."""
+    if not isinstance(raw, dict) or not raw:
+        c.fail(path, "应为映射：字段名 → 差距，如 {rd_expense: 还差 20万元} 或 {rd_expense: 200000}")
+        return ()
+    out = []
+    for key, value in raw.items():
+        key = str(key).strip()
+        if FIELD_NAME.match(key) and key not in catalog.FIELDS:
+            close = difflib.get_close_matches(key, list(catalog.FIELDS), n=3)
+            c.fail(f"{path}.{key}", "字段不在字段目录中" + (f"；是否想写 {'、'.join(close)}？" if close else ""))
+            continue
+        gap = _gap(value)
+        if gap is None:
+            c.fail(f"{path}.{key}", f"应为非负数（差距的精确值）或解释中的差距文本，如 还差 20万元（实际 {value!r}）")
+            continue
+        out.append((key, gap))
+    return tuple(out)
+
+
+def _gap(value) -> Decimal | str | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    text = repr(value) if isinstance(value, float) else str(value).strip()
+    try:
+        d = Decimal(text)
+    except InvalidOperation:
+        return text or None  # a distance as the explanation reads it
+    return d if d.is_finite() and d >= 0 else None
 
 
 def load_spec(path) -> PolicySpec:

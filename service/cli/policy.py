@@ -40,27 +40,29 @@ def check_cmd(paths) -> None:
 @cli.command("test")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 def test_cmd(paths) -> None:
-    """运行政策文件自带的测试用例（默认：随包发布的政策）。"""
-    from matcher.policytest import run_cases
-    from matcher.spec import load_specs
+    """运行政策文件自带的测试用例和 scenarios/ 中的情景（默认：随包发布的政策）。"""
+    from matcher.policytest import run_path
 
     paths = paths or (shipped_policies(),)
-    passed = failed = 0
-    bad_files = []
+    results, errors = [], []
     for path in paths:
-        specs, errs = load_specs(path)
-        bad_files.extend(errs)
-        for spec in specs:
-            for r in run_cases(spec, dt.date.today()):
-                if r.passed:
-                    passed += 1
-                else:
-                    failed += 1
-                    click.echo(f"FAIL {r.source}: {r.name}: {r.detail}", err=True)
-    for e in bad_files:
+        rs, es = run_path(path, dt.date.today())
+        results.extend(rs)
+        errors.extend(es)
+    for r in results:
+        kind = "情景" if r.kind == "scenario" else "用例"
+        if r.passed:
+            click.echo(f"PASS {r.source}: {kind} {r.name}")
+        else:
+            click.echo(f"FAIL {r.source}: {kind} {r.name}: {r.detail}")
+    for e in errors:
         click.echo(f"ERROR {e}", err=True)
-    click.echo(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed or bad_files else 0)
+    passed = sum(r.passed for r in results)
+    failed = len(results) - passed
+    scenarios = sum(r.kind == "scenario" for r in results)
+    wrong = f"，{len(errors)} 处文件错误" if errors else ""
+    click.echo(f"{passed} passed, {failed} failed（用例 {len(results) - scenarios} 个，情景 {scenarios} 个{wrong}）")
+    sys.exit(1 if failed or errors else 0)
 
 
 @cli.command("decide")

@@ -13,13 +13,25 @@ Money moves in a 免申即享 sweep on verified values only (``verified_only``).
 :func:`pick` applies this to rows one enterprise at a time; :func:`pick_frame`
 applies the same precedence, from the same :func:`precedence` key, to a whole
 register at once (a sweep); a test keeps the two equal.
+
+Then the rosters (名单): a field with ``absence: roster`` is set by published
+lists, and a list is authoritative as of its date. :func:`close` reads one
+enterprise's picked values, and :func:`close_frame` a whole register's, with the
+rosters on record (``(roster id, as_of)`` pairs), through the same
+:func:`closed_value`: once every roster of a field (of each member, for a set) is on
+record as of the decision's date, a firm with no verified value is *not on it*
+(``false``, the empty set), and a verified value older than a roster that did not
+list the firm is superseded by it. A declared value never beats a roster.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 
+from matcher import catalog
 from matcher.catalog import VERIFIED_SOURCES
 
 PRECEDENCE = ("verified", "as_of", "recorded_at", "row_id")  # highest wins, compared in this order
@@ -61,6 +73,134 @@ def pick_frame(frame, as_of: dt.date | str | None = None, verified_only: bool = 
     rows = rows.assign(verified=verified)
     ordered = rows.sort_values(["enterprise_id", "field", *PRECEDENCE], kind="stable")
     return ordered.drop_duplicates(["enterprise_id", "field"], keep="last").drop(columns="verified")
+
+
+@dataclass(frozen=True, slots=True)
+class Closure:
+    """How a roster field reads as of a date, given the rosters on record.
+
+    ``since`` holds, per member of a set field (``None`` for a bool field), the date its
+    rosters speak as of: every roster of that member is on record, and this is the oldest of
+    their newest publications up to the date. ``complete``: every member has one, so a firm
+    no roster lists is known to be on none."""
+
+    field: str
+    since: Mapping
+    complete: bool
+    source: str  # whose lists they are: a value they settle is verified from this source
+    as_of: dt.date  # the newest of ``since``: the date a "not on it" is known as of
+
+
+def closures(published: Iterable[tuple], as_of: dt.date | str) -> dict[str, Closure]:
+    """Per roster field, how it reads as of ``as_of`` with the rosters on record: ``published`` is
+    ``(roster id, as_of)`` pairs (any order; later dates and rosters the catalog does not know are
+    ignored). A field none of whose rosters is on record is not in the answer: absence is unknown."""
+    as_of = _day(as_of)
+    newest: dict[str, dt.date] = {}
+    for rid, day in published:
+        day = _day(day)
+        if day <= as_of and rid in catalog.ROSTERS and (rid not in newest or day > newest[rid]):
+            newest[rid] = day
+    if not newest:
+        return {}
+    rosters: dict[tuple, list] = {}
+    for r in catalog.ROSTERS.values():
+        f = catalog.FIELDS[r.field]
+        rosters.setdefault((r.field, r.member if f.type == "set" else None), []).append(r)
+    out = {}
+    for f in catalog.FIELDS.values():
+        if not f.roster:
+            continue
+        keys = tuple(f.choices or ()) if f.type == "set" else (None,)
+        since = {}
+        for key in keys:
+            lists = rosters.get((f.name, key), [])
+            if lists and all(r.id in newest for r in lists):
+                since[key] = min(newest[r.id] for r in lists)
+        if not since:
+            continue
+        sources = {r.source for (name, _), lists in rosters.items() if name == f.name for r in lists}
+        source = sources.pop() if len(sources) == 1 else f.source
+        out[f.name] = Closure(f.name, MappingProxyType(since), len(since) == len(keys), source, max(since.values()))
+    return out
+
+
+def closed_value(c: Closure, found: tuple | None) -> tuple | None:
+    """The value of a roster field that counts, from the one :func:`pick` found (``(text, source, as_of)``
+    or None) and the field's :class:`Closure`: the one place that says what a roster's silence means."""
+    f = catalog.FIELDS[c.field]
+    verified = found is not None and found[1] in VERIFIED_SOURCES
+    if f.type == "bool":
+        if verified and (found[0] == "false" or _day(found[2]) >= c.since[None]):
+            return found  # newer than the roster, or already what it says
+        return ("false", c.source, c.since[None])  # not on the list as of its date (or only declared)
+    held = catalog.load_value(c.field, found[0]) if found is not None else frozenset()
+    if verified:
+        day = _day(found[2])
+        gone = {m for m in held if m in c.since and c.since[m] > day}  # a later roster did not list it
+        if not gone:
+            return found
+        return (catalog.format_value(c.field, held - gone), c.source, max(c.since[m] for m in gone))
+    if c.complete:  # every member's roster is on record, and none lists the firm
+        return (catalog.format_value(c.field, frozenset()), c.source, c.as_of)
+    if found is None:
+        return None  # some member has no roster on record: still unknown
+    kept = held - set(c.since)  # a declared member whose roster is on record (and did not list it) goes
+    return found if kept == held else (catalog.format_value(c.field, kept), found[1], found[2])
+
+
+def close(current: dict, published: Iterable[tuple], as_of: dt.date | str) -> dict:
+    """:func:`pick`'s answer for one enterprise with the rosters on record applied (see :func:`closed_value`)."""
+    shut = closures(published, as_of)
+    if not shut:
+        return current
+    out = dict(current)
+    for name, c in shut.items():
+        value = closed_value(c, current.get(name))
+        if value is not None:
+            out[name] = value
+    return out
+
+
+def close_frame(current, enterprise_ids, published: Iterable[tuple], as_of: dt.date | str):
+    """:func:`close` for a whole register: ``current`` is :func:`pick_frame`'s answer, ``enterprise_ids`` every
+    enterprise of the register. Settled values get a row (without ``recorded_at`` and ``row_id``); dates are
+    ISO text when ``as_of`` is, as in :func:`pick_frame`. Each distinct value goes through :func:`closed_value`."""
+    import pandas as pd
+
+    shut = closures(published, as_of)
+    if not shut:
+        return current
+    as_text = isinstance(as_of, str)
+
+    def day(x):
+        return x.isoformat() if as_text and isinstance(x, dt.date) else x
+
+    parts = [current[~current["field"].isin(list(shut))]]
+    ids = pd.Index(enterprise_ids)
+    for name, c in shut.items():
+        rows = current[current["field"] == name]
+        if len(rows):
+            keys = list(zip(rows["value"], rows["source"], rows["as_of"]))
+            settled = {k: closed_value(c, k) for k in set(keys)}
+            values = [settled[k] for k in keys]
+            rows = rows.assign(
+                value=[v[0] for v in values], source=[v[1] for v in values], as_of=[day(v[2]) for v in values]
+            )
+            parts.append(rows)
+        fill = closed_value(c, None)
+        absent = ids.difference(rows["enterprise_id"]) if len(rows) else ids
+        if fill is not None and len(absent):
+            parts.append(
+                pd.DataFrame(
+                    {"enterprise_id": absent, "field": name, "value": fill[0], "source": fill[1], "as_of": day(fill[2])}
+                )
+            )
+    return pd.concat(parts, ignore_index=True)
+
+
+def _day(x) -> dt.date:
+    return dt.date.fromisoformat(x[:10]) if isinstance(x, str) else x.date() if isinstance(x, dt.datetime) else x
 
 
 def _is_datetime(column) -> bool:

@@ -6,14 +6,17 @@ from sqlalchemy import select
 from service.app import create_app
 from service.http import auth
 from service.io.importer import import_enterprises, import_events, import_policies
+from service.io.rosters import import_rosters
 from service.store import session_scope
 from service.store.models import Enterprise, FieldValue
+from service.synth.params import REFERENCE_DATE
 
 
 @pytest.fixture
 def app(engine, db_url, small_world):
     import_policies(engine, small_world / "policies")
     import_enterprises(engine, small_world / "enterprises.csv")
+    import_rosters(engine, small_world / "rosters", REFERENCE_DATE)
     import_events(engine, small_world / "events.jsonl")
     return create_app({"DATABASE_URL": db_url, "TESTING": True})
 
@@ -80,6 +83,10 @@ def test_enterprise_key_sees_only_its_own_enterprise(app, keys):
     assert own.json["facts"]["employees"]["source"] == "social_security"
     assert own.json["facts"]["employees"]["verified"] is True
     assert "scale" in own.json["derived"]
+    listing = own.json["facts"]["on_dishonesty_list"]  # settled by the imported 名单, which the answer names
+    assert listing["verified"] and listing["source"] == "credit" and listing["as_of"] == "2026-06-30"
+    assert listing["rosters"] == [{"id": "dishonest_debtors", "label": "失信被执行人", "as_of": "2026-06-30"}]
+    assert own.json["facts"]["qualifications"]["rosters"][0]["as_of"] == "2026-06-30"
     other = get(c, f"/api/enterprises/{keys['other']}", keys["enterprise"])
     assert other.status_code == 403
     assert get(c, "/api/enterprises", keys["enterprise"]).status_code == 403

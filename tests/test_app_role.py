@@ -12,10 +12,12 @@ from service import audit
 from service.cli import main
 from service.errors import BadRequest
 from service.io.importer import import_enterprises, import_policies
+from service.io.rosters import import_rosters
 from service.ledger.sweeps import run_sweep
 from service.store import session_scope
 from service.store.models import AuditRecord, Payout
 from service.store.roles import grant_app_role
+from service.synth.params import REFERENCE_DATE
 
 ROLE = "zhida_test_app"
 
@@ -39,6 +41,7 @@ def test_app_role_pays_and_appends_but_cannot_rewrite_the_audit_log(pg, small_wo
     engine, url = pg
     import_policies(engine, small_world / "policies")
     import_enterprises(engine, small_world / "enterprises.csv")
+    import_rosters(engine, small_world / "rosters", REFERENCE_DATE)
     grant_app_role(engine, ROLE)
     app_url = make_url(url).set(username=ROLE)
     app = create_engine(app_url)

@@ -9,8 +9,10 @@ from sqlalchemy import func, select
 from service.app import create_app
 from service.http import auth
 from service.io.importer import import_enterprises, import_policies
+from service.io.rosters import import_rosters
 from service.store import session_scope
 from service.store.models import Enterprise, FieldValue, Payout
+from service.synth.params import REFERENCE_DATE
 
 TODAY = dt.date.today().isoformat()
 
@@ -24,6 +26,7 @@ def app(engine, db_url, small_world, tmp_path):
         path.write_text(text.replace("valid_to: '2026-12-31'", "valid_to: '2030-12-31'"), encoding="utf-8")
     import_policies(engine, folder)
     import_enterprises(engine, small_world / "enterprises.csv")
+    import_rosters(engine, small_world / "rosters", REFERENCE_DATE)
     return create_app({"DATABASE_URL": db_url, "TESTING": True})
 
 

@@ -13,6 +13,7 @@ from service.cli import main
 from service.errors import BadRequest, Conflict, NotFound
 from service.http import auth
 from service.io.importer import import_enterprises, import_policies
+from service.io.rosters import import_rosters
 from service.ledger import sweeps
 from service.ledger.bank import SimulatedBank
 from service.ledger.batches import decide, list_batches
@@ -20,6 +21,7 @@ from service.ledger.disbursement import reconcile, send
 from service.ledger.sweeps import resolve_threshold, run_sweep
 from service.store import session_scope
 from service.store.models import AuditRecord, Enterprise, FieldValue, Payout, PayoutBatch
+from service.synth.params import REFERENCE_DATE
 
 DAY = dt.date(2026, 6, 30)
 
@@ -28,6 +30,7 @@ DAY = dt.date(2026, 6, 30)
 def loaded(engine, small_world):
     import_policies(engine, small_world / "policies")
     import_enterprises(engine, small_world / "enterprises.csv")
+    import_rosters(engine, small_world / "rosters", REFERENCE_DATE)
     preview = run_sweep(engine, as_of=DAY, dry_run=True)
     big = max(preview, key=lambda r: (r.outcomes["would_pay"], r.money))
     assert big.money > 0 and big.outcomes["would_pay"] >= 4

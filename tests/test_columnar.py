@@ -101,12 +101,10 @@ def test_near_ties_are_decided_exactly():
 
 
 def test_decide_columns_matches_decide_on_a_generated_city(small_world):
-    import csv
-
     from matcher.decision import typed_facts
+    from service.synth import rosters
 
-    with open(small_world / "enterprises.csv", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = rosters.read(small_world).to_dict("records")  # as the platform reads it, rosters imported
     facts = [typed_facts({k: v for k, v in r.items() if k != "as_of" and v != ""}, AS_OF) for r in rows]
     table = Table.from_records(facts, AS_OF)
     specs, _ = load_specs(small_world / "policies")
@@ -118,15 +116,11 @@ def test_decide_columns_matches_decide_on_a_generated_city(small_world):
 
 
 def test_frame_table_equals_record_table(small_world):
-    import csv
-
-    import pandas as pd
-
     from matcher.decision import typed_facts
+    from service.synth import rosters
 
-    frame = pd.read_csv(small_world / "enterprises.csv", dtype=str, keep_default_na=False)
-    with open(small_world / "enterprises.csv", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+    frame = rosters.read(small_world)  # as the platform reads it, rosters imported
+    rows = frame.to_dict("records")
     facts = [typed_facts({k: v for k, v in r.items() if k != "as_of" and v != ""}, AS_OF) for r in rows]
     fast, slow = Table.from_frame(frame, AS_OF), Table.from_records(facts, AS_OF)
     specs, _ = load_specs(small_world / "policies")

@@ -8,17 +8,20 @@ from sqlalchemy import select
 
 from service.cli import main
 from service.io.importer import import_enterprises, import_policies
+from service.io.rosters import import_rosters
 from service.ledger.executor import Target
 from service.ledger.facts import VersionRef, decide_stored, facts_as_of, replay, spec_of
 from service.ledger.units import settle_unit, unit_of
 from service.store import session_scope, write_scope
 from service.store.models import Decision as DecisionRow
 from service.store.models import Enterprise, FieldValue
+from service.synth.params import REFERENCE_DATE
 
 
 def test_replay_gives_the_same_result_after_data_and_policy_change(engine, small_world, tmp_path):
     import_policies(engine, small_world / "policies")
     import_enterprises(engine, small_world / "enterprises.csv")
+    import_rosters(engine, small_world / "rosters", REFERENCE_DATE)
     as_of = dt.date(2026, 6, 30)
     with write_scope(engine) as s:  # recorded the one way a decision is: settled, with its audit record
         ent = s.scalars(select(Enterprise).order_by(Enterprise.id)).first()
@@ -60,6 +63,7 @@ def test_replay_gives_the_same_result_after_data_and_policy_change(engine, small
 def test_decide_command_explains(db_url, engine, small_world, monkeypatch):
     import_policies(engine, small_world / "policies")
     import_enterprises(engine, small_world / "enterprises.csv")
+    import_rosters(engine, small_world / "rosters", REFERENCE_DATE)
     with session_scope(engine) as s:
         uscc = s.scalars(select(Enterprise.uscc).order_by(Enterprise.id)).first()
     monkeypatch.setenv("ZHIDA_DATABASE_URL", db_url)

@@ -9,17 +9,20 @@ from sqlalchemy import func, select
 
 from service import audit
 from service.io.importer import import_enterprises, import_policies
+from service.io.rosters import import_rosters
 from service.ledger.bank import BatchFileBank, SimulatedBank, Transfer
 from service.ledger.disbursement import reconcile, reference, send
 from service.ledger.sweeps import run_sweep
 from service.store import session_scope
 from service.store.models import Budget, Payout
+from service.synth.params import REFERENCE_DATE
 
 
 @pytest.fixture
 def decided(engine, small_world):
     import_policies(engine, small_world / "policies")
     import_enterprises(engine, small_world / "enterprises.csv")
+    import_rosters(engine, small_world / "rosters", REFERENCE_DATE)
     run_sweep(engine, as_of=dt.date(2026, 6, 30))
     with session_scope(engine) as s:
         payouts = {p.id: p.amount for p in s.scalars(select(Payout))}

@@ -24,6 +24,7 @@ from service.synth import assessment as synth_assessment
 from service.synth import enterprises as synth_enterprises
 from service.synth import events as synth_events
 from service.synth import params, policies
+from service.synth import rosters as synth_rosters
 from service.synth.world import generate_world
 
 N = 2000
@@ -38,7 +39,7 @@ REQUIRED = (
 def world(tmp_path_factory):
     out = tmp_path_factory.mktemp("city")
     summary = generate_world(N, 5, "南京市", out)
-    frame = pd.read_csv(out / "enterprises.csv", dtype=str, keep_default_na=False)
+    frame = synth_rosters.read(out)  # enterprises.csv with the rosters imported as of the reference date
     with open(out / "events.jsonl", encoding="utf-8") as fh:
         evs = [json.loads(line) for line in fh]
     specs = {s["id"]: policies.to_spec(s) for s in policies.build("南京市", AS_OF)}
@@ -92,6 +93,27 @@ def test_columns_are_the_catalog_facts_and_every_cell_parses(world):
     # realistic gaps that later make decisions undetermined
     for name in ("rd_expense", "skill_certificates", "loan_interest_paid", "revenue_prev"):
         assert 0.05 < (frame[name] == "").mean() < 0.99, name
+
+
+def test_rosters_say_who_is_on_them_and_the_register_leaves_it_to_them(world, tmp_path):
+    out, summary, frame, _, _ = world
+    raw = pd.read_csv(out / "enterprises.csv", dtype=str, keep_default_na=False)
+    for name in synth_rosters.roster_fields():
+        assert (raw[name] == "").all(), name  # enterprises.csv leaves every roster field to the rosters
+    assert sorted(p.stem for p in (out / "rosters").glob("*.csv")) == sorted(catalog.ROSTERS)
+    assert summary["rosters"]["high_tech"] == sum("high_tech" in q.split(";") for q in frame["qualifications"]) > 0
+    for r in catalog.ROSTERS.values():
+        text = (out / "rosters" / f"{r.id}.csv").read_text(encoding="utf-8")
+        listed = pd.read_csv(out / "rosters" / f"{r.id}.csv", dtype=str, keep_default_na=False)
+        assert text.startswith("uscc,name\n") and listed["uscc"].is_unique and set(listed["uscc"]) <= set(raw["uscc"])
+        assert len(listed) == summary["rosters"][r.id]
+    # read back (rosters imported), the city is the generator's own, every roster field known
+    truth = synth_enterprises.generate(N, np.random.default_rng(5), "南京市", AS_OF)
+    pd.testing.assert_frame_equal(frame, truth)
+    for name in synth_rosters.roster_fields():
+        assert (frame[name] != "").all(), name
+    assert 0.003 <= (frame["on_dishonesty_list"] == "true").mean() <= 0.01
+    assert 0.01 <= (frame["in_abnormal_operation"] == "true").mean() <= 0.03
 
 
 def test_codes_are_real_valid_and_unique(world):
@@ -179,7 +201,7 @@ def test_rd_intensity_depends_on_industry(world):
 
 def test_qualifications_are_rare_nested_and_follow_rd(world):
     _, _, frame, _, _ = world
-    quals = [set(q.split(";")) - {""} for q in frame["qualifications"]]
+    quals = [set(q.split(";")) - {"none"} for q in frame["qualifications"]]
     high_tech = np.array(["high_tech" in q for q in quals])
     assert 0.008 <= high_tech.mean() <= 0.025
     assert all("srdi_sme" in q for q in quals if "little_giant" in q)

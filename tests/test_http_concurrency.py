@@ -15,8 +15,10 @@ from sqlalchemy import func, select
 from service import audit
 from service.http import auth
 from service.io.importer import import_enterprises, import_policies
+from service.io.rosters import import_rosters
 from service.store import session_scope
 from service.store.models import Application, Budget, Enterprise, FieldValue, Payout
+from service.synth.params import REFERENCE_DATE
 
 pytestmark = pytest.mark.slow
 
@@ -30,6 +32,7 @@ def _load(engine, world, tmp_path, budget):
     )
     import_policies(engine, folder)
     import_enterprises(engine, world / "enterprises.csv")
+    import_rosters(engine, world / "rosters", REFERENCE_DATE)
     with session_scope(engine) as s:
         good = set(
             s.scalars(

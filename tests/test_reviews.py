@@ -11,8 +11,10 @@ from service.app import create_app
 from service.http import auth
 from service.http.reviews import due_date
 from service.io.importer import import_enterprises, import_policies
+from service.io.rosters import import_rosters
 from service.store import session_scope
 from service.store.models import AuditRecord, Enterprise, FieldValue, Payout
+from service.synth.params import REFERENCE_DATE
 
 SPEC = {
     "id": "review-test",
@@ -49,6 +51,7 @@ def app(engine, db_url, small_world, tmp_path):
     (tmp_path / "p" / "review-test.yaml").write_text(yaml.safe_dump(SPEC, allow_unicode=True), encoding="utf-8")
     import_policies(engine, tmp_path / "p")
     import_enterprises(engine, small_world / "enterprises.csv")
+    import_rosters(engine, small_world / "rosters", REFERENCE_DATE)
     return create_app({"DATABASE_URL": db_url, "TESTING": True})
 
 

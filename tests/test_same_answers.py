@@ -6,12 +6,13 @@ from __future__ import annotations
 import os
 
 import pytest
-from ledger_world import add_enterprise, apply, publish
+from ledger_world import FACTS_AS_OF, add_enterprise, apply, publish
 from policy_specs import measure
 from sqlalchemy import select
 
 from service.app import create_app
 from service.http import auth
+from service.io.rosters import import_roster
 from service.store import session_scope
 from service.store.models import Application, AuditRecord, GroupClaim, Payout, Policy
 from service.store.models import Decision as DecisionRow
@@ -68,6 +69,9 @@ def _normal(payload):
 def _run(engine, db_url, tmp_path, on_driver: bool):
     publish(engine, tmp_path / "p", [dict(spec) for spec in SPECS])
     codes = [add_enterprise(engine, i, facts) for i, facts in enumerate(FIRMS)]
+    # the 失信 list settles the firms without a value (3: not on it; 4: listed, refused) on both paths
+    (tmp_path / "dd.csv").write_text(f"uscc\n{codes[2]}\n{codes[4]}\n", encoding="utf-8")
+    assert import_roster(engine, "失信被执行人", tmp_path / "dd.csv", FACTS_AS_OF).committed
     with session_scope(engine) as s:
         key = auth.create_key(s, "system")[1]
     app = create_app({"DATABASE_URL": db_url, "TESTING": True, "APPLICATIONS_ON_DRIVER": on_driver})

@@ -12,9 +12,11 @@ from sqlalchemy import func, select
 from service import audit
 from service.cli import main
 from service.io.importer import import_enterprises, import_policies
+from service.io.rosters import import_rosters
 from service.ledger.sweeps import run_sweep
 from service.store import session_scope
 from service.store.models import Budget, Payout
+from service.synth.params import REFERENCE_DATE
 
 AS_OF = "2026-06-30"
 
@@ -22,6 +24,7 @@ AS_OF = "2026-06-30"
 def _load(engine, world):
     import_policies(engine, world / "policies")
     import_enterprises(engine, world / "enterprises.csv")
+    import_rosters(engine, world / "rosters", REFERENCE_DATE)
 
 
 def test_sweep_pays_the_eligible_once_and_dry_run_writes_nothing(engine, small_world):
@@ -55,10 +58,14 @@ def test_sweep_killed_half_way_then_rerun_pays_each_exactly_once(tmp_path):
     world = tmp_path / "w"
     runner = CliRunner()
     assert runner.invoke(main, ["generate", "--enterprises", "3000", "--seed", "4", "--out", str(world)]).exit_code == 0
-    for kind, path in (("policies", world / "policies"), ("enterprises", world / "enterprises.csv")):
+    for kind, *args in (
+        ("policies", world / "policies"),
+        ("enterprises", world / "enterprises.csv"),
+        ("rosters", world / "rosters", "--as-of", AS_OF),  # the normal path: the rosters say who is on them
+    ):
         assert (
             subprocess.run(
-                [sys.executable, "-m", "service", "import", kind, str(path)], env=env, capture_output=True
+                [sys.executable, "-m", "service", "import", kind, *map(str, args)], env=env, capture_output=True
             ).returncode
             == 0
         )

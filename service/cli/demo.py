@@ -1,7 +1,8 @@
 """``zhida demo``: from nothing to a running city in one command.
 
-Creates the SQLite database, generates a synthetic city, imports it, creates
-one demo key per role and serves the app on 127.0.0.1.
+Creates the SQLite database, generates a synthetic city, imports it (policies,
+enterprises, the rosters as of the reference date, events), creates one demo key
+per role and serves the app on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ def cli(workdir: Path, enterprises: int, seed: int, city: str, port: int, no_ser
     from service.app import create_app
     from service.http import auth
     from service.io.importer import import_enterprises, import_events, import_policies
+    from service.io.rosters import import_rosters
     from service.ledger.sweeps import run_sweep
     from service.store import make_engine, session_scope, upgrade
+    from service.synth.params import REFERENCE_DATE
     from service.synth.world import generate_world
 
     if not no_serve:
@@ -57,9 +60,12 @@ def cli(workdir: Path, enterprises: int, seed: int, city: str, port: int, no_ser
     world = workdir / "world"
     generate_world(enterprises, seed, city, world)
 
-    _stage("导入政策、企业与事件")
+    _stage(f"导入政策、企业、名单（截至 {REFERENCE_DATE}）与事件")
     import_policies(engine, world / "policies")
     ent_report = import_enterprises(engine, world / "enterprises.csv")
+    for report in (ent_report, import_rosters(engine, world / "rosters", REFERENCE_DATE, actor="system:demo")):
+        if not report.committed:
+            raise click.ClickException("演示数据导入失败：\n" + "\n".join(str(e) for e in report.errors[:20]))
     import_events(engine, world / "events.jsonl")
 
     _stage("创建演示密钥")

@@ -21,7 +21,7 @@ STAGES = {
 @click.option("--city", default="南京市", show_default=True, help="地级市名称（如 南京市）或 6 位代码")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="输出目录")
 def cli(n: int, seed: int, city: str, out: Path) -> None:
-    """生成合成数据：enterprises.csv、policies/*.yaml、events.jsonl。"""
+    """生成合成数据：enterprises.csv、rosters/*.csv（名单）、policies/*.yaml、events.jsonl。"""
     from graph import UnknownCode
     from service.synth.world import generate_world
 
@@ -44,7 +44,8 @@ def cli(n: int, seed: int, city: str, out: Path) -> None:
     kinds = summary["events_by_kind"]
     click.echo(
         f"已生成 {summary['city']}：企业 {summary['enterprises']} 家，政策 {summary['policies']} 项"
-        f"（免申即享 {summary['automatic']} 项），互动记录 {summary['events']} 条"
+        f"（免申即享 {summary['automatic']} 项），名单 {len(summary['rosters'])} 份（截至 {summary['as_of']}），"
+        f"互动记录 {summary['events']} 条"
         f"（推送 {kinds['push']}、申报 {kinds['apply']}、兑付 {kinds['paid']}），"
         f"兑付金额 {summary['paid_yuan']} 元，输出到 {out}，用时 {time.perf_counter() - started:.1f} s"
     )

@@ -1,4 +1,4 @@
-"""``zhida import``: enterprises, events and policies from files."""
+"""``zhida import``: enterprises, events and policies from files; rosters (名单) as of their date."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def _finish(report) -> None:
 
 @click.group("import")
 def cli() -> None:
-    """导入企业、事件与政策。"""
+    """导入企业、事件、政策与名单。"""
 
 
 @cli.command("enterprises")
@@ -67,3 +67,44 @@ def policies_cmd(path: Path, skip_bad: bool) -> None:
     from service.io.importer import import_policies
 
     _finish(import_policies(store_engine(), path, skip_bad=skip_bad))
+
+
+@cli.command("roster")
+@click.argument("name")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as-of", "as_of", required=True, type=click.DateTime(["%Y-%m-%d"]), help="名单的公布（截至）日期")
+@click.option("--skip-unknown", is_flag=True, help="跳过不在库中的企业（如省级名单含外市企业），报告后导入其余")
+def roster_cmd(name: str, path: Path, as_of, skip_unknown: bool) -> None:
+    """导入一份名单（如 高新技术企业）：自该日起，名单未列出的企业视为不在名单上。"""
+    from service.io.rosters import roster_of
+
+    try:
+        files = [(roster_of(name), path)]
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="NAME") from None
+    _rosters(files, as_of.date(), skip_unknown)
+
+
+@cli.command("rosters")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--as-of", "as_of", required=True, type=click.DateTime(["%Y-%m-%d"]), help="名单的公布（截至）日期")
+@click.option("--skip-unknown", is_flag=True, help="跳过不在库中的企业，报告后导入其余")
+def rosters_cmd(folder: Path, as_of, skip_unknown: bool) -> None:
+    """导入一个目录中的名单，每个文件以名单 id 或名称命名（high_tech.csv、失信被执行人.txt），同一事务。"""
+    from service.io.rosters import roster_files
+
+    try:
+        files = roster_files(folder)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="FOLDER") from None
+    _rosters(files, as_of.date(), skip_unknown)
+
+
+def _rosters(files, as_of, skip_unknown: bool) -> None:
+    from service.io.rosters import import_rosters
+
+    try:
+        report = import_rosters(store_engine(), files, as_of, skip_unknown=skip_unknown)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--as-of") from None
+    _finish(report)

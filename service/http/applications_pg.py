@@ -6,8 +6,8 @@ pipeline mode, and writes the same plan the session path writes
 (:mod:`matcher.settlement` plans, :mod:`service.ledger.executor` says what each row holds):
 
 1. BEGIN, the idempotency claim, the new rows' ids, the applicant with the measure's current
-   version and its supplements, the facts, and what the plan rests on (payouts, the group's
-   account, budgets) — one query, one round trip;
+   version and its supplements, the facts and the rosters on record, and what the plan rests on
+   (payouts, the group's account, budgets) — one query, one round trip;
 2. the rule engine decides and the planner plans in Python (:mod:`service.http.verdicts`,
    shared with the session path); the application, the decision rows, the stored answer, the
    audit append and COMMIT go together and are answered together.
@@ -38,7 +38,7 @@ from flask import current_app, make_response, request
 
 from graph.errors import GraphError
 from matcher.errors import MatcherError
-from matcher.facts import pick
+from matcher.facts import close, pick
 from matcher.settlement import Claim, Ledger, Paid, Part, Unit, decide_unit, period_of, plan
 from matcher.spec import PERIODS
 from service import audit
@@ -87,7 +87,9 @@ SELECT claim.claimed, claim.expires, claim.application_id, head.e_id, head.uscc,
        head.established_on, head.pv_id, head.policy_id, head.version, head.spec_hash, claim.decision_id,
        ledger.supplements::text, ledger.paid::text, ledger.claims::text, {ledger_budgets}::text,
        (SELECT json_agg(json_build_array(fv.field, fv.value, fv.source, fv.as_of, fv.recorded_at, fv.id))
-        FROM field_values fv WHERE fv.enterprise_id = head.e_id AND fv.as_of <= %(as_of)s)::text AS facts
+        FROM field_values fv WHERE fv.enterprise_id = head.e_id AND fv.as_of <= %(as_of)s)::text AS facts,
+       (SELECT json_agg(json_build_array(rp.roster, rp.as_of))
+        FROM roster_publications rp WHERE rp.as_of <= %(as_of)s)::text AS rosters
 FROM claim
 LEFT JOIN head ON true
 LEFT JOIN ledger ON true
@@ -105,7 +107,7 @@ _READS = (
 _Read = namedtuple(
     "_Read",
     "claimed expires application_id e_id uscc region industry established_on pv_id policy_id version spec_hash"
-    " decision_id supplements paid claims budgets facts",
+    " decision_id supplements paid claims budgets facts rosters",
 )  # _READ's columns, named once (the driver's namedtuple rows would name them on every call)
 _SPEC = "SELECT spec FROM policy_versions WHERE id = %s"
 _FORGET_EXPIRED = "DELETE FROM idempotency_keys WHERE principal = %(principal)s AND key = %(key)s"
@@ -204,7 +206,8 @@ def _transaction(engine, conn: psycopg.Connection, ask, principal: str, key: str
                 name_missing(engine, ask.uscc, ask.policy_id)
             ent = Subject(first.e_id, first.uscc, first.region, first.industry, first.established_on)
             pv = VersionRef(first.pv_id, first.policy_id, first.version, first.spec_hash)
-            verified, sources = typed_facts(pick(_parsed(first.facts)), ent, today)
+            current = close(pick(_parsed(first.facts)), _parsed(first.rosters), today)  # the rosters settle theirs
+            verified, sources = typed_facts(current, ent, today)
             check_access(ent.id)
             sups, paid, claims = (_parsed(x) for x in (first.supplements, first.paid, first.claims))
             budgets = _parsed(first.budgets) if with_budgets else None

@@ -18,7 +18,7 @@ from service.http import bp
 from service.http.guard import current_principal, require
 from service.http.idempotency import idempotent
 from service.ledger.clawbacks import list_enterprise
-from service.store import current_facts, session_scope, write_scope
+from service.store import current_facts, rosters_on_record, session_scope, write_scope
 from service.store.models import Enterprise, FieldValue
 
 STAFF = ("admin", "officer", "analyst", "system")
@@ -90,7 +90,8 @@ def list_enterprises():
 def profile(session, ent: Enterprise, as_of: dt.date) -> dict:
     """Identity, current facts with their source, and the derived fields, as of a date."""
     facts, typed = {}, {}
-    for name, (text, source, fact_as_of) in current_facts(session, ent.id, as_of=as_of).items():
+    rosters = rosters_on_record(session)
+    for name, (text, source, fact_as_of) in current_facts(session, ent.id, as_of=as_of, rosters=rosters).items():
         if name not in catalog.FIELDS:
             continue
         value = catalog.parse_value(name, text, today=as_of)
@@ -103,6 +104,9 @@ def profile(session, ent: Enterprise, as_of: dt.date) -> dict:
             "verified": source in catalog.VERIFIED_SOURCES,
             "as_of": fact_as_of.isoformat(),
         }
+        behind = rosters_behind(name, source, fact_as_of, rosters)
+        if behind:  # the value is what the 名单 of that date say (listed, or not on them)
+            facts[name]["rosters"] = behind
     typed.update(industry=ent.industry, region=ent.region, established_on=ent.established_on)
     derived = {
         name: {"value": catalog.format_value(name, v), "label": catalog.label_value(name, v)}
@@ -110,6 +114,16 @@ def profile(session, ent: Enterprise, as_of: dt.date) -> dict:
         if v is not None
     }
     return {**_summary(ent), "as_of": as_of.isoformat(), "facts": facts, "derived": derived}
+
+
+def rosters_behind(name: str, source: str, day: dt.date, rosters: list[tuple]) -> list[dict]:
+    """The rosters on record that speak for a fact: rosters of its field, from its source, published on its date."""
+    on_record = {(rid, d) for rid, d in rosters}
+    return [
+        {"id": r.id, "label": r.label, "as_of": day.isoformat()}
+        for r in catalog.ROSTERS.values()
+        if r.field == name and r.source == source and (r.id, day) in on_record
+    ]
 
 
 @bp.get("/enterprises/<uscc>")

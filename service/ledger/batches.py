@@ -14,11 +14,11 @@ from decimal import Decimal
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from matcher.facts import pick
+from matcher.facts import close, pick
 from matcher.settlement import REFUSALS, refusal
 from service import audit
 from service.errors import BadRequest, Conflict, NotFound
-from service.store import session_scope, write_scope
+from service.store import rosters_on_record, session_scope, write_scope
 from service.store.models import Budget, FieldValue, GroupClaim, Payout, PayoutBatch, Policy, PolicyVersion
 from service.store.models import Decision as DecisionRow
 
@@ -166,9 +166,10 @@ def listed_enterprises(session: Session, enterprise_ids, as_of: dt.date) -> set[
         ).where(FieldValue.enterprise_id.in_(ids[start : start + 500]), FieldValue.field.in_(list(REFUSALS)))
         for eid, *row in session.execute(query):
             rows.setdefault(eid, []).append(row)
+    rosters = rosters_on_record(session)
     out = set()
     for eid, facts in rows.items():
-        current = pick(facts, as_of, verified_only=True)
+        current = close(pick(facts, as_of, verified_only=True), rosters, as_of)  # a roster settles its field
         if refusal({name: value == "true" for name, (value, _, _) in current.items()}) is not None:
             out.add(eid)
     return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Date, bindparam, select
+from sqlalchemy import Date, bindparam, null, select, union_all
 from sqlalchemy.orm import Session
 
 from matcher import catalog
@@ -19,11 +19,11 @@ from matcher.spec import parse_spec
 from service.errors import NotFound
 from service.store import current_facts, pick_current
 from service.store.models import Decision as DecisionRow
-from service.store.models import Enterprise, FieldValue, Policy, PolicyVersion
+from service.store.models import Enterprise, FieldValue, Policy, PolicyVersion, RosterPublication
 
 
 def facts_as_of(session: Session, enterprise: Enterprise, as_of: dt.date) -> tuple[dict, dict]:
-    """Typed facts and their sources, as they stood on ``as_of``."""
+    """Typed facts and their sources, as they stood on ``as_of`` (the rosters on record settle roster fields)."""
     return typed_facts(current_facts(session, enterprise.id, as_of=as_of), enterprise, as_of)
 
 
@@ -64,7 +64,8 @@ class VersionRef:
 
 
 _fv = FieldValue.__table__.c
-_APPLICANT = (
+_rp = RosterPublication.__table__.c
+_APPLICANT = union_all(
     select(
         Enterprise.id.label("e_id"),
         Enterprise.uscc,
@@ -86,25 +87,34 @@ _APPLICANT = (
     .join(Policy, Policy.slug == bindparam("slug"))
     .join(PolicyVersion, (PolicyVersion.policy_id == Policy.id) & (PolicyVersion.version == Policy.current_version))
     .outerjoin(FieldValue, (_fv.enterprise_id == Enterprise.id) & (_fv.as_of <= bindparam("as_of", type_=Date)))
-    .where(Enterprise.uscc == bindparam("uscc"))
+    .where(Enterprise.uscc == bindparam("uscc")),
+    # the rosters on record, in the same round trip: one row each, without an enterprise
+    select(*([null()] * 9), _rp.roster, null(), _rp.source, _rp.as_of, null(), null()).where(
+        _rp.as_of <= bindparam("as_of", type_=Date)
+    ),
 )  # built once: constructing a statement costs more than running it
 
 
 def applicant(session: Session, uscc: str, slug: str, as_of: dt.date):
-    """The enterprise, the policy's current version and the enterprise's facts as of ``as_of``, in one
-    query (the hot path of 即申即办). Returns ``(Subject, VersionRef, facts, sources)``, or None when
-    the enterprise or the policy does not exist."""
+    """The enterprise, the policy's current version and the enterprise's facts as of ``as_of`` (roster fields
+    settled by the rosters on record), in one query (the hot path of 即申即办). Returns
+    ``(Subject, VersionRef, facts, sources)``, or None when the enterprise or the policy does not exist."""
     rows = session.connection().execute(_APPLICANT, {"slug": slug, "as_of": as_of, "uscc": uscc}).all()
-    return applicant_of(rows, as_of) if rows else None
+    return applicant_of(rows, as_of)
 
 
 def applicant_of(rows, as_of: dt.date):
-    """:func:`applicant`'s answer from its rows (one per fact, or one with no fact; named as in its query)."""
-    r = rows[0]
+    """:func:`applicant`'s answer from its rows (one per fact, or one with no fact, and one per roster on record
+    without an enterprise; named as in its query), or None when there is no enterprise row."""
+    r = next((r for r in rows if r.e_id is not None), None)
+    if r is None:
+        return None
     ent = Subject(r.e_id, r.uscc, r.region, r.industry, r.established_on)
     ref = VersionRef(r.pv_id, r.policy_id, r.version, r.spec_hash)
     current = pick_current(
-        (r.field, r.value, r.source, r.as_of, r.recorded_at, r.fv_id) for r in rows if r.fv_id is not None
+        ((r.field, r.value, r.source, r.as_of, r.recorded_at, r.fv_id) for r in rows if r.fv_id is not None),
+        as_of,
+        [(r.field, r.as_of) for r in rows if r.e_id is None],
     )
     facts, sources = typed_facts(current, ent, as_of)
     return ent, ref, facts, sources

@@ -35,14 +35,14 @@ from matcher import catalog
 from matcher.catalog import REFUSALS
 from matcher.columnar import TRUE, UNKNOWN, Table
 from matcher.columnar import sweep as evaluate_policy
-from matcher.facts import pick_frame
+from matcher.facts import close_frame, pick_frame
 from matcher.settlement import FutureDecision, Unit, after, decide_unit, entitlement, period_of, plan, refusal, units
 from service.errors import BadRequest
 from service.ledger.batches import open_batch
 from service.ledger.executor import Target, read_ledgers, settle
 from service.ledger.facts import VersionRef, spec_of
 from service.settings import settings
-from service.store import session_scope, write_scope
+from service.store import rosters_on_record, session_scope, write_scope
 from service.store.models import Enterprise, Payout, PayoutBatch, Policy, PolicyVersion
 
 BATCH = 1000
@@ -130,8 +130,10 @@ def automatic_versions(session, as_of: dt.date) -> dict[str, _Version]:
 
 
 def verified_table(engine, as_of: dt.date) -> tuple[Table, list[int]]:
-    """Every enterprise's verified facts as of a date, as a column table (and their ids, row by row)."""
+    """Every enterprise's verified facts as of a date, roster fields settled by the rosters on record
+    (:func:`matcher.facts.close_frame`), as a column table (and their ids, row by row)."""
     with engine.connect() as conn:
+        rosters = rosters_on_record(conn)
         ents = conn.execute(
             select(
                 Enterprise.id, Enterprise.uscc, Enterprise.region, Enterprise.industry, Enterprise.established_on
@@ -147,6 +149,7 @@ def verified_table(engine, as_of: dt.date) -> tuple[Table, list[int]]:
     facts["as_of"] = facts["as_of"].astype(str)
     facts["recorded_at"] = facts["recorded_at"].astype(str)
     current = pick_frame(facts, as_of.isoformat(), verified_only=True)
+    current = close_frame(current, [e.id for e in ents], rosters, as_of.isoformat())
     wide = current.pivot(index="enterprise_id", columns="field", values="value")
     frame = pd.DataFrame(index=[e.id for e in ents])
     for f in catalog.FACT_FIELDS:

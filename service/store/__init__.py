@@ -29,8 +29,8 @@ except ImportError:  # Windows: SQLite's own busy handler only
 from sqlalchemy import Engine, create_engine, event, exc, make_url, select
 from sqlalchemy.orm import Session
 
-from matcher.facts import pick
-from service.store.models import Base, FieldValue
+from matcher.facts import close, pick
+from service.store.models import Base, FieldValue, RosterPublication
 
 CHUNK = 10_000
 
@@ -328,20 +328,34 @@ def fast_upsert(
 
 
 def current_facts(
-    session: Session, enterprise_id: int, as_of: dt.date | None = None
+    session: Session, enterprise_id: int, as_of: dt.date | None = None, rosters: list[tuple] | None = None
 ) -> dict[str, tuple[str, str, dt.date]]:
     """Per field, the value that counts as of a date: ``{field: (value_text, source, as_of)}``
-    (the precedence is :mod:`matcher.facts`'s: verified over declared, then the newest)."""
+    (the precedence is :mod:`matcher.facts`'s: verified over declared, then the newest; a roster
+    field is settled by the rosters on record, :func:`matcher.facts.close`, read here unless given)."""
     fv = FieldValue
     query = select(fv.field, fv.value, fv.source, fv.as_of, fv.recorded_at, fv.id).where(
         fv.enterprise_id == enterprise_id
     )  # plain rows, not ORM objects: this runs on every decision
-    return pick(session.execute(query), as_of)
+    if rosters is None:
+        rosters = rosters_on_record(session)
+    return pick_current(session.execute(query), as_of, rosters)
 
 
-def pick_current(rows: Iterable[tuple], as_of: dt.date | None = None) -> dict[str, tuple[str, str, dt.date]]:
-    """:func:`current_facts` over ``(field, value, source, as_of, recorded_at, id)`` rows already read."""
-    return pick(rows, as_of)
+def pick_current(
+    rows: Iterable[tuple], as_of: dt.date | None = None, rosters: Iterable[tuple] = ()
+) -> dict[str, tuple[str, str, dt.date]]:
+    """:func:`current_facts` over ``(field, value, source, as_of, recorded_at, id)`` rows already read, and the
+    ``(roster, as_of)`` pairs of the rosters on record (:func:`rosters_on_record`)."""
+    return close(pick(rows, as_of), rosters, as_of or dt.date.max)
+
+
+_ROSTERS = select(RosterPublication.roster, RosterPublication.as_of)
+
+
+def rosters_on_record(conn) -> list[tuple[str, dt.date]]:
+    """The rosters on record, as ``(roster id, as_of)`` pairs (a session or a connection; one small query)."""
+    return [(roster, day) for roster, day in conn.execute(_ROSTERS)]
 
 
 __all__ = [
@@ -356,5 +370,6 @@ __all__ = [
     "insert_or_skip",
     "current_facts",
     "pick_current",
+    "rosters_on_record",
     "alembic_config",
 ]

@@ -84,6 +84,24 @@ class FieldValue(Base):
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class RosterPublication(Base):
+    """A published roster (名单) on record: from its ``as_of`` a firm it does not list is known not to be on it.
+
+    One row per (roster, as_of); the roster's members are facts in ``field_values`` (service.io.rosters)."""
+
+    __tablename__ = "roster_publications"
+    __table_args__ = (UniqueConstraint("roster", "as_of"), CheckConstraint("members >= 0", name="members"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    roster: Mapped[str] = mapped_column(String(64))  # the catalog's roster id (matcher.catalog.ROSTERS)
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(32))  # whose list it is (a verified source of the catalog)
+    members: Mapped[int] = mapped_column(Integer)  # firms of the register it lists
+    digest: Mapped[str] = mapped_column(String(64))  # SHA-256 of the file imported
+    file: Mapped[str] = mapped_column(String(255))
+    imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    imported_by: Mapped[str] = mapped_column(String(64))
+
+
 class Policy(Base):
     __tablename__ = "policies"
     __table_args__ = (CheckConstraint(_in("status", ("draft", "published", "retired")), name="status"),)

@@ -23,15 +23,14 @@ from service.synth import params as P
 
 
 def table(frame: pd.DataFrame, as_of: dt.date) -> Table:
-    """The enterprises frame as the engine's columns, as the generator knows them.
+    """The enterprises frame as the engine's columns, as the generator knows them (the roster fields explicit,
+    as the platform reads them once the rosters are imported: :func:`.rosters.read`).
 
-    Qualifications come from rosters and the generator made them: an empty cell
-    means the firm is on none (``none``), not that nobody knows. Names,
-    business scopes and USCCs stay out: no rule of the catalogue reads them,
-    and as numpy text they are large.
+    Names, business scopes and USCCs stay out: no rule of the catalogue reads
+    them, and as numpy text they are large.
     """
     read = [f.name for f in catalog.FACT_FIELDS if f.type not in ("text", "uscc", "records") and f.name in frame]
-    return Table.from_frame(frame[read].assign(qualifications=frame["qualifications"].replace("", "none")), as_of)
+    return Table.from_frame(frame[read], as_of)
 
 
 class Assessment(NamedTuple):

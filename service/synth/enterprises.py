@@ -299,7 +299,9 @@ def _blank(mask: np.ndarray, text: np.ndarray) -> np.ndarray:
 
 
 def generate(n: int, rng: np.random.Generator, city: str, reference_date: dt.date = P.REFERENCE_DATE) -> pd.DataFrame:
-    """``n`` enterprises as a DataFrame of catalog-formatted text columns (+ ``as_of``)."""
+    """``n`` enterprises as a DataFrame of catalog-formatted text columns (+ ``as_of``), as the generator knows
+    them: the roster fields explicit (``none``, ``false``); :func:`.rosters.register` is what ``enterprises.csv``
+    publishes."""
     if n < 1:
         raise ValueError("企业数量应为正整数")
     city_region, districts, dweights, affinity = city_districts(city)
@@ -473,7 +475,8 @@ def _top(score: np.ndarray, pool: np.ndarray, count: int) -> np.ndarray:
 
 
 def _qualifications(rng, does_rd, intensity, patents, revenue, employees, age_years, growth, scale) -> np.ndarray:
-    """Qualifications for the most innovative firms, at the shares in params; 小巨人 ⊂ 专精特新.
+    """Qualifications for the most innovative firms, at the shares in params; 小巨人 ⊂ 专精特新 (``none``: no
+    qualification; :mod:`.rosters` publishes them as rosters).
 
     One noisy "innovativeness" score (R&D intensity, patents, size) ranks the
     R&D-declaring firms; each qualification takes the top of its own pool
@@ -509,4 +512,4 @@ def _qualifications(rng, does_rd, intensity, patents, revenue, employees, age_ye
     out = np.full(n, "", dtype=object)
     for q in sorted(catalog.QUALIFICATIONS):  # catalog.format_value order: sorted
         out = np.where(has[q], np.where(out == "", q, out + ";" + q), out)
-    return out.astype(str)
+    return np.where(out == "", "none", out).astype(str)  # known to hold none: the rosters list it nowhere

@@ -1,4 +1,4 @@
-"""One call that writes a whole synthetic city: enterprises, policies, events."""
+"""One call that writes a whole synthetic city: enterprises, rosters, policies, events."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from service.synth import enterprises, events, params, policies
+from service.synth import enterprises, events, params, policies, rosters
 
 
 class _SpecDumper(yaml.SafeDumper):
@@ -26,7 +26,7 @@ def write_spec(spec: dict, path: Path) -> None:
 def generate_world(
     n: int, seed: int, city: str, out_dir, progress=None, reference_date: dt.date = params.REFERENCE_DATE
 ) -> dict:
-    """Write ``enterprises.csv``, ``policies/*.yaml`` and ``events.jsonl`` under ``out_dir``.
+    """Write ``enterprises.csv``, ``rosters/*.csv``, ``policies/*.yaml`` and ``events.jsonl`` under ``out_dir``.
 
     ``progress(stage, done, total)`` is called as work advances (stages
     ``enterprises``, ``policies``, ``events``, ``write``). Same arguments, same
@@ -53,7 +53,8 @@ def generate_world(
     (out / "policies").mkdir(parents=True, exist_ok=True)
     for old in (out / "policies").glob("*.yaml"):
         old.unlink()  # a rerun into the same folder leaves exactly this world
-    frame.to_csv(out / "enterprises.csv", index=False, lineterminator="\n")
+    rosters.register(frame).to_csv(out / "enterprises.csv", index=False, lineterminator="\n")
+    listed = rosters.write(frame, out / "rosters")  # who is on each roster, as of the reference date
     say("write", 1, 3)
     for spec in specs:
         write_spec(spec, out / "policies" / f"{spec['id']}.yaml")
@@ -71,6 +72,8 @@ def generate_world(
         "enterprises": n,
         "policies": len(specs),
         "automatic": sum(s["mode"] == "automatic" for s in specs),
+        "rosters": listed,
+        "as_of": reference_date.isoformat(),
         "events": len(evs),
         "events_by_kind": {k: int(c) for k, c in zip(events.KINDS, kinds)},
         "paid_yuan": f"{paid // 100}.{paid % 100:02d}",

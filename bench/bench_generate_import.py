@@ -30,7 +30,9 @@ def main() -> int:
     args = parser.parse_args()
 
     from service.io.importer import import_enterprises, import_events, import_policies
+    from service.io.rosters import import_rosters
     from service.store import make_engine, upgrade
+    from service.synth.params import REFERENCE_DATE
     from service.synth.world import generate_world
 
     print(f"machine: {platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
@@ -61,9 +63,14 @@ def main() -> int:
             tmp / "world" / "enterprises.csv",
             progress=lambda s, d, t: print(f"  import {s} {d}/{t}", flush=True) if d == t else None,
         )
-        t_imp = time.perf_counter() - t1
         assert report.committed, report.summary()
-        print(f"import enterprises: {t_imp:.1f} s, {report.facts} field values, peak RSS {peak_mb():.0f} MB")
+        listed = import_rosters(engine, tmp / "world" / "rosters", REFERENCE_DATE)  # the city's 名单
+        t_imp = time.perf_counter() - t1
+        assert listed.committed, listed.summary()
+        print(
+            f"import enterprises and rosters: {t_imp:.1f} s, {report.facts} field values, "
+            f"{sum(r.written for r in listed.results)} roster facts, peak RSS {peak_mb():.0f} MB"
+        )
         t2 = time.perf_counter()
         ev = import_events(engine, tmp / "world" / "events.jsonl")
         t_ev = time.perf_counter() - t2

@@ -52,8 +52,10 @@ def _prepare(url: str, tmp: Path, enterprises: int, seed: int) -> tuple[str, lis
 
     from service.http import auth
     from service.io.importer import import_enterprises, import_policies
+    from service.io.rosters import import_rosters
     from service.store import make_engine, session_scope, upgrade
     from service.store.models import Enterprise, Policy, PolicyVersion
+    from service.synth.params import REFERENCE_DATE
     from service.synth.world import generate_world
 
     generate_world(enterprises, seed, "南京市", tmp / "w")
@@ -61,6 +63,7 @@ def _prepare(url: str, tmp: Path, enterprises: int, seed: int) -> tuple[str, lis
     engine = make_engine(url)
     import_policies(engine, tmp / "w" / "policies")
     import_enterprises(engine, tmp / "w" / "enterprises.csv")
+    import_rosters(engine, tmp / "w" / "rosters", REFERENCE_DATE)
     with session_scope(engine) as s:
         _, key = auth.create_key(s, "system", label="bench")
         usccs = list(s.scalars(select(Enterprise.uscc)))

@@ -48,6 +48,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from service.io.importer import import_enterprises, import_policies
+    from service.io.rosters import import_rosters
     from service.ledger.sweeps import run_sweep
     from service.store import make_engine, upgrade
     from service.synth.world import generate_world
@@ -61,6 +62,7 @@ def main() -> int:
         engine = make_engine(url)
         import_policies(engine, tmp / "w" / "policies")
         import_enterprises(engine, tmp / "w" / "enterprises.csv")
+        import_rosters(engine, tmp / "w" / "rosters", dt.date(2026, 6, 30))  # the city's 名单: who is on them
         print(f"prepared {args.enterprises} enterprises", flush=True)
         t0 = time.perf_counter()
         reports = run_sweep(engine, as_of=dt.date(2026, 6, 30))

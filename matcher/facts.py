@@ -16,7 +16,8 @@ register at once (a sweep); a test keeps the two equal.
 
 Then the rosters (名单): a field with ``absence: roster`` is set by published
 lists, and a list is authoritative as of its date. :func:`close` reads one
-enterprise's picked values, and :func:`close_frame` a whole register's, with the
+enterprise's picked values, and :func:`settle_frame` / :func:`close_frame` a whole
+register's, with the
 rosters on record (``(roster id, as_of)`` pairs), through the same
 :func:`closed_value`: once every roster of a field (of each member, for a set) is on
 record as of the decision's date, a firm with no verified value is *not on it*
@@ -27,6 +28,7 @@ list the firm is superseded by it. A declared value never beats a roster.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -91,7 +93,7 @@ class Closure:
     as_of: dt.date  # the newest of ``since``: the date a "not on it" is known as of
 
 
-def closures(published: Iterable[tuple], as_of: dt.date | str) -> dict[str, Closure]:
+def closures(published: Iterable[tuple], as_of: dt.date | str) -> Mapping[str, Closure]:
     """Per roster field, how it reads as of ``as_of`` with the rosters on record: ``published`` is
     ``(roster id, as_of)`` pairs (any order; later dates and rosters the catalog does not know are
     ignored). A field none of whose rosters is on record is not in the answer: absence is unknown."""
@@ -99,8 +101,16 @@ def closures(published: Iterable[tuple], as_of: dt.date | str) -> dict[str, Clos
     newest: dict[str, dt.date] = {}
     for rid, day in published:
         day = _day(day)
-        if day <= as_of and rid in catalog.ROSTERS and (rid not in newest or day > newest[rid]):
+        if day <= as_of and (rid not in newest or day > newest[rid]):
             newest[rid] = day
+    if not newest:
+        return {}
+    return _closures(tuple(sorted(newest.items())), catalog.digest())  # one per decision: worth keeping
+
+
+@functools.lru_cache(maxsize=256)
+def _closures(newest: tuple, _catalog: str) -> Mapping[str, Closure]:
+    newest = {rid: day for rid, day in newest if rid in catalog.ROSTERS}
     if not newest:
         return {}
     rosters: dict[tuple, list] = {}
@@ -122,7 +132,7 @@ def closures(published: Iterable[tuple], as_of: dt.date | str) -> dict[str, Clos
         sources = {r.source for (name, _), lists in rosters.items() if name == f.name for r in lists}
         source = sources.pop() if len(sources) == 1 else f.source
         out[f.name] = Closure(f.name, MappingProxyType(since), len(since) == len(keys), source, max(since.values()))
-    return out
+    return MappingProxyType(out)
 
 
 def closed_value(c: Closure, found: tuple | None) -> tuple | None:
@@ -134,7 +144,7 @@ def closed_value(c: Closure, found: tuple | None) -> tuple | None:
         if verified and (found[0] == "false" or _day(found[2]) >= c.since[None]):
             return found  # newer than the roster, or already what it says
         return ("false", c.source, c.since[None])  # not on the list as of its date (or only declared)
-    held = catalog.load_value(c.field, found[0]) if found is not None else frozenset()
+    held = (catalog.load_value(c.field, found[0]) or frozenset()) if found is not None else frozenset()
     if verified:
         day = _day(found[2])
         gone = {m for m in held if m in c.since and c.since[m] > day}  # a later roster did not list it
@@ -162,41 +172,53 @@ def close(current: dict, published: Iterable[tuple], as_of: dt.date | str) -> di
     return out
 
 
-def close_frame(current, enterprise_ids, published: Iterable[tuple], as_of: dt.date | str):
-    """:func:`close` for a whole register: ``current`` is :func:`pick_frame`'s answer, ``enterprise_ids`` every
-    enterprise of the register. Settled values get a row (without ``recorded_at`` and ``row_id``); dates are
-    ISO text when ``as_of`` is, as in :func:`pick_frame`. Each distinct value goes through :func:`closed_value`."""
-    import pandas as pd
-
+def settle_frame(current, published: Iterable[tuple], as_of: dt.date | str):
+    """:func:`close` for a whole register, as it is cheapest to apply: ``current`` is :func:`pick_frame`'s
+    answer. Returns the rows with each roster field's value settled (each distinct value through
+    :func:`closed_value`; the frame itself when none changes), and per settled field the value
+    ``(text, source, as_of)`` of an enterprise without a row. Dates are ISO text when ``as_of`` is,
+    as in :func:`pick_frame`."""
     shut = closures(published, as_of)
     if not shut:
-        return current
+        return current, {}
     as_text = isinstance(as_of, str)
 
-    def day(x):
-        return x.isoformat() if as_text and isinstance(x, dt.date) else x
+    def day(value):
+        text, source, when = value
+        return (text, source, when.isoformat() if as_text and isinstance(when, dt.date) else when)
 
-    parts = [current[~current["field"].isin(list(shut))]]
+    fills = {name: day(v) for name, c in shut.items() if (v := closed_value(c, None)) is not None}
+    mask = current["field"].isin(list(shut)).to_numpy()
+    if not mask.any():
+        return current, fills
+    rows = current[mask]
+    keys = list(zip(rows["field"], rows["value"], rows["source"], rows["as_of"]))
+    settled = {k: closed_value(shut[k[0]], k[1:]) for k in set(keys)}
+    changed = [(i, day(settled[k])) for i, k in zip(rows.index, keys) if settled[k] != k[1:]]
+    if not changed:
+        return current, fills
+    out = current.copy()
+    at = [i for i, _ in changed]
+    for n, column in enumerate(("value", "source", "as_of")):
+        out.loc[at, column] = [v[n] for _, v in changed]
+    return out, fills
+
+
+def close_frame(current, enterprise_ids, published: Iterable[tuple], as_of: dt.date | str):
+    """:func:`close` for a whole register, row by row: :func:`settle_frame`, and a row for every enterprise of
+    ``enterprise_ids`` without one of a settled field (without ``recorded_at`` and ``row_id``)."""
+    import pandas as pd
+
+    out, fills = settle_frame(current, published, as_of)
+    parts = [out]
     ids = pd.Index(enterprise_ids)
-    for name, c in shut.items():
-        rows = current[current["field"] == name]
-        if len(rows):
-            keys = list(zip(rows["value"], rows["source"], rows["as_of"]))
-            settled = {k: closed_value(c, k) for k in set(keys)}
-            values = [settled[k] for k in keys]
-            rows = rows.assign(
-                value=[v[0] for v in values], source=[v[1] for v in values], as_of=[day(v[2]) for v in values]
-            )
-            parts.append(rows)
-        fill = closed_value(c, None)
-        absent = ids.difference(rows["enterprise_id"]) if len(rows) else ids
-        if fill is not None and len(absent):
+    for name, (text, source, day) in fills.items():
+        absent = ids.difference(out.loc[out["field"] == name, "enterprise_id"])
+        if len(absent):
             parts.append(
-                pd.DataFrame(
-                    {"enterprise_id": absent, "field": name, "value": fill[0], "source": fill[1], "as_of": day(fill[2])}
-                )
+                pd.DataFrame({"enterprise_id": absent, "field": name, "value": text, "source": source, "as_of": day})
             )
-    return pd.concat(parts, ignore_index=True)
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else out
 
 
 def _day(x) -> dt.date:

@@ -167,6 +167,21 @@ def test_reimporting_the_same_roster_writes_nothing_and_duplicates_count_once(en
         assert s.scalar(select(func.count(RosterPublication.id))) == 1
 
 
+def test_a_list_as_published_imports_once_its_code_column_is_named(engine, firms, tmp_path):
+    a, b, *_ = firms
+    path = tmp_path / "高新技术企业.csv"  # a folder's file may be named by the roster's label
+    lines = ["#,企业名称,统一社会信用代码,认定批次", f"1,甲公司,{a},第一批", f"2,乙公司,{b.lower()},第二批"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (found,) = roster_files(tmp_path)
+    assert found[0].id == "high_tech"
+    report = import_rosters(engine, [found], D1)
+    assert report.committed and report.results[0].listed == 2
+    assert facts_of(engine, b, D2)["qualifications"] == {"high_tech"}
+    (tmp_path / "白名单.csv").write_text("uscc\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="没有这个名单"):
+        roster_files(tmp_path)
+
+
 def test_the_import_is_audited_in_the_chain(engine, firms, tmp_path):
     import_rosters(
         engine, [(catalog.roster("高新技术企业"), roster(tmp_path / "a.csv", firms[:2]))], D1, actor="officer:x"

@@ -122,22 +122,24 @@ def read_roster(roster: Roster, path) -> tuple[RosterFile, list[RowError]]:
         return out, [RowError(name, 0, None, f"不是 UTF-8 文本（第 {e.start + 1} 字节）")]
     errors: list[RowError] = []
     reader = csv.reader(io.StringIO(text, newline=""))
-    column = None
+    column, plain = None, False
     for row in reader:
         line = reader.line_num
         cells = [c.strip() for c in row]
-        if not any(cells) or cells[0].startswith("#"):
+        if not any(cells):
             continue
-        if column is None and not out.codes and not errors:  # the first line: a header, or a code
-            header = [c.lower() for c in cells]
-            found = [i for i, c in enumerate(header) if c in USCC_HEADERS]
+        if column is None:  # the first line: a CSV header naming the code column, or a code
+            found = [i for i, c in enumerate(cells) if c.lower() in USCC_HEADERS]
             if found:
                 column = found[0]
                 continue
+        if (column is None or plain) and cells[0].startswith("#"):
+            continue  # a comment, in a file of one code per line
+        if column is None:
             if len(cells) > 1:
                 errors.append(RowError(name, line, None, "CSV 文件的第一行应为表头，含 uscc（统一社会信用代码）列"))
                 return out, errors
-            column = 0
+            column, plain = 0, True
         raw = cells[column] if column < len(cells) else ""
         if not raw:
             errors.append(RowError(name, line, "uscc", "缺少统一社会信用代码"))

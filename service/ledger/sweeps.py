@@ -35,7 +35,7 @@ from matcher import catalog
 from matcher.catalog import REFUSALS
 from matcher.columnar import TRUE, UNKNOWN, Table
 from matcher.columnar import sweep as evaluate_policy
-from matcher.facts import close_frame, pick_frame
+from matcher.facts import pick_frame, settle_frame
 from matcher.settlement import FutureDecision, Unit, after, decide_unit, entitlement, period_of, plan, refusal, units
 from service.errors import BadRequest
 from service.ledger.batches import open_batch
@@ -131,7 +131,7 @@ def automatic_versions(session, as_of: dt.date) -> dict[str, _Version]:
 
 def verified_table(engine, as_of: dt.date) -> tuple[Table, list[int]]:
     """Every enterprise's verified facts as of a date, roster fields settled by the rosters on record
-    (:func:`matcher.facts.close_frame`), as a column table (and their ids, row by row)."""
+    (:func:`matcher.facts.settle_frame`), as a column table (and their ids, row by row)."""
     with engine.connect() as conn:
         rosters = rosters_on_record(conn)
         ents = conn.execute(
@@ -148,12 +148,15 @@ def verified_table(engine, as_of: dt.date) -> tuple[Table, list[int]]:
         )
     facts["as_of"] = facts["as_of"].astype(str)
     facts["recorded_at"] = facts["recorded_at"].astype(str)
-    current = pick_frame(facts, as_of.isoformat(), verified_only=True)
-    current = close_frame(current, [e.id for e in ents], rosters, as_of.isoformat())
+    day = as_of.isoformat()
+    current, settled = settle_frame(pick_frame(facts, day, verified_only=True), rosters, day)
     wide = current.pivot(index="enterprise_id", columns="field", values="value")
     frame = pd.DataFrame(index=[e.id for e in ents])
     for f in catalog.FACT_FIELDS:
         frame[f.name] = wide[f.name].reindex(frame.index) if f.name in wide else ""
+    for name, (text, _, _) in settled.items():  # no value of a settled roster field: not on it
+        column = frame[name]
+        frame[name] = column.where(column.notna() & (column != ""), text)
     frame["uscc"] = [e.uscc for e in ents]
     frame["region"] = [e.region for e in ents]
     frame["industry"] = [e.industry for e in ents]

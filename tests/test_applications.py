@@ -10,8 +10,8 @@ from service.app import create_app
 from service.http import auth
 from service.io.importer import import_enterprises, import_policies
 from service.io.rosters import import_rosters
-from service.store import session_scope
-from service.store.models import Enterprise, FieldValue, Payout
+from service.store import current_facts, session_scope
+from service.store.models import Enterprise, Payout
 from service.synth.params import REFERENCE_DATE
 
 TODAY = dt.date.today().isoformat()
@@ -34,9 +34,7 @@ def _eligible_for_graduates(engine):
     """An enterprise in the city that hired graduates and is in good standing."""
     with session_scope(engine) as s:
         for ent in s.scalars(select(Enterprise).order_by(Enterprise.id)):
-            vals = {
-                fv.field: fv.value for fv in s.scalars(select(FieldValue).where(FieldValue.enterprise_id == ent.id))
-            }
+            vals = {name: text for name, (text, _, _) in current_facts(s, ent.id).items()}  # rosters settled
             if (
                 int(vals.get("graduates_hired", "0")) >= 1
                 and vals.get("on_dishonesty_list") == "false"

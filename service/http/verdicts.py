@@ -117,6 +117,10 @@ def _declared(spec, raw: dict, verified: dict, as_of: dt.date) -> dict:
                 field=f"declared.{name}",
             )
         out[name] = typed
+    for _, reason, rule_fields in catalog.inconsistencies({**out, **verified}, as_of):
+        involved = [n for n in rule_fields if n in out and n not in verified]
+        if involved:
+            raise Unprocessable(f"declared.{involved[0]}：{reason}", field=f"declared.{involved[0]}")
     return out
 
 

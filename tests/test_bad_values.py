@@ -147,7 +147,9 @@ def test_a_declared_count_of_ten_to_the_400_is_refused_and_writes_nothing(app, e
             json={"commitment": True, "facts": {"skill_certificates": value}},
             headers={**headers, "Idempotency-Key": f"big{i}"},
         )
-        assert r.status_code == 422 and "skill_certificates" in r.json["detail"], r.json
+        assert r.status_code == 422 and r.json["detail"].startswith("facts.skill_certificates："), r.json
+        assert "超出有效范围" in r.json["detail"] or "数字过长" in r.json["detail"]
+        assert r.json["field"] == "facts.skill_certificates" and "0000000000" not in r.json["detail"]
     with engine.connect() as conn:
         employees = conn.execute(
             select(FieldValue.value).join(Enterprise).where(Enterprise.uscc == uscc, FieldValue.field == "employees")

@@ -10,7 +10,7 @@ from sqlalchemy import func, or_, select
 from graph import industries, regions
 from matcher import catalog
 from matcher import uscc as uscc_codes
-from matcher.errors import InvalidUSCC
+from matcher.errors import InvalidFieldValue, InvalidUSCC
 from matcher.registry import derive
 from service import audit
 from service.errors import AccessDenied, BadRequest, NotFound, Unprocessable
@@ -153,7 +153,10 @@ def declare(uscc: str):
         if not f.declarable:
             source = "系统计算" if f.derived else f"{catalog.SOURCES[f.source]}部门提供"
             raise BadRequest(f"facts.{name}：{f.label}由{source}，不能自主申报", field=f"facts.{name}")
-        value = catalog.parse_value(name, raw, today=today)
+        try:
+            value = catalog.parse_value(name, raw, today=today)
+        except InvalidFieldValue as e:  # named by its JSON path; the value itself is not echoed
+            raise Unprocessable(f"facts.{e.field}：{e.reason}", field=f"facts.{e.field}") from None
         if value is None:
             raise BadRequest(f"facts.{name}：值不能为空", field=f"facts.{name}")
         parsed[name] = value

@@ -82,6 +82,7 @@ def test_columns_are_the_catalog_facts_and_every_cell_parses(world):
     for row in frame.to_dict("records"):
         as_of = dt.date.fromisoformat(row["as_of"])
         assert as_of == AS_OF
+        typed = {}
         for f in catalog.FACT_FIELDS:
             if f.type == "records":
                 continue
@@ -89,6 +90,8 @@ def test_columns_are_the_catalog_facts_and_every_cell_parses(world):
             assert (value is None) == (row[f.name] == ""), f.name
             if f.required:
                 assert value is not None, f.name
+            typed[f.name] = value
+        assert catalog.inconsistencies(typed, as_of) == [], row["uscc"]  # the catalog's rules across fields
     # realistic gaps that later make decisions undetermined
     for name in ("rd_expense", "skill_certificates", "loan_interest_paid", "revenue_prev"):
         assert 0.05 < (frame[name] == "").mean() < 0.99, name

@@ -122,7 +122,8 @@ def test_import_and_export_carry_the_deployment_field(city_catalog, engine, smal
     assert report.errors[0].line == 5
 
 
-def test_the_cli_shows_and_checks_the_effective_catalog(tmp_path):
+def test_the_cli_shows_and_checks_the_effective_catalog(tmp_path, monkeypatch):
+    monkeypatch.delenv("ZHIDA_CATALOG", raising=False)  # --catalog sets it for the processes zhida starts
     path = tmp_path / "city.yaml"
     path.write_text(CITY, encoding="utf-8")
     try:

@@ -373,7 +373,7 @@ def generate(n: int, rng: np.random.Generator, city: str, reference_date: dt.dat
     patents = np.where(does_rd, rng.poisson(patent_rate), 0)
     graduates = rng.poisson(employees * P.GRADUATE_HIRE_RATE)
     certs_known = rng.random(n) < P.SKILL_CERT_REPORTED
-    certs = rng.poisson(employees * P.SKILL_CERT_RATE)
+    certs = np.minimum(rng.poisson(employees * P.SKILL_CERT_RATE), employees)  # a certificate is a worker's
     loan_p = P.LOAN_SHARE_MIN + (P.LOAN_SHARE_MAX - P.LOAN_SHARE_MIN) / (1 + np.exp(-(np.log(employees) - 3)))
     has_loan = (rng.random(n) < loan_p) & ~no_last_year
     loan_interest = revenue * rng.uniform(*P.LOAN_INTEREST_OF_REVENUE, n)

@@ -454,9 +454,11 @@ def generate(n: int, rng: np.random.Generator, city: str, reference_date: dt.dat
             "in_abnormal_operation": np.where(rng.random(n) < P.ABNORMAL_SHARE, "true", "false"),
         }
     )
-    # the shipped facts in catalog order; lists of records are written as files of their own, and a
-    # deployment's own fields are left empty (unknown)
+    # the shipped facts in catalog order; lists of records are written as files of their own, and a field
+    # the generator does not model (a deployment's own, or one added to the catalog as data) is left empty
+    # (unknown)
     assert list(frame.columns) == [f.name for f in catalog.FACT_FIELDS if f.name in frame.columns], "catalog order"
+    frame = frame.reindex(columns=[f.name for f in catalog.FACT_FIELDS if f.type != "records"], fill_value="")
     frame["as_of"] = reference_date.isoformat()
     return frame
 

@@ -439,7 +439,8 @@ class _Render:
         elif op == "in":
             sentence = f"{label} {shown}，{'属于' if outcome else '不属于'} {limit}"
         else:
-            gap_text = explain.distance(kind, gap, unit) if gap is not None else None
+            # a strict bound met exactly ("未超过要求的 100万元") has no distance worth saying ("还差 0.00元")
+            gap_text = explain.distance(kind, gap, unit) if gap is not None and gap != 0 else None
             sentence = explain.comparison(op, label, shown, limit, outcome, gap_text)
         leaf = Leaf(
             render_path(self.path),

@@ -204,3 +204,17 @@ def test_every_decision_explains_itself_and_survives_json(rule, formula, cap, fa
         assert d.missing and all(label in catalog.FIELDS[n].label for n, label in zip(d.missing, d.missing_labels))
     if d.outcome == "eligible":
         assert d.steps and d.steps[-1].value.startswith(str(d.amount.normalize()).split(".")[0][:1])
+
+
+def test_a_strict_bound_met_exactly_says_no_zero_distance():
+    import datetime as dt
+    from decimal import Decimal
+
+    from matcher.engine import evaluate_rule
+
+    over = evaluate_rule(
+        {">": [{"var": "revenue"}, 1000000]}, {"revenue": Decimal("1000000.00")}, as_of=dt.date(2026, 6, 30)
+    )
+    (leaf,) = over.trace
+    assert over.value is False and leaf.sentence == "上年度营业收入 100万元，未超过要求的 100万元"
+    assert "0.00" not in leaf.sentence

@@ -218,3 +218,16 @@ def test_a_strict_bound_met_exactly_says_no_zero_distance():
     (leaf,) = over.trace
     assert over.value is False and leaf.sentence == "上年度营业收入 100万元，未超过要求的 100万元"
     assert "0.00" not in leaf.sentence
+
+
+def test_a_yes_no_field_standing_alone_as_a_condition_is_explained():
+    import datetime as dt
+
+    from matcher.engine import evaluate_rule
+
+    rule = {"and": [{"var": "rd_super_deduction"}, {">=": [{"var": "employees"}, 1]}]}
+    day = dt.date(2026, 6, 30)
+    no = evaluate_rule(rule, {"rd_super_deduction": False, "employees": 3}, as_of=day)
+    assert no.value is False and [leaf.sentence for leaf in no.trace] == ["上年度已申报享受研发费用加计扣除：否"]
+    unknown = evaluate_rule(rule, {"employees": 3}, as_of=day)
+    assert unknown.missing == {"rd_super_deduction"} and "上年度已申报享受研发费用加计扣除" in unknown.trace[0].sentence

@@ -123,7 +123,7 @@ def test_import_and_export_carry_the_deployment_field(city_catalog, engine, smal
 
 
 def test_the_cli_shows_and_checks_the_effective_catalog(tmp_path, monkeypatch):
-    monkeypatch.delenv("ZHIDA_CATALOG", raising=False)  # --catalog sets it for the processes zhida starts
+    monkeypatch.setenv("ZHIDA_CATALOG", "")  # --catalog sets it (for the processes zhida starts): undone after
     path = tmp_path / "city.yaml"
     path.write_text(CITY, encoding="utf-8")
     try:

@@ -728,9 +728,9 @@ def _label(f: Field, value: object) -> str:
 # -- rules across fields --------------------------------------------------------------------------------
 
 
-def inconsistencies(facts: dict, as_of: dt.date | None = None) -> list[tuple[str, str]]:
-    """``(field, reason)`` for each consistency rule the typed ``facts`` break; a rule whose fields
-    are not all known is not broken."""
+def inconsistencies(facts: dict, as_of: dt.date | None = None) -> list[tuple[str, str, tuple[str, ...]]]:
+    """``(field, reason, rule's fields)`` for each consistency rule the typed ``facts`` break, named by
+    the rule's first field; a rule whose fields are not all known is not broken."""
     from matcher.engine import evaluate_rule
 
     out = []
@@ -742,7 +742,7 @@ def inconsistencies(facts: dict, as_of: dt.date | None = None) -> list[tuple[str
             shown = "，".join(
                 f"{FIELDS[n].label} {_label(FIELDS[n], v)}" for n, v in zip(rule.fields, values, strict=True)
             )
-            out.append((rule.fields[0], f"{rule.message}（{shown}）"))
+            out.append((rule.fields[0], f"{rule.message}（{shown}）", rule.fields))
     return out
 
 

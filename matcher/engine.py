@@ -329,7 +329,7 @@ class PolicyLogic(JsonLogic):
     def _decide(self, values, data, path, depth, decisive: bool):
         unknown = []
         for i, v in enumerate(values):
-            out = self.apply(v, data, (path, i), depth + 1)
+            out = self.apply(_condition(v), data, (path, i), depth + 1)
             if isinstance(out, _Missing):
                 unknown.append(out)
             elif _truth(out, (path, i)) is decisive:
@@ -344,7 +344,7 @@ class PolicyLogic(JsonLogic):
         for i in range(start, len(values)):
             keep = len(self.node.children)
             try:
-                self.apply(values[i], data, (path, i), depth + 1)
+                self.apply(_condition(values[i]), data, (path, i), depth + 1)
             except (MatcherError, ArithmeticError):
                 del self.node.children[keep:]
 
@@ -439,7 +439,8 @@ class _Render:
         elif op == "in":
             sentence = f"{label} {shown}，{'属于' if outcome else '不属于'} {limit}"
         else:
-            gap_text = explain.distance(kind, gap, unit) if gap is not None else None
+            # a strict bound met exactly ("未超过要求的 100万元") has no distance worth saying ("还差 0.00元")
+            gap_text = explain.distance(kind, gap, unit) if gap is not None and gap != 0 else None
             sentence = explain.comparison(op, label, shown, limit, outcome, gap_text)
         leaf = Leaf(
             render_path(self.path),
@@ -454,6 +455,18 @@ class _Render:
             explain.encode(gap),
         )
         return leaf
+
+
+def _condition(rule):
+    """A yes/no field standing alone as a condition of an ``and``/``or`` is read as ``!!`` of it, so it is
+    explained ("已申报享受研发费用加计扣除：否") like any other condition; its value is the same."""
+    if type(rule) is dict and len(rule) == 1 and "var" in rule:
+        name = rule["var"]
+        name = name[0] if isinstance(name, list) and name else name
+        f = catalog.FIELDS.get(name) if isinstance(name, str) else None
+        if f is not None and f.type == "bool":
+            return {"!!": [rule]}
+    return rule
 
 
 def _limit(others, kind, unit, name) -> str:

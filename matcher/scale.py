@@ -97,15 +97,18 @@ def required_fields(industry_code: str) -> tuple[str, ...]:
     return tuple(g.bounds) if g else ()
 
 
+UNCLASSIFIED = "unclassified"  # an industry outside the 办法: the firm has no 企业规模
+
+
 def classify(industry_code: str, employees=None, revenue=None, total_assets=None) -> str | None:
     """``large`` / ``medium`` / ``small`` / ``micro``, or None when it cannot be decided.
 
-    None means the industry is outside the 办法, or a needed indicator is
-    missing and the present ones do not already prove 微型.
+    ``unclassified`` when the industry is outside the 办法 (no 划型 applies, a known fact); None
+    when a needed indicator is missing and the present ones do not already prove 微型.
     """
     g = group(industry_code)
     if g is None:
-        return None
+        return UNCLASSIFIED  # 社会组织, 国际组织 …: no 划型 exists for them, which is known, not unknown
     values = {"employees": employees, "revenue": revenue, "total_assets": total_assets}
     present = {k: Decimal(values[k]) for k in g.bounds if values[k] is not None}
     if any(present[k] < g.bounds[k][2] for k in present):
@@ -134,11 +137,14 @@ def classify_arrays(industry, employees, employees_known, revenue, revenue_known
         "total_assets": (assets, assets_known),
     }
     codes, inverse = np.unique(industry, return_inverse=True)
-    groups = {}
+    groups, outside = {}, []
     for i, code in enumerate(codes):
         g = group(code) if code else None
         if g is not None:
             groups.setdefault(g.name, (g, []))[1].append(i)
+        elif code:
+            outside.append(i)
+    out[np.isin(inverse, outside)] = UNCLASSIFIED
     for g, idx in groups.values():
         rows = np.isin(inverse, idx)
         present_all = rows.copy()

@@ -244,13 +244,20 @@ class _Checker:
         if isinstance(value, bool):
             self.fail(path, "金额应为数字或数字文本")
             return None
+        text = repr(value) if isinstance(value, float) else str(value).strip()
+        if len(text) > catalog.MAX_DIGITS:
+            self.fail(path, f"金额数字过长（超过 {catalog.MAX_DIGITS} 个字符）")
+            return None
         try:
-            d = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
+            d = Decimal(text)
         except InvalidOperation:
             self.fail(path, f"金额应为数字（实际 {value!r}）")
             return None
         if not d.is_finite() or d < 0:
             self.fail(path, f"金额应为非负数（实际 {value!r}）")
+            return None
+        if d > catalog.DEFAULT_MAX["money"]:
+            self.fail(path, f"金额超出有效范围：不能大于 {catalog.DEFAULT_MAX['money']:f} 元（实际 {value!r}）")
             return None
         if d != d.quantize(Decimal("0.01")):
             self.fail(path, f"金额以元为单位，最多两位小数（实际 {value!r}）")
@@ -447,6 +454,8 @@ def case_facts(c: _Checker, raw, path: str, today: dt.date) -> dict:
             facts[key] = catalog.parse_value(key, value, today=today)
         except InvalidFieldValue as e:
             c.fail(f"{path}.{key}", e.reason)
+    for key, reason, _ in catalog.inconsistencies(facts, today):
+        c.fail(f"{path}.{key}", reason)
     return facts
 
 

@@ -69,4 +69,13 @@ def measure(
         data["supplement_of"] = supplement_of
         case["parent_amount"] = "1000.00"
     data["tests"] = [case]
+    if conditions is not None:  # the case states what these conditions decide for its facts (a spec is
+        import datetime as dt  # published only if its own cases pass)
+
+        from matcher.decision import decide
+        from matcher.spec import parse_spec
+
+        spec = parse_spec(data)
+        parent = Decimal("1000.00") if supplement_of else None
+        case["expect"] = {"decision": decide(spec, spec.tests[0].facts, dt.date.today(), parent_amount=parent).outcome}
     return data

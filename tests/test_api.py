@@ -125,8 +125,10 @@ def test_declarations_need_a_commitment_and_valid_facts(app, keys, engine):
 
     r = c.post(url, json={"facts": {"graduates_hired": 3}}, headers=with_key())
     assert r.status_code == 400 and "信用承诺" in r.json["detail"]
-    r = c.post(url, json={"commitment": True, "facts": {"revenue": "-1"}}, headers=with_key())
+    r = c.post(url, json={"commitment": True, "facts": {"skill_certificates": "-1"}}, headers=with_key())
     assert r.status_code == 422 and "负数" in r.json["detail"]
+    r = c.post(url, json={"commitment": True, "facts": {"revenue": "1.00"}}, headers=with_key())
+    assert r.status_code == 400 and "税务部门提供，不能自主申报" in r.json["detail"]  # the catalog says who supplies it
     r = c.post(url, json={"commitment": True, "facts": {"scale": "micro"}}, headers=with_key())
     assert r.status_code == 400
     declared = select(FieldValue).where(FieldValue.source == "declared", FieldValue.field == "graduates_hired")

@@ -288,3 +288,32 @@ def test_a_twins_answer_committed_meanwhile_wins_and_ours_rolls_back(app, keys, 
     assert r.headers["Idempotent-Replayed"] == "true" and _counts(engine) == before
     with session_scope(engine) as s:
         assert s.scalar(select(func.count(Payout.id))) == 0
+
+
+def test_a_declared_count_must_fit_the_verified_headcount(app, engine):
+    """The finding: 10^400 技能证书 declared by a 45-employee firm was paid the 200,000 cap."""
+    with session_scope(engine) as s:
+        for ent in s.scalars(select(Enterprise).order_by(Enterprise.id)):
+            vals = {name: text for name, (text, _, _) in current_facts(s, ent.id).items()}  # rosters settled
+            if "skill_certificates" not in vals and vals.get("employees") and vals.get("on_dishonesty_list") == "false":
+                uscc, employees = ent.uscc, int(vals["employees"])
+                break
+        else:
+            pytest.skip("no enterprise without certificates on record")
+        key = auth.create_key(s, "enterprise", enterprise_uscc=uscc)[1]
+    c = app.test_client()
+    body = {"uscc": uscc, "policy_id": "jineng-tisheng-butie", "commitment": True}
+    for i, (count, why) in enumerate(
+        [
+            (10**9, "超出有效范围"),
+            (10**400, "数字过长"),
+            (employees + 1, "取得技能证书的职工人数不能多于从业人员数"),
+        ]
+    ):
+        r = post(c, key, dict(body, declared={"skill_certificates": count}), idem=f"big{i}")
+        assert r.status_code == 422 and r.json["field"] == "declared.skill_certificates", r.json
+        assert why in r.json["detail"]
+    with session_scope(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Payout)) == 0
+    r = post(c, key, dict(body, declared={"skill_certificates": employees}), idem="fits")
+    assert r.status_code == 201 and r.json["amount"] == f"{min(employees * 1500, 200000):.2f}", r.json

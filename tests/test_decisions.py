@@ -50,7 +50,8 @@ def test_replay_gives_the_same_result_after_data_and_policy_change(engine, small
     folder = tmp_path / "p"
     shutil.copytree(small_world / "policies", folder)
     path = folder / "xina-jiuye-buzhu.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("- '1000'", "- '2000'"), encoding="utf-8")
+    doubled = path.read_text(encoding="utf-8").replace("- '1000'", "- '2000'")
+    path.write_text(doubled.replace("amount: '6000.00'", "amount: '12000.00'"), encoding="utf-8")  # its case too
     assert import_policies(engine, folder).written == 1
     with session_scope(engine) as s:
         again = replay(s, decision_id)

@@ -204,3 +204,30 @@ def test_every_decision_explains_itself_and_survives_json(rule, formula, cap, fa
         assert d.missing and all(label in catalog.FIELDS[n].label for n, label in zip(d.missing, d.missing_labels))
     if d.outcome == "eligible":
         assert d.steps and d.steps[-1].value.startswith(str(d.amount.normalize()).split(".")[0][:1])
+
+
+def test_a_strict_bound_met_exactly_says_no_zero_distance():
+    import datetime as dt
+    from decimal import Decimal
+
+    from matcher.engine import evaluate_rule
+
+    over = evaluate_rule(
+        {">": [{"var": "revenue"}, 1000000]}, {"revenue": Decimal("1000000.00")}, as_of=dt.date(2026, 6, 30)
+    )
+    (leaf,) = over.trace
+    assert over.value is False and leaf.sentence == "上年度营业收入 100万元，未超过要求的 100万元"
+    assert "0.00" not in leaf.sentence
+
+
+def test_a_yes_no_field_standing_alone_as_a_condition_is_explained():
+    import datetime as dt
+
+    from matcher.engine import evaluate_rule
+
+    rule = {"and": [{"var": "rd_super_deduction"}, {">=": [{"var": "employees"}, 1]}]}
+    day = dt.date(2026, 6, 30)
+    no = evaluate_rule(rule, {"rd_super_deduction": False, "employees": 3}, as_of=day)
+    assert no.value is False and [leaf.sentence for leaf in no.trace] == ["上年度已申报享受研发费用加计扣除：否"]
+    unknown = evaluate_rule(rule, {"employees": 3}, as_of=day)
+    assert unknown.missing == {"rd_super_deduction"} and "上年度已申报享受研发费用加计扣除" in unknown.trace[0].sentence

@@ -54,7 +54,14 @@ def test_a_computed_threshold_is_decided_and_explained_not_a_500(engine, db_url,
     from service.io.importer import import_policies
 
     assert import_policies(engine, folder).committed
-    clean = {"on_dishonesty_list": False, "in_abnormal_operation": False}
+    clean = {
+        "on_dishonesty_list": False,
+        "in_abnormal_operation": False,
+        "on_serious_dishonesty_list": False,
+        "research_integrity_restricted": False,
+        "rd_super_deduction": True,
+        "rd_super_deduction_prev": True,
+    }
     short = add_enterprise(
         engine, 1, {**clean, "rd_expense": "6500000.00", "rd_expense_prev": "5000000.00"}, region="440305"
     )

@@ -258,8 +258,10 @@ class GroupMachine(RuleBasedStateMachine):
             if slug.endswith("-match") and status != "cancelled":
                 parent = grants.get((slug.removesuffix("-match"), e))
                 assert parent is not None and parent[0] != "cancelled", (slug, e, status)
-                if status == "held":
-                    assert parent[1] == batch  # approved or rejected together
+                if status == "held" and parent[0] == "held":
+                    assert parent[1] == batch  # awaiting approval together: approved or rejected together
+                if status == "held" and parent[1] != batch:  # held alone: its parent was settled before
+                    assert parent[0] in ("decided", "sent", "confirmed", "failed"), (slug, e, parent)
 
     @invariant()
     def everything_is_audited(self):

@@ -244,7 +244,7 @@ def test_new_expectations_round_trip_and_old_ones_hash_as_before():
     assert parse_spec(spec.to_json()) == spec
     assert spec.tests[1].outcome == "refused" and spec.tests[1].refused == ("on_dishonesty_list",)
     old = load_spec(shipped_policies() / "sz-yanfa-touru-buzhu.yaml")
-    assert [set(c["expect"]) for c in old.to_json()["tests"]] == [{"decision", "amount"}] * 2 + [
+    assert [set(c["expect"]) for c in old.to_json()["tests"]][:8] == [{"decision", "amount"}] * 2 + [
         {"decision"},
         {"decision", "amount"},
         {"decision", "amount"},
@@ -504,7 +504,8 @@ def test_policy_test_prints_each_case_and_scenario_and_a_summary(tmp_path):
     assert any(line.startswith("PASS city-rd-reward.yaml: 用例 ") for line in lines)
     assert re.fullmatch(r"\d+ passed, 0 failed（用例 \d+ 个，情景 [4-9] 个）", lines[-1]), lines[-1]
     shipped = runner.invoke(main, ["policy", "test"])
-    assert shipped.exit_code == 0 and "情景 2 个" in shipped.stdout
+    scenarios = re.search(r"情景 (\d+) 个", shipped.stdout)
+    assert shipped.exit_code == 0 and scenarios and int(scenarios.group(1)) >= 2
 
     folder = tmp_path / "policies"
     shutil.copytree(FOLDER, folder)

@@ -98,8 +98,8 @@ def test_verified_beats_declared_and_newest_wins(engine):
     assert then == {"employees": ("10", "social_security", dt.date(2025, 12, 31))}
 
 
-def test_unknown_source_is_refused_by_the_database(engine):
-    with pytest.raises(IntegrityError), session_scope(engine) as s:
+def test_unknown_source_is_refused(engine):
+    with pytest.raises(ValueError, match="数据来源 'rumour' 不在字段目录中"), session_scope(engine) as s:
         eid = _enterprise(s).id
         s.add(FieldValue(enterprise_id=eid, field="employees", value="1", source="rumour", as_of=dt.date(2026, 1, 1)))
 

@@ -10,10 +10,10 @@ from sqlalchemy import func, or_, select
 from graph import industries, regions
 from matcher import catalog
 from matcher import uscc as uscc_codes
-from matcher.errors import InvalidUSCC
+from matcher.errors import InvalidFieldValue, InvalidUSCC
 from matcher.registry import derive
 from service import audit
-from service.errors import AccessDenied, BadRequest, NotFound
+from service.errors import AccessDenied, BadRequest, NotFound, Unprocessable
 from service.http import bp
 from service.http.guard import current_principal, require
 from service.http.idempotency import idempotent
@@ -164,14 +164,19 @@ def declare(uscc: str):
         f = catalog.FIELDS.get(name)
         if f is None:
             raise BadRequest(f"facts.{name}：字段目录中没有这个字段", field=f"facts.{name}")
-        if f.derived or f.type in ("uscc",) or name in ("name", "region", "industry"):
-            raise BadRequest(f"facts.{name}：{f.label} 不能自主申报", field=f"facts.{name}")
-        value = catalog.parse_value(name, raw, today=today)
+        if not f.declarable:
+            source = "系统计算" if f.derived else f"{catalog.SOURCES[f.source]}部门提供"
+            raise BadRequest(f"facts.{name}：{f.label}由{source}，不能自主申报", field=f"facts.{name}")
+        try:
+            value = catalog.parse_value(name, raw, today=today)
+        except InvalidFieldValue as e:  # named by its JSON path; the value itself is not echoed
+            raise Unprocessable(f"facts.{e.field}：{e.reason}", field=f"facts.{e.field}") from None
         if value is None:
             raise BadRequest(f"facts.{name}：值不能为空", field=f"facts.{name}")
         parsed[name] = value
     with write_scope(_engine()) as session:
         ent = _load(session, uscc)
+        _check_consistent(session, ent, parsed, today)
         now = dt.datetime.now(dt.UTC)
         principal = current_principal()
         audit.append(  # the commitment is what a later 追回 rests on
@@ -207,6 +212,22 @@ def declare(uscc: str):
         session.flush()
         result = profile(session, ent, today)
     return jsonify(result), 201
+
+
+def _check_consistent(session, ent: Enterprise, declared: dict, today: dt.date) -> None:
+    """Declared values must keep the catalog's consistency rules with the facts that count beside them."""
+    current = {}
+    for name, (text, source, _) in current_facts(session, ent.id, as_of=today).items():
+        if name in catalog.FIELDS:
+            current[name] = (catalog.load_value(name, text), source)
+    facts = {name: value for name, (value, _) in current.items()}
+    for name, value in declared.items():
+        if name not in current or current[name][1] not in catalog.VERIFIED_SOURCES:  # verified data wins
+            facts[name] = value
+    for _, reason, rule_fields in catalog.inconsistencies(facts, today):
+        involved = [n for n in rule_fields if n in declared]
+        if involved:
+            raise Unprocessable(f"facts.{involved[0]}：{reason}", field=f"facts.{involved[0]}")
 
 
 @bp.post("/enterprises/<uscc>/listings")

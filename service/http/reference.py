@@ -82,6 +82,12 @@ def fields():
                 "choices": f.choices,
                 "derived": f.derived,
                 "required": f.required,
+                "declarable": f.declarable,
+                "absence": f.absence,
+                "min": None if f.min is None else str(f.min),
+                "max": None if f.max is None else str(f.max),
+                "fields": [{"name": s.name, "label": s.label, "type": s.type, "unit": s.unit} for s in f.fields]
+                or None,
             }
             for f in FIELDS.values()
         ]

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from matcher import catalog
 from matcher import uscc as uscc_codes
 from matcher.decision import Decision, decide
-from matcher.errors import InvalidUSCC
+from matcher.errors import InvalidFieldValue, InvalidUSCC
 from matcher.settlement import LABELS
 from service.errors import AccessDenied, BadRequest, NotFound, Unprocessable
 from service.http.guard import current_principal
@@ -109,7 +109,10 @@ def _declared(spec, raw: dict, verified: dict, as_of: dt.date) -> dict:
                 f"declared.{name}：本政策不接受自主申报{catalog.FIELDS[name].label}（可申报：{allowed}）",
                 field=f"declared.{name}",
             )
-        typed = catalog.parse_value(name, value, today=as_of)
+        try:
+            typed = catalog.parse_value(name, value, today=as_of)
+        except InvalidFieldValue as e:  # named by its JSON path; the value itself is not echoed
+            raise Unprocessable(f"declared.{e.field}：{e.reason}", field=f"declared.{e.field}") from None
         if name in verified and verified[name] != typed:
             shown = catalog.label_value(name, verified[name])
             raise Unprocessable(
@@ -117,6 +120,10 @@ def _declared(spec, raw: dict, verified: dict, as_of: dt.date) -> dict:
                 field=f"declared.{name}",
             )
         out[name] = typed
+    for _, reason, rule_fields in catalog.inconsistencies({**out, **verified}, as_of):
+        involved = [n for n in rule_fields if n in out and n not in verified]
+        if involved:
+            raise Unprocessable(f"declared.{involved[0]}：{reason}", field=f"declared.{involved[0]}")
     return out
 
 

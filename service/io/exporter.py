@@ -19,7 +19,7 @@ import yaml
 from sqlalchemy import select
 
 from matcher import catalog
-from service.io.importer import ENTERPRISE_COLUMNS
+from service.io.importer import enterprise_columns
 from service.store.models import Enterprise, Event, FieldValue, Policy, PolicyVersion
 
 TZ = dt.timezone(dt.timedelta(hours=8))
@@ -50,7 +50,7 @@ def enterprise_rows(engine):
             row["_as_of"] = max(row["_as_of"], as_of)
         for ent in conn.execute(select(Enterprise).order_by(Enterprise.id)):
             facts = per.get(ent.id, {})
-            row = {c: "" for c in ENTERPRISE_COLUMNS}
+            row = {c: "" for c in enterprise_columns()}
             row.update({k: v for k, v in facts.items() if not k.startswith("_")})
             row.update(
                 uscc=ent.uscc,
@@ -72,7 +72,7 @@ def export_enterprises(engine, path) -> int:
                 fh.write(json.dumps({k: v for k, v in row.items() if v != ""}, ensure_ascii=False) + "\n")
                 n += 1
         else:
-            writer = csv.DictWriter(fh, fieldnames=ENTERPRISE_COLUMNS, lineterminator="\n")
+            writer = csv.DictWriter(fh, fieldnames=enterprise_columns(), lineterminator="\n")
             writer.writeheader()
             for row in enterprise_rows(engine):
                 writer.writerow(row)

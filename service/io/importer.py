@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 
 from matcher import catalog
 from matcher.errors import InvalidFieldValue
+from matcher.policytest import run_cases
 from matcher.spec import load_specs
 from service import audit
 from service.store import fast_upsert, write_scope
@@ -36,7 +37,14 @@ from service.store.models import (
 )
 
 IDENTITY = ("uscc", "name", "region", "industry", "established_on")
-ENTERPRISE_COLUMNS = [f.name for f in catalog.FACT_FIELDS] + ["as_of"]
+
+
+def enterprise_columns() -> list[str]:
+    """The columns of an enterprise file: every fact of the effective catalog but lists of records
+    (a file of their own each), then ``as_of``."""
+    return [f.name for f in catalog.FACT_FIELDS if f.type != "records"] + ["as_of"]
+
+
 EVENT_KEYS = ("event_id", "uscc", "policy_id", "kind", "occurred_at", "payload")
 CHUNK = 5000
 
@@ -48,11 +56,15 @@ class RowError:
     field: str | None
     reason: str
     value: object = None
+    fatal: bool = False  # the file cannot be read on: nothing of it is written, --skip-bad or not
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         what = f" {self.field}:" if self.field else ""
-        shown = f"（值 {self.value!r}）" if self.value not in (None, "") else ""
+        value = self.value
+        if isinstance(value, str) and len(value) > 60:  # a 10,000-character cell is named, not printed
+            value = value[:60] + f"…（共 {len(value)} 个字符）"
+        shown = f"（值 {value!r}）" if value not in (None, "") else ""
         return f"{where}:{what} {self.reason}{shown}"
 
 
@@ -91,10 +103,12 @@ class _Rows:
             raise ValueError(f"不支持的格式 {fmt!r}：应为 csv 或 jsonl")
 
     def __iter__(self):
-        """Yields ``(line, record_or_None, error_or_None)``; the header is line 1 for CSV."""
-        with open(self.path, encoding="utf-8-sig", newline="") as fh:
+        """Yields ``(line, record_or_None, error_or_None)``; the header is line 1 for CSV. A file that is
+        not UTF-8 text ends with ``(line, None, "fatal: …")``: nothing after it can be read."""
+        lines = _Lines(self.path)
+        try:
             if self.fmt == "csv":
-                reader = csv.reader(fh)
+                reader = csv.reader(lines)
                 header = next(reader, None)
                 if header is None:
                     return
@@ -107,7 +121,7 @@ class _Rows:
                         continue
                     yield reader.line_num, dict(zip(header, row)), None
             else:
-                for i, line in enumerate(fh, start=1):
+                for i, line in enumerate(lines, start=1):
                     if not line.strip():
                         continue
                     try:
@@ -115,10 +129,54 @@ class _Rows:
                     except json.JSONDecodeError as e:
                         yield i, None, f"不是合法的 JSON：{e.msg}（第 {e.colno} 列）"
                         continue
+                    except RecursionError:
+                        yield i, None, "JSON 嵌套过深"
+                        continue
                     if not isinstance(obj, dict):
                         yield i, None, "每行应为一个 JSON 对象"
                         continue
                     yield i, obj, None
+        except _Undecodable as e:
+            yield e.line, None, FATAL + e.reason
+        except csv.Error as e:
+            yield lines.number, None, FATAL + f"CSV 格式有误：{e}"
+
+
+FATAL = "fatal: "
+
+
+class _Undecodable(Exception):
+    def __init__(self, line: int, reason: str):
+        self.line, self.reason = line, reason
+
+
+class _Lines:
+    """The file's lines as text, decoded one by one, so a byte that is not UTF-8 is named by its line."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.number = 0
+
+    def __iter__(self):
+        with open(self.path, "rb") as fh:
+            head = fh.read(4096)
+            controls = sum(1 for b in head if b < 9 or 13 < b < 32)
+            if controls > max(2, len(head) // 100):  # text has next to none; .xlsx, .zip and images are full of them
+                raise _Undecodable(
+                    1, "看来是二进制文件（如 Excel 的 .xlsx），不是 CSV 或 JSON Lines 文本：请另存为 UTF-8 编码的 CSV"
+                )
+            fh.seek(0)
+            for self.number, raw in enumerate(fh, start=1):
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    try:
+                        raw.decode("gb18030")
+                        hint = "，看来是 GBK/GB18030 编码：请另存为 UTF-8（如 iconv -f GB18030 -t UTF-8）"
+                    except UnicodeDecodeError:
+                        hint = ""
+                    raise _Undecodable(self.number, f"不是 UTF-8 编码的文本（第 {e.start + 1} 字节）{hint}") from None
+                yield text.removeprefix("\ufeff") if self.number == 1 else text
 
 
 @lru_cache(maxsize=65536)
@@ -145,9 +203,10 @@ def read_enterprises(path, fmt: str | None = None, today: dt.date | None = None)
     today = today or dt.date.today()
     records, errors, seen = [], [], {}
     name = path.name
+    columns = enterprise_columns()
     for line, rec, problem in _Rows(path, fmt):
         if problem == "header":
-            unknown = [c for c in rec if c not in ENTERPRISE_COLUMNS]
+            unknown = [c for c in rec if c not in columns]
             for col in unknown:
                 errors.append(RowError(name, 1, col, "未知的列（不在字段目录中，派生字段不能导入）"))
             missing = [f.name for f in catalog.FACT_FIELDS if f.required and f.name not in rec]
@@ -156,13 +215,16 @@ def read_enterprises(path, fmt: str | None = None, today: dt.date | None = None)
             if unknown or missing:
                 return [], errors
             continue
+        if problem and problem.startswith(FATAL):
+            errors.append(RowError(name, line, None, problem.removeprefix(FATAL), fatal=True))
+            return [], errors
         if problem:
             errors.append(RowError(name, line, None, problem))
             continue
         row_errors, typed = [], {}
         if fmt != "csv":
             for key in rec:
-                if key not in ENTERPRISE_COLUMNS:
+                if key not in columns:
                     row_errors.append(RowError(name, line, key, "未知的字段（不在字段目录中）"))
         as_of = today
         raw_as_of = rec.get("as_of")
@@ -174,6 +236,8 @@ def read_enterprises(path, fmt: str | None = None, today: dt.date | None = None)
             except ValueError:
                 row_errors.append(RowError(name, line, "as_of", "日期格式应为 YYYY-MM-DD", raw_as_of))
         for f in catalog.FACT_FIELDS:
+            if f.type == "records":
+                continue
             raw = rec.get(f.name)
             try:
                 value = _parse_cell(f.name, raw, as_of)
@@ -185,6 +249,9 @@ def read_enterprises(path, fmt: str | None = None, today: dt.date | None = None)
                     row_errors.append(RowError(name, line, f.name, "必填字段为空"))
                 continue
             typed[f.name] = value
+        if not row_errors:
+            for name_, reason, _ in catalog.inconsistencies(typed, as_of):
+                row_errors.append(RowError(name, line, name_, reason))
         code = typed.get("uscc")
         if code is not None:
             if code in seen:
@@ -214,7 +281,7 @@ def import_enterprises(
         errors=errors,
     )
     say("validated", len(records), len(records))
-    if errors and not skip_bad:
+    if errors and (not skip_bad or any(e.fatal for e in errors)):
         report.seconds = time.perf_counter() - started
         return report
     now = utcnow()
@@ -302,6 +369,9 @@ def read_events(
                 continue
         if isinstance(rec, dict) and problem is None:
             rec = {k: (None if v == "" and k in ("event_id", "policy_id") else v) for k, v in rec.items()}
+        if problem and problem.startswith(FATAL):
+            errors.append(RowError(path.name, line, None, problem.removeprefix(FATAL), fatal=True))
+            return [], errors
         if problem:
             errors.append(RowError(path.name, line, None, problem))
             continue
@@ -371,7 +441,7 @@ def import_events(engine, path, skip_bad: bool = False, fmt: str | None = None, 
     report = ImportReport(
         "events", read=len(rows) + len({e.line for e in errors}), bad=len({e.line for e in errors}), errors=errors
     )
-    if errors and not skip_bad:
+    if errors and (not skip_bad or any(e.fatal for e in errors)):
         report.seconds = time.perf_counter() - started
         return report
     with engine.begin() as conn:
@@ -425,6 +495,15 @@ def import_policies(engine, path, skip_bad: bool = False, progress=None, actor: 
     started = time.perf_counter()
     specs, spec_errors = load_specs(path)
     errors = [RowError(e.source or Path(path).name, 0, e.path, e.reason) for e in spec_errors]
+    failing = set()
+    for spec in specs:  # a policy is published only if its own test cases pass
+        for r in run_cases(spec, dt.date.today()):
+            if not r.passed:
+                errors.append(
+                    RowError(r.source or spec.id, 0, "tests", f"测试用例未通过，不予发布：{r.name}：{r.detail}")
+                )
+                failing.add(spec.id)
+    specs = [s for s in specs if s.id not in failing]
     report = ImportReport(
         "policies", read=len(specs) + len({e.file for e in errors}), bad=len({e.file for e in errors}), errors=errors
     )

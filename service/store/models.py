@@ -26,9 +26,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
-from matcher.catalog import SOURCES
+from matcher import catalog
 from service.store.types import Money as MoneyType
 
 NAMING = {
@@ -73,7 +73,6 @@ class FieldValue(Base):
     __table_args__ = (
         UniqueConstraint("enterprise_id", "field", "source", "as_of"),
         Index(None, "enterprise_id", "field"),
-        CheckConstraint(_in("source", SOURCES), name="source"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id", ondelete="CASCADE"))
@@ -82,6 +81,14 @@ class FieldValue(Base):
     source: Mapped[str] = mapped_column(String(32))
     as_of: Mapped[dt.date] = mapped_column(Date)
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @validates("source")
+    def _known_source(self, key, source):
+        """Sources are the effective catalog's (a deployment adds its own feeds), so the database cannot
+        list them: every writer is held to the catalog here, and bulk writers check it before writing."""
+        if source not in catalog.SOURCES:
+            raise ValueError(f"数据来源 {source!r} 不在字段目录中（可用：{'、'.join(catalog.SOURCES)}）")
+        return source
 
 
 class RosterPublication(Base):

@@ -375,7 +375,7 @@ def generate(n: int, rng: np.random.Generator, city: str, reference_date: dt.dat
     patents = np.where(does_rd, rng.poisson(patent_rate), 0)
     graduates = rng.poisson(employees * P.GRADUATE_HIRE_RATE)
     certs_known = rng.random(n) < P.SKILL_CERT_REPORTED
-    certs = np.minimum(rng.poisson(employees * P.SKILL_CERT_RATE), employees)  # certified staff are staff
+    certs = np.minimum(rng.poisson(employees * P.SKILL_CERT_RATE), employees)  # a certificate is a worker's
     loan_p = P.LOAN_SHARE_MIN + (P.LOAN_SHARE_MAX - P.LOAN_SHARE_MIN) / (1 + np.exp(-(np.log(employees) - 3)))
     has_loan = (rng.random(n) < loan_p) & ~no_last_year
     loan_interest = revenue * rng.uniform(*P.LOAN_INTEREST_OF_REVENUE, n)
@@ -456,9 +456,11 @@ def generate(n: int, rng: np.random.Generator, city: str, reference_date: dt.dat
             "in_abnormal_operation": np.where(rng.random(n) < P.ABNORMAL_SHARE, "true", "false"),
         }
     )
-    # the shipped facts in catalog order; lists of records are written as files of their own, and a
-    # deployment's own fields are left empty (unknown)
+    # the shipped facts in catalog order; lists of records are written as files of their own, and a field
+    # the generator does not model (a deployment's own, or one added to the catalog as data) is left empty
+    # (unknown)
     assert list(frame.columns) == [f.name for f in catalog.FACT_FIELDS if f.name in frame.columns], "catalog order"
+    frame = frame.reindex(columns=[f.name for f in catalog.FACT_FIELDS if f.type != "records"], fill_value="")
     frame["as_of"] = reference_date.isoformat()
     return frame
 

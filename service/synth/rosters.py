@@ -3,9 +3,9 @@
 The generator knows every firm's qualifications and credit listings (the frame of
 :mod:`.enterprises` holds them explicitly: ``none`` and ``false`` where a firm has none).
 As the city's departments do, it publishes them as rosters, one file per roster of the
-catalog (``rosters/<roster id>.csv``: ``uscc,name``, the listed firms in register order,
-a header alone when nobody is on it), and leaves the roster fields of ``enterprises.csv``
-empty: importing the rosters as of the reference date (``zhida import rosters``) makes a
+catalog whose field it models (``rosters/<roster id>.csv``: ``uscc,name``, the listed firms
+in register order, a header alone when nobody is on it), and leaves the roster fields of
+``enterprises.csv`` empty: importing the rosters as of the reference date (``zhida import rosters``) makes a
 firm they do not list known not to be on them (:func:`matcher.facts.closed_value`).
 """
 
@@ -29,10 +29,14 @@ def roster_fields() -> list[str]:
 
 
 def listed(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Per roster id, which firms (rows of the explicit frame) it lists."""
+    """Per roster id, which firms (rows of the explicit frame) it lists: the rosters of the fields the generator
+    models (known for every firm). A roster field it does not model (a deployment's, or one added to the
+    catalog as data) gets no roster: publishing an empty one would claim that nobody is on it."""
     out = {}
     for r in catalog.ROSTERS.values():
-        values = frame[r.field].to_numpy().astype(str) if r.field in frame else np.full(len(frame), "")
+        if r.field not in frame or (frame[r.field] == "").any():
+            continue
+        values = frame[r.field].to_numpy().astype(str)
         if catalog.FIELDS[r.field].type == "bool":
             out[r.id] = values == "true"
         else:

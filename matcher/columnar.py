@@ -10,6 +10,11 @@ calling :func:`matcher.decision.decide` row by row — a property test checks it
 
 Operators the columnar path does not cover make the rule fall back to the
 scalar path for all rows: slower, never different.
+
+A records field (新招用人员) is a flat :class:`~matcher.records.RecordTable`, one row per
+record; ``filter``, ``map``, ``all``, ``some``, ``none`` and the counts and sums of
+``reduce`` evaluate their condition on every record at once and fold it per enterprise
+with ``np.bincount`` (:mod:`matcher.records` states the three-valued semantics).
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ from decimal import Decimal
 
 import numpy as np
 
-from matcher import catalog
+from matcher import catalog, records
 from matcher.decision import CENT, Decision, decide
 from matcher.errors import RuleError
-from matcher.registry import DERIVED, OPERATORS, facts_to_declare, with_derived
+from matcher.records import RecordTable
+from matcher.registry import DERIVED, OPERATORS, OperatorError, facts_to_declare, with_derived
+from matcher.registry import as_date as registry_date
 from matcher.spec import PolicySpec
 
 TRUE, FALSE, UNKNOWN = 1, 0, -1
@@ -57,11 +64,21 @@ class Table:
     """
 
     def __init__(
-        self, n: int, as_of: dt.date, numeric: dict, text: dict, row_fn, facts_fn, ambiguous=None, cells_fn=None
+        self,
+        n: int,
+        as_of: dt.date,
+        numeric: dict,
+        text: dict,
+        row_fn,
+        facts_fn,
+        ambiguous=None,
+        cells_fn=None,
+        lists: dict | None = None,
     ):
         self.n, self.as_of = n, as_of
         self._numeric, self._text = numeric, text
         self._row, self._facts, self._cells = row_fn, facts_fn, cells_fn
+        self._lists = lists or {}  # records field -> RecordTable
         self.ambiguous = ambiguous if ambiguous is not None else np.zeros(n, dtype=bool)
 
     def __len__(self) -> int:
@@ -72,6 +89,13 @@ class Table:
 
     def text(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         return self._text[name]
+
+    def records(self, name: str) -> RecordTable:
+        """A records field of every enterprise, one row per record."""
+        table = self._lists.get(name)
+        if table is None:  # not given: unknown for every enterprise
+            table = self._lists[name] = RecordTable.from_values(catalog.FIELDS[name], [None] * self.n)
+        return table
 
     def row(self, i: int) -> dict:
         return self._row(i)
@@ -89,11 +113,13 @@ class Table:
     def from_records(cls, records: list[dict], as_of: dt.date) -> Table:
         """From typed facts (dicts of catalog values); derived fields computed per row."""
         rows = [with_derived(r, as_of) for r in records]
-        numeric, text = {}, {}
+        numeric, text, lists = {}, {}, {}
         for name, f in catalog.FIELDS.items():
             col = [r.get(name) for r in rows]
             known = np.array([v is not None for v in col], dtype=bool)
-            if f.type in ("money", "count", "percent"):
+            if f.type == "records":
+                lists[name] = RecordTable.from_values(f, col)
+            elif f.type in ("money", "count", "percent"):
                 numeric[name] = (np.array([float(v) if v is not None else np.nan for v in col]), known)
             elif f.type == "bool":
                 text[name] = (np.array([bool(v) for v in col], dtype=bool), known)
@@ -103,28 +129,79 @@ class Table:
                 text[name] = (np.array([v.isoformat() if v is not None else "" for v in col], dtype=str), known)
             else:
                 text[name] = (np.array([v if v is not None else "" for v in col], dtype=str), known)
-        return cls(len(rows), as_of, numeric, text, rows.__getitem__, list(records).__getitem__)
+        return cls(len(rows), as_of, numeric, text, rows.__getitem__, list(records).__getitem__, lists=lists)
 
     @classmethod
-    def from_frame(cls, frame, as_of: dt.date) -> Table:
-        """From catalog-formatted text columns (an enterprises.csv read as strings), vectorised."""
-        return table_from_frame(frame, as_of)
+    def from_frame(cls, frame, as_of: dt.date, records: dict | None = None) -> Table:
+        """From catalog-formatted text columns (an enterprises.csv read as strings), vectorised; a records
+        field from its canonical JSON column, or from a long frame of its own (see :func:`table_from_frame`)."""
+        return table_from_frame(frame, as_of, records)
 
 
 @dataclass
 class _Node:
-    kind: str  # bool | num | obj | date | set | const
+    kind: str  # bool | num | obj | date | days | set | const | records | items
     values: object
     known: np.ndarray | None = None
     miss: dict | None = None  # field -> rows where its absence makes this node unknown
     exact: bool = False  # a field or literal whose float compares exactly like its Decimal (see _exact_const)
     field: str | None = None  # the catalog field a var node reads
+    lo: np.ndarray | None = None  # a count or sum over undecided records: its bounds,
+    hi: np.ndarray | None = None
+    bounded: np.ndarray | None = None  # on these rows (unknown, yet a comparison may be decided)
+
+
+@dataclass
+class _Items:
+    """A list being iterated, for every enterprise: the records of ``table``, each with its membership
+    (int8: 1 in, 0 out, -1 undecided), and the values a ``map`` gave them (a record-level node)."""
+
+    table: RecordTable
+    member: np.ndarray
+    mapped: _Node | None = None
+
+
+class _Level:
+    """The records of a list, as the rows a condition inside filter / map / all / some / none reads."""
+
+    def __init__(self, items: _Items):
+        self.items = items
+        self.table = items.table
+        self.fields = self.table.fields
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def var(self, args) -> _Node:
+        name = args[0] if args else None
+        if self.items.mapped is not None:
+            if name in ("", None) and len(args) <= 1:
+                return self.items.mapped
+            raise _Fallback
+        f = self.fields.get(name) if isinstance(name, str) else None
+        if f is None or len(args) > 2:
+            raise _Fallback
+        values, known = self.table.column(name)
+        if len(args) == 2:  # a default stands in for a missing sub-field
+            default = args[1]
+            if not f.numeric or not _exact_const(default):
+                raise _Fallback
+            values, known = np.where(known, values, float(Decimal(str(default)))), np.ones(len(known), dtype=bool)
+        if f.numeric:
+            return _Node("num", values, known, {}, exact=True, field=name)
+        if f.type == "bool":
+            return _Node("bool", values & known, known, {}, field=name)
+        if f.type == "date":
+            return _Node("days", values, known, {}, field=name)
+        return _Node("obj", values, known, {}, field=name)
 
 
 class _Columns:
-    def __init__(self, table: Table):
+    def __init__(self, table: Table, level: _Level | None = None):
         self.t = table
-        self.n = len(table)
+        self.level = level  # None: the register, one row per enterprise; else the records of a list
+        self.fields = catalog.FIELDS if level is None else level.fields
+        self.n = len(table) if level is None else len(level)
         self.uncertain = np.zeros(self.n, dtype=bool)
 
     def all_known(self):
@@ -149,10 +226,15 @@ class _Columns:
 
     # -- leaves ---------------------------------------------------------------
     def op_var(self, op, args):
+        if self.level is not None:
+            return self.level.var(args)
         name = args[0] if args else None
         if len(args) != 1 or not isinstance(name, str) or name not in catalog.FIELDS:
             raise _Fallback
         f = catalog.FIELDS[name]
+        if f.type == "records":
+            table = self.t.records(name)
+            return _Node("records", table, table.known, {name: ~table.known}, field=name)
         if f.type in ("money", "count", "percent"):
             values, known = self.t.numeric(name)
             return _Node("num", values, known, {name: ~known}, exact=True)
@@ -197,25 +279,96 @@ class _Columns:
 
     # -- comparisons and domain operators -----------------------------------
     def op_compare(self, op, args):
+        if len(args) == 3 and op in (">", ">=", "<", "<="):
+            return self._between(op, [self.ev(a) for a in args])
         if len(args) != 2:
             raise _Fallback
         a, b = self.ev(args[0]), self.ev(args[1])
+        if a.kind in ("date", "days") or b.kind in ("date", "days"):
+            return self._dates(op, a, b)
         if a.kind == "num" or b.kind == "num":
             x, kx, mx = self._num(a)
             y, ky, my = self._num(b)
             known = kx & ky
-            with np.errstate(invalid="ignore"):
-                if self._exact(a) and self._exact(b):  # plain fields and short literals: only huge ties are unsure
-                    close = (x == y) & (np.abs(x) >= EXACT_LIMIT)
-                else:
-                    close = np.abs(x - y) <= REL_TOL * np.maximum(1.0, np.maximum(np.abs(x), np.abs(y)))
-                result = {">": x > y, ">=": x >= y, "<": x < y, "<=": x <= y, "==": x == y, "!=": x != y}[op]
+            result, close = self._order(op, a, b, x, y)
             self.uncertain |= known & close
-            return _Node("bool", np.where(known, result, False), known, _merge(self.n, known, mx, my))
+            values = np.where(known, result, False)
+            for s, o, first in ((a, ky, True), (b, kx, False)):  # a count or sum known only within bounds
+                if s.bounded is not None and (b if first else a).bounded is None:
+                    other = y if first else x
+                    rows = s.bounded & o
+                    decided, value, unsure = self._bounds(op, s, other, first)
+                    decided &= rows
+                    self.uncertain |= decided & unsure
+                    values = np.where(decided, value, values)
+                    known = known | decided
+            return _Node("bool", values, known, _merge(self.n, known, mx, my))
         if a.kind == "obj" and b.kind == "const" and op in ("==", "!=") and isinstance(b.values, str):
             eq = (a.values == b.values) & a.known
             return _Node("bool", eq if op == "==" else ~eq, a.known, a.miss)
         raise _Fallback
+
+    def _order(self, op, a, b, x, y):
+        """``x op y`` in float, and the rows too close to call (exact nodes: only huge ties)."""
+        with np.errstate(invalid="ignore"):
+            if self._exact(a) and self._exact(b):  # plain fields and short literals: only huge ties are unsure
+                close = (x == y) & (np.abs(x) >= EXACT_LIMIT)
+            else:
+                close = np.abs(x - y) <= REL_TOL * np.maximum(1.0, np.maximum(np.abs(x), np.abs(y)))
+            result = {">": x > y, ">=": x >= y, "<": x < y, "<=": x <= y, "==": x == y, "!=": x != y}[op]
+        return result, close
+
+    def _bounds(self, op, s: _Node, other, first: bool):
+        """A comparison of a bounded quantity (:func:`matcher.records.decide_bounds`), vectorised: the rows it
+        decides, the answer, and the rows too close to call."""
+        const = _Node("const", 0)
+        lo = self._order(op, s, const, s.lo, other) if first else self._order(op, const, s, other, s.lo)
+        hi = self._order(op, s, const, s.hi, other) if first else self._order(op, const, s, other, s.hi)
+        unsure = lo[1] | hi[1]
+        if op in ("==", "!="):
+            single = s.lo == s.hi
+            with np.errstate(invalid="ignore"):
+                outside = (other < s.lo) | (other > s.hi)
+            decided = single | outside
+            value = np.where(single, lo[0], op == "!=")
+            return decided, value, unsure
+        return lo[0] == hi[0], lo[0], unsure
+
+    def _between(self, op, nodes):
+        """``{"<=": [a, x, b]}``: a ≤ x ≤ b, as the scalar engine reads three operands."""
+        if not any(n.kind == "num" for n in nodes):
+            raise _Fallback
+        parts = [self._num(n) for n in nodes]
+        known = parts[0][1] & parts[1][1] & parts[2][1]
+        r1, c1 = self._order(op, nodes[0], nodes[1], parts[0][0], parts[1][0])
+        r2, c2 = self._order(op, nodes[1], nodes[2], parts[1][0], parts[2][0])
+        self.uncertain |= known & (c1 | c2)
+        miss = _merge(self.n, known, *(m for _, _, m in parts))
+        return _Node("bool", np.where(known, r1 & r2, False), known, miss)
+
+    def _dates(self, op, a: _Node, b: _Node):
+        """Dates against a date written YYYY-MM-DD (or each other): ISO text of the register, days of records."""
+        if op not in (">", ">=", "<", "<=", "==", "!="):
+            raise _Fallback
+        sides = []
+        for node, other in ((a, b), (b, a)):
+            if node.kind in ("date", "days"):
+                sides.append((node.values, node.known, node.miss or {}))
+            elif node.kind == "const" and isinstance(node.values, str):
+                try:
+                    day = registry_date(node.values)
+                except OperatorError:
+                    raise _Fallback from None
+                value = day.isoformat() if other.kind == "date" else float((day - records.EPOCH).days)
+                sides.append((np.full(self.n, value), self.all_known(), {}))
+            else:
+                raise _Fallback
+        if a.kind in ("date", "days") and b.kind in ("date", "days") and a.kind != b.kind:
+            raise _Fallback
+        (x, kx, mx), (y, ky, my) = sides
+        known = kx & ky
+        result = {">": x > y, ">=": x >= y, "<": x < y, "<=": x <= y, "==": x == y, "!=": x != y}[op]
+        return _Node("bool", np.where(known, result, False), known, _merge(self.n, known, mx, my))
 
     def _exact(self, node: _Node) -> bool:
         if node.kind == "num":
@@ -294,15 +447,21 @@ class _Columns:
 
     def op_domain(self, op, args):
         domain = OPERATORS[op]
+        if op in ("before", "after") and len(args) == 2:
+            a, b = self.ev(args[0]), self.ev(args[1])
+            if a.kind in ("date", "days") and b.kind == "const":
+                return self._dates("<" if op == "before" else ">", a, b)
+            raise _Fallback
         if len(args) != 2 or domain.vector is None:
             raise _Fallback
         a, b = self.ev(args[0]), self.ev(args[1])
         if b.kind != "const" or not isinstance(b.values, str) or a.field is None:
             raise _Fallback
-        if domain.first is not None and catalog.FIELDS[a.field].type != domain.first:
+        if domain.first is not None and self.fields[a.field].type != domain.first:
             raise _Fallback
         key = (op, a.field, b.values)
-        cache = self.t.__dict__.setdefault("_domain_cache", {})
+        owner = self.t if self.level is None else self.level.table
+        cache = owner.__dict__.setdefault("_domain_cache", {})
         out = cache.get(key)  # every city policy asks the same in_region question
         if out is None:
             try:
@@ -310,6 +469,99 @@ class _Columns:
             except Exception:
                 raise _Fallback from None
         return _Node("bool", out, a.known, a.miss)
+
+    # -- lists of records -------------------------------------------------------------------
+    def _items(self, node: _Node) -> tuple[_Items, np.ndarray, str]:
+        """The list an iterating operator walks, which enterprises have it, and the field."""
+        if node.kind == "records":
+            table = node.values
+            return _Items(table, np.ones(len(table), dtype=np.int8)), table.known, node.field
+        if node.kind == "items":
+            return node.values, node.known, node.field
+        raise _Fallback  # a literal list, or a list inside a list: the scalar path
+
+    def _inside(self, items: _Items, rule, condition: bool = False) -> _Node:
+        """``rule`` evaluated on every record of the list (as a condition: true / false); near ties mark
+        their enterprises."""
+        inner = _Columns(self.t, _Level(items))
+        node = inner.ev(rule)
+        if condition:
+            node = inner._as_bool(node)
+        self.uncertain[items.table.owner[inner.uncertain]] = True
+        return node
+
+    def op_iterate(self, op, args):
+        if self.level is not None or len(args) < 2:
+            raise _Fallback  # a list inside a list's condition: the scalar path
+        items, present, name = self._items(self.ev(args[0]))
+        if op == "reduce":
+            return self._reduce(items, present, name, args)
+        if op == "map":
+            mapped = self._inside(items, args[1])
+            return _Node("items", _Items(items.table, items.member, mapped), present, {name: ~present}, field=name)
+        cond = self._inside(items, args[1], condition=True)
+        pred = np.where(cond.known, cond.values.astype(np.int8), np.int8(-1)).astype(np.int8)
+        if op == "filter":
+            member = records.v_and(items.member, pred)
+            return _Node("items", _Items(items.table, member, items.mapped), present, {name: ~present}, field=name)
+        out = records.v_quantify(op, items.table.owner, items.member, pred, self.n)
+        known = present & (out != -1)
+        return _Node("bool", known & (out == 1), known, {name: ~known})
+
+    def _reduce(self, items: _Items, present, name, args):
+        """A count or a sum (:func:`matcher.records.reducer_pattern`) per enterprise; other reducers: scalar."""
+        pattern = records.reducer_pattern(args[1])
+        start = records._number(args[2]) if len(args) > 2 and not isinstance(args[2], (dict, list)) else None
+        if pattern is None or start is None:
+            raise _Fallback
+        table, member = items.table, items.member
+        owner, n = table.owner, self.n
+        sure, unsure = member == 1, member == -1
+        if pattern[0] == "count":
+            step = pattern[1]
+            if not (_exact_const(step) and step == step.to_integral_value() and start == start.to_integral_value()):
+                raise _Fallback
+            t, u = records.per_owner(owner, sure, n), records.per_owner(owner, unsure, n)
+            lo, hi = float(start) + float(step) * t, float(start) + float(step) * (t + u)
+            complete = np.ones(n, dtype=bool)
+        else:
+            if items.mapped is not None:
+                if pattern[1] is not None or items.mapped.kind != "num" or not items.mapped.exact:
+                    raise _Fallback
+                values, vknown = items.mapped.values, items.mapped.known
+                scale = 100.0
+            else:
+                sub = table.fields.get(pattern[1]) if pattern[1] is not None else None
+                if sub is None or not sub.numeric:
+                    raise _Fallback
+                values, vknown = table.column(sub.name)
+                scale = 1.0 if sub.type == "count" else 100.0
+            if (start * 100) != (start * 100).to_integral_value():
+                raise _Fallback
+            cents = np.where(vknown, np.rint(values * scale), 0.0)  # exact integers (2-place values)
+            inside = member != 0
+            complete = records.per_owner(owner, inside & ~vknown, n) == 0
+            base = float(start) * scale
+            t = np.bincount(owner, weights=np.where(sure, cents, 0.0), minlength=n)
+            neg = np.bincount(owner, weights=np.where(unsure, np.minimum(cents, 0.0), 0.0), minlength=n)
+            pos = np.bincount(owner, weights=np.where(unsure, np.maximum(cents, 0.0), 0.0), minlength=n)
+            big = np.bincount(owner, weights=np.where(inside, np.abs(cents), 0.0), minlength=n) >= 2.0**52
+            self.uncertain |= big  # sums beyond float's exact integers: the scalar path
+            lo, hi = (base + t + neg) / scale, (base + t + pos) / scale
+            u = records.per_owner(owner, unsure, n)
+        lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
+        certain = present & complete & (u == 0)
+        bounded = present & complete & (u > 0)
+        return _Node(
+            "num",
+            np.where(certain, lo, np.nan),
+            certain,
+            {name: ~certain},
+            exact=True,
+            lo=lo,
+            hi=hi,
+            bounded=bounded,
+        )
 
 
 _NAMES = {
@@ -336,6 +588,14 @@ _NAMES = {
     "in_region": "domain",
     "in_industry": "domain",
     "has_qualification": "domain",
+    "before": "domain",
+    "after": "domain",
+    "filter": "iterate",
+    "map": "iterate",
+    "reduce": "iterate",
+    "all": "iterate",
+    "some": "iterate",
+    "none": "iterate",
 }
 
 
@@ -502,13 +762,31 @@ def decide_columns(spec: PolicySpec, table: Table) -> list[Decision]:
     return sweep(spec, table).decisions()
 
 
-def table_from_frame(frame, as_of: dt.date) -> Table:
-    """A :class:`Table` from catalog-formatted text columns, without a Python loop per row."""
+def table_from_frame(frame, as_of: dt.date, records: dict | None = None) -> Table:
+    """A :class:`Table` from catalog-formatted text columns, without a Python loop per row.
+
+    A records field is read from its column of canonical JSON (one cell per enterprise, as the store
+    keeps it; "" unknown), or, faster, from ``records[name]``: a long frame with one row per record (an
+    ``owner`` column, the enterprise's row in ``frame``, or a ``uscc`` column) and its sub-field columns,
+    typed or catalog text (see :meth:`matcher.records.RecordTable.from_rows`); ``(rows, known)`` says which
+    enterprises have a value (default: all of them, a firm without rows having none).
+    """
     from matcher.decision import typed_facts
 
     n = len(frame)
-    numeric, text = {}, {}
+    numeric, text, lists = {}, {}, {}
+    given = {}
+    for name, spec in (records or {}).items():
+        f = catalog.field(name)
+        rows, known = spec if isinstance(spec, tuple) else (spec, None)
+        usccs = frame["uscc"].to_numpy() if "uscc" in frame and "owner" not in rows else None
+        lists[name] = given[name] = RecordTable.from_rows(f, n, rows, known=known, uscc=usccs)
     for f in catalog.FACT_FIELDS:
+        if f.type == "records":
+            if f.name not in lists:
+                cells = frame[f.name].fillna("").astype(str).to_numpy() if f.name in frame else np.full(n, "")
+                lists[f.name] = RecordTable.from_text(f, cells)
+            continue
         raw = frame[f.name].fillna("").astype(str).to_numpy() if f.name in frame else np.full(n, "")
         known = raw != ""
         if f.type in ("money", "count", "percent"):
@@ -525,7 +803,16 @@ def table_from_frame(frame, as_of: dt.date) -> Table:
     arrays = {name: frame[name].to_numpy() for name in frame.columns if name in catalog.FIELDS}  # views, no copy
 
     def cells(i):
-        return {name: col[i] for name, col in arrays.items() if isinstance(col[i], str) and col[i] != ""}
+        out = {
+            name: col[i]
+            for name, col in arrays.items()
+            if isinstance(col[i], str) and col[i] != "" and name not in given
+        }
+        for name, table in given.items():
+            value = table.value(i)
+            if value is not None:
+                out[name] = catalog.format_value(name, value)
+        return out
 
     def facts(i):  # for the rows the scalar path decides (stored, canonical text: read back, not parsed again)
         raw = cells(i)
@@ -534,7 +821,7 @@ def table_from_frame(frame, as_of: dt.date) -> Table:
         except (ValueError, ArithmeticError):  # text that is not canonical: parsed and checked
             return typed_facts(raw, as_of)
 
-    return Table(n, as_of, numeric, text, lambda i: with_derived(facts(i), as_of), facts, ambiguous, cells)
+    return Table(n, as_of, numeric, text, lambda i: with_derived(facts(i), as_of), facts, ambiguous, cells, lists)
 
 
 __all__ = [

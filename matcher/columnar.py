@@ -20,6 +20,7 @@ with ``np.bincount`` (:mod:`matcher.records` states the three-valued semantics).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -89,6 +90,15 @@ class Table:
 
     def text(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         return self._text[name]
+
+    CACHES = ("_domain_cache", "_factor_cache", "_conditions", "_reduced")
+
+    def clear_caches(self) -> None:
+        """Forget what sweeps kept on the table (domain answers, factorised columns, the conditions and
+        counts of records): memory back, and the next sweep starts cold."""
+        for owner in (self, *self._lists.values()):
+            for name in self.CACHES:
+                owner.__dict__.pop(name, None)
 
     def records(self, name: str) -> RecordTable:
         """A records field of every enterprise, one row per record."""
@@ -265,6 +275,9 @@ class _Columns:
         nodes = [self._as_bool(self.ev(a)) for a in args]
         if not nodes:
             return _Node("bool", np.full(self.n, not decisive), self.all_known(), {})
+        if self.level is not None:  # records: three values as int8, and / or as min / max (no missing to name)
+            out = (np.maximum if decisive else np.minimum).reduce([records.three(x.values, x.known) for x in nodes])
+            return _Node("bool", out == records.TRUE3, out != records.UNKNOWN3, {})
         decided = np.zeros(self.n, dtype=bool)
         for node in nodes:
             decided |= node.known & (node.values == decisive)
@@ -287,48 +300,50 @@ class _Columns:
         if a.kind in ("date", "days") or b.kind in ("date", "days"):
             return self._dates(op, a, b)
         if a.kind == "num" or b.kind == "num":
-            x, kx, mx = self._num(a)
-            y, ky, my = self._num(b)
-            known = kx & ky
+            scalar = not (a.kind == "const" and b.kind == "const")
+            x, kx, mx = self._num(a, scalar)
+            y, ky, my = self._num(b, scalar)
+            known = kx if ky is None else ky if kx is None else kx & ky
             result, close = self._order(op, a, b, x, y)
-            self.uncertain |= known & close
-            values = np.where(known, result, False)
+            if close is not None:
+                self.uncertain |= known & close
+            values = result & known
             for s, o, first in ((a, ky, True), (b, kx, False)):  # a count or sum known only within bounds
-                if s.bounded is not None and (b if first else a).bounded is None:
-                    other = y if first else x
-                    rows = s.bounded & o
-                    decided, value, unsure = self._bounds(op, s, other, first)
-                    decided &= rows
-                    self.uncertain |= decided & unsure
+                other = b if first else a
+                if s.bounded is not None and other.bounded is None:
+                    decided, value, unsure = self._bounds(op, s, other, y if first else x, first)
+                    decided &= s.bounded if o is None else s.bounded & o
+                    if unsure is not None:
+                        self.uncertain |= decided & unsure
                     values = np.where(decided, value, values)
                     known = known | decided
             return _Node("bool", values, known, _merge(self.n, known, mx, my))
         if a.kind == "obj" and b.kind == "const" and op in ("==", "!=") and isinstance(b.values, str):
-            eq = (a.values == b.values) & a.known
+            eq = self._lookup(a, lambda uniq: uniq == b.values) & a.known
             return _Node("bool", eq if op == "==" else ~eq, a.known, a.miss)
         raise _Fallback
 
     def _order(self, op, a, b, x, y):
-        """``x op y`` in float, and the rows too close to call (exact nodes: only huge ties)."""
+        """``x op y`` in float, and the rows too close to call (None: none; exact nodes: only huge ties)."""
         with np.errstate(invalid="ignore"):
+            result = _COMPARE[op](x, y)
             if self._exact(a) and self._exact(b):  # plain fields and short literals: only huge ties are unsure
-                close = (x == y) & (np.abs(x) >= EXACT_LIMIT)
+                small = [abs(float(v)) < EXACT_LIMIT for v in (x, y) if np.ndim(v) == 0]
+                close = None if any(small) else (x == y) & (np.abs(x) >= EXACT_LIMIT)
             else:
                 close = np.abs(x - y) <= REL_TOL * np.maximum(1.0, np.maximum(np.abs(x), np.abs(y)))
-            result = {">": x > y, ">=": x >= y, "<": x < y, "<=": x <= y, "==": x == y, "!=": x != y}[op]
         return result, close
 
-    def _bounds(self, op, s: _Node, other, first: bool):
+    def _bounds(self, op, s: _Node, other: _Node, values, first: bool):
         """A comparison of a bounded quantity (:func:`matcher.records.decide_bounds`), vectorised: the rows it
         decides, the answer, and the rows too close to call."""
-        const = _Node("const", 0)
-        lo = self._order(op, s, const, s.lo, other) if first else self._order(op, const, s, other, s.lo)
-        hi = self._order(op, s, const, s.hi, other) if first else self._order(op, const, s, other, s.hi)
-        unsure = lo[1] | hi[1]
+        lo = self._order(op, s, other, s.lo, values) if first else self._order(op, other, s, values, s.lo)
+        hi = self._order(op, s, other, s.hi, values) if first else self._order(op, other, s, values, s.hi)
+        unsure = None if lo[1] is None and hi[1] is None else _either(lo[1], hi[1])
         if op in ("==", "!="):
             single = s.lo == s.hi
             with np.errstate(invalid="ignore"):
-                outside = (other < s.lo) | (other > s.hi)
+                outside = (values < s.lo) | (values > s.hi)
             decided = single | outside
             value = np.where(single, lo[0], op == "!=")
             return decided, value, unsure
@@ -338,13 +353,18 @@ class _Columns:
         """``{"<=": [a, x, b]}``: a ≤ x ≤ b, as the scalar engine reads three operands."""
         if not any(n.kind == "num" for n in nodes):
             raise _Fallback
-        parts = [self._num(n) for n in nodes]
-        known = parts[0][1] & parts[1][1] & parts[2][1]
+        parts = [self._num(n, scalar=True) for n in nodes]
+        knowns = [k for _, k, _ in parts if k is not None]
+        if not knowns:
+            raise _Fallback
+        known = np.logical_and.reduce(knowns) if len(knowns) > 1 else knowns[0]
         r1, c1 = self._order(op, nodes[0], nodes[1], parts[0][0], parts[1][0])
         r2, c2 = self._order(op, nodes[1], nodes[2], parts[1][0], parts[2][0])
-        self.uncertain |= known & (c1 | c2)
+        close = _either(c1, c2)
+        if close is not None:
+            self.uncertain |= known & close
         miss = _merge(self.n, known, *(m for _, _, m in parts))
-        return _Node("bool", np.where(known, r1 & r2, False), known, miss)
+        return _Node("bool", r1 & r2 & known, known, miss)
 
     def _dates(self, op, a: _Node, b: _Node):
         """Dates against a date written YYYY-MM-DD (or each other): ISO text of the register, days of records."""
@@ -360,29 +380,33 @@ class _Columns:
                 except OperatorError:
                     raise _Fallback from None
                 value = day.isoformat() if other.kind == "date" else float((day - records.EPOCH).days)
-                sides.append((np.full(self.n, value), self.all_known(), {}))
+                sides.append((np.array(value) if other.kind == "date" else np.float64(value), None, {}))
             else:
                 raise _Fallback
         if a.kind in ("date", "days") and b.kind in ("date", "days") and a.kind != b.kind:
             raise _Fallback
         (x, kx, mx), (y, ky, my) = sides
-        known = kx & ky
-        result = {">": x > y, ">=": x >= y, "<": x < y, "<=": x <= y, "==": x == y, "!=": x != y}[op]
-        return _Node("bool", np.where(known, result, False), known, _merge(self.n, known, mx, my))
+        known = kx if ky is None else ky if kx is None else kx & ky
+        return _Node("bool", _COMPARE[op](x, y) & known, known, _merge(self.n, known, mx, my))
 
     def _exact(self, node: _Node) -> bool:
         if node.kind == "num":
             return node.exact
         return node.kind == "const" and _exact_const(node.values)
 
-    def _num(self, node: _Node):
+    def _num(self, node: _Node, scalar: bool = False):
+        """Values, known and missing of a number; a literal as a full column, or (``scalar``) as one float
+        with ``known`` None (known everywhere)."""
         if node.kind == "num":
             return node.values, node.known, node.miss or {}
         if node.kind == "const" and not isinstance(node.values, bool):
             try:
-                return np.full(self.n, float(node.values)), self.all_known(), {}
+                value = float(node.values)
             except (TypeError, ValueError):
                 raise _Fallback from None
+            if scalar:
+                return np.float64(value), None, {}
+            return np.full(self.n, value), self.all_known(), {}
         raise _Fallback
 
     def op_arith(self, op, args):
@@ -441,9 +465,16 @@ class _Columns:
         if a.kind == "obj" and b.kind == "const" and isinstance(b.values, list):
             if not all(isinstance(v, str) for v in b.values):
                 raise _Fallback
-            out = np.isin(a.values, np.array(b.values, dtype=str))
+            out = self._lookup(a, lambda uniq: np.isin(uniq, np.array(b.values, dtype=str)))
             return _Node("bool", out & a.known, a.known, a.miss)
         raise _Fallback
+
+    def _lookup(self, node: _Node, test) -> np.ndarray:
+        """``test`` of a code or enum column, made on its distinct values only."""
+        if node.field is None or self.level is not None:
+            return test(node.values)
+        codes, uniq = _factorized(self.t, node.field, node.values)
+        return test(uniq)[codes]
 
     def op_domain(self, op, args):
         domain = OPERATORS[op]
@@ -464,8 +495,9 @@ class _Columns:
         cache = owner.__dict__.setdefault("_domain_cache", {})
         out = cache.get(key)  # every city policy asks the same in_region question
         if out is None:
+            codes, uniq = _factorized(owner, a.field, a.values)  # codes, sets: a few distinct values
             try:
-                out = cache[key] = domain.vector(a.values, b.values) & a.known
+                out = cache[key] = domain.vector(uniq, b.values)[codes] & a.known
             except Exception:
                 raise _Fallback from None
         return _Node("bool", out, a.known, a.miss)
@@ -475,7 +507,7 @@ class _Columns:
         """The list an iterating operator walks, which enterprises have it, and the field."""
         if node.kind == "records":
             table = node.values
-            return _Items(table, np.ones(len(table), dtype=np.int8)), table.known, node.field
+            return _Items(table, np.full(len(table), records.TRUE3, dtype=np.int8)), table.known, node.field
         if node.kind == "items":
             return node.values, node.known, node.field
         raise _Fallback  # a literal list, or a list inside a list: the scalar path
@@ -490,23 +522,56 @@ class _Columns:
         self.uncertain[items.table.owner[inner.uncertain]] = True
         return node
 
+    def _condition(self, items: _Items, args) -> np.ndarray:
+        """A list's condition on every record, as three values. Kept on the table by the list and the rule
+        (a measure's conditions and amount ask it twice; measures of one city share conditions)."""
+        try:  # a record's condition depends on the record alone (and, over a mapped list, on the map)
+            key = json.dumps([args[0] if items.mapped is not None else None, args[1]], sort_keys=True)
+        except (TypeError, ValueError):
+            key = None
+        cache = items.table.__dict__.setdefault("_conditions", {})
+        if key is not None and key in cache:
+            pred, unsure = cache[key]
+        else:
+            inner = _Columns(self.t, _Level(items))
+            cond = inner._as_bool(inner.ev(args[1]))
+            pred, unsure = records.three(cond.values, cond.known), inner.uncertain
+            if key is not None:
+                if len(cache) >= 64:
+                    cache.pop(next(iter(cache)))
+                cache[key] = (pred, unsure)
+        self.uncertain[items.table.owner[unsure]] = True
+        return pred
+
     def op_iterate(self, op, args):
         if self.level is not None or len(args) < 2:
             raise _Fallback  # a list inside a list's condition: the scalar path
         items, present, name = self._items(self.ev(args[0]))
-        if op == "reduce":
-            return self._reduce(items, present, name, args)
+        if op == "reduce":  # kept for the amount, which asks the count again (a few, each n numbers)
+            cache = items.table.__dict__.setdefault("_reduced", {})
+            try:
+                key = json.dumps(args, sort_keys=True)
+            except (TypeError, ValueError):
+                return self._reduce(items, present, name, args)
+            if key not in cache:
+                before = self.uncertain.copy()
+                node = self._reduce(items, present, name, args)
+                if len(cache) >= 4:
+                    cache.pop(next(iter(cache)))
+                cache[key] = (node, self.uncertain & ~before)
+            node, unsure = cache[key]
+            self.uncertain |= unsure
+            return node
         if op == "map":
             mapped = self._inside(items, args[1])
             return _Node("items", _Items(items.table, items.member, mapped), present, {name: ~present}, field=name)
-        cond = self._inside(items, args[1], condition=True)
-        pred = np.where(cond.known, cond.values.astype(np.int8), np.int8(-1)).astype(np.int8)
+        pred = self._condition(items, args)
         if op == "filter":
-            member = records.v_and(items.member, pred)
+            member = np.minimum(items.member, pred)
             return _Node("items", _Items(items.table, member, items.mapped), present, {name: ~present}, field=name)
-        out = records.v_quantify(op, items.table.owner, items.member, pred, self.n)
-        known = present & (out != -1)
-        return _Node("bool", known & (out == 1), known, {name: ~known})
+        out = records.v_quantify(op, items.table, items.member, pred)
+        known = present & (out != records.UNKNOWN3)
+        return _Node("bool", known & (out == records.TRUE3), known, {name: ~known})
 
     def _reduce(self, items: _Items, present, name, args):
         """A count or a sum (:func:`matcher.records.reducer_pattern`) per enterprise; other reducers: scalar."""
@@ -515,40 +580,42 @@ class _Columns:
         if pattern is None or start is None:
             raise _Fallback
         table, member = items.table, items.member
-        owner, n = table.owner, self.n
-        sure, unsure = member == 1, member == -1
+        sure = (member == records.TRUE3).view(np.int8)
+        unsure = (member == records.UNKNOWN3).view(np.int8)
+        u = records.fold(table, unsure, np.add, 0)
         if pattern[0] == "count":
             step = pattern[1]
             if not (_exact_const(step) and step == step.to_integral_value() and start == start.to_integral_value()):
                 raise _Fallback
-            t, u = records.per_owner(owner, sure, n), records.per_owner(owner, unsure, n)
+            t = records.fold(table, sure, np.add, 0)
             lo, hi = float(start) + float(step) * t, float(start) + float(step) * (t + u)
-            complete = np.ones(n, dtype=bool)
+            complete = np.ones(self.n, dtype=bool)
         else:
             if items.mapped is not None:
                 if pattern[1] is not None or items.mapped.kind != "num" or not items.mapped.exact:
                     raise _Fallback
                 values, vknown = items.mapped.values, items.mapped.known
-                scale = 100.0
             else:
                 sub = table.fields.get(pattern[1]) if pattern[1] is not None else None
                 if sub is None or not sub.numeric:
                     raise _Fallback
                 values, vknown = table.column(sub.name)
-                scale = 1.0 if sub.type == "count" else 100.0
             if (start * 100) != (start * 100).to_integral_value():
                 raise _Fallback
-            cents = np.where(vknown, np.rint(values * scale), 0.0)  # exact integers (2-place values)
-            inside = member != 0
-            complete = records.per_owner(owner, inside & ~vknown, n) == 0
-            base = float(start) * scale
-            t = np.bincount(owner, weights=np.where(sure, cents, 0.0), minlength=n)
-            neg = np.bincount(owner, weights=np.where(unsure, np.minimum(cents, 0.0), 0.0), minlength=n)
-            pos = np.bincount(owner, weights=np.where(unsure, np.maximum(cents, 0.0), 0.0), minlength=n)
-            big = np.bincount(owner, weights=np.where(inside, np.abs(cents), 0.0), minlength=n) >= 2.0**52
-            self.uncertain |= big  # sums beyond float's exact integers: the scalar path
-            lo, hi = (base + t + neg) / scale, (base + t + pos) / scale
-            u = records.per_owner(owner, unsure, n)
+            cents = np.where(vknown, np.rint(values * 100), 0.0)  # exact integers (2-place values)
+            inside = member != records.FALSE3
+            gaps = inside & ~vknown
+            complete = records.fold(table, gaps.view(np.int8), np.add, 0) == 0 if gaps.any() else np.ones(self.n, bool)
+            t = records.fold(table, np.where(sure, cents, 0.0), np.add, 0.0)
+            neg = pos = 0.0
+            if unsure.any():
+                neg = records.fold(table, np.where(unsure, np.minimum(cents, 0.0), 0.0), np.add, 0.0)
+                pos = records.fold(table, np.where(unsure, np.maximum(cents, 0.0), 0.0), np.add, 0.0)
+            most = np.diff(table.starts).max(initial=0)
+            if np.abs(cents).max(initial=0.0) * most >= 2.0**52:  # sums beyond float's exact integers: scalar
+                self.uncertain |= records.fold(table, np.where(inside, np.abs(cents), 0.0), np.add, 0.0) >= 2.0**52
+            base = float(start) * 100
+            lo, hi = (base + t + neg) / 100, (base + t + pos) / 100
         lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
         certain = present & complete & (u == 0)
         bounded = present & complete & (u > 0)
@@ -562,6 +629,156 @@ class _Columns:
             hi=hi,
             bounded=bounded,
         )
+
+
+_COMPARE = {
+    ">": np.greater,
+    ">=": np.greater_equal,
+    "<": np.less,
+    "<=": np.less_equal,
+    "==": np.equal,
+    "!=": np.not_equal,
+}
+
+
+def _either(a, b):
+    return b if a is None else a if b is None else a | b
+
+
+def _factorized(owner, name: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A low-cardinality column as codes into its distinct values (computed once per table and column)."""
+    import pandas as pd
+
+    cache = owner.__dict__.setdefault("_factor_cache", {})
+    if name not in cache:
+        codes, uniq = pd.factorize(values)
+        cache[name] = (codes, np.asarray(uniq, dtype=values.dtype))
+    return cache[name]
+
+
+class _Fixed:
+    """An amount formula in exact integers, as the scalar engine computes it in Decimal: a value is a
+    numerator array and its number of decimals. Fields, counts and sums the columnar engine reads exactly
+    enter with two decimals; literals with their own; ``+ - * min max if`` keep them exact; anything else
+    (a division, a number too large for int64) leaves the formula to the float path."""
+
+    LIMIT = 2.0**62
+
+    def __init__(self, cols: _Columns):
+        self.cols, self.n = cols, cols.n
+
+    def ev(self, rule):
+        if not isinstance(rule, (dict, list)):
+            return self._const(rule)
+        if isinstance(rule, list) or len(rule) != 1:
+            raise _Fallback
+        ((op, args),) = rule.items()
+        args = args if isinstance(args, list) else [args]
+        if op in ("+", "-", "*", "min", "max") and args:
+            return self._arith(op, [self.ev(a) for a in args])
+        if op in ("if", "?:"):
+            return self._if(args)
+        node = self.cols.ev(rule)
+        if node.kind != "num" or not node.exact:
+            raise _Fallback
+        known = node.known
+        cents = np.rint(np.where(known, node.values, 0.0) * 100)
+        self._check(np.abs(cents).max(initial=0.0))
+        return cents.astype(np.int64), 2, known, node.miss or {}
+
+    def _const(self, value):
+        d = records._number(value)
+        if d is None:
+            raise _Fallback
+        places = max(0, -d.as_tuple().exponent)
+        if places > 6:
+            raise _Fallback
+        num = int(d.scaleb(places))
+        self._check(abs(num))
+        return np.full(self.n, num, dtype=np.int64), places, np.ones(self.n, dtype=bool), {}
+
+    def _check(self, bound) -> None:
+        if not bound < self.LIMIT:
+            raise _Fallback
+
+    def _align(self, parts):
+        e = max(p[1] for p in parts)
+        out = []
+        for num, pe, known, miss in parts:
+            if pe != e:
+                factor = 10 ** (e - pe)
+                self._check(float(np.abs(num).max(initial=0)) * factor)
+                num = num * factor
+            out.append((num, e, known, miss))
+        return out, e
+
+    def _arith(self, op, parts):
+        known = np.logical_and.reduce([p[2] for p in parts])
+        miss = _merge(self.n, known, *(p[3] for p in parts))
+        if op == "*":
+            num, e, bound = parts[0][0], parts[0][1], float(np.abs(parts[0][0]).max(initial=0))
+            for p in parts[1:]:
+                bound *= float(np.abs(p[0]).max(initial=0))
+                self._check(bound)
+                num, e = num * p[0], e + p[1]
+            if e > 18:
+                raise _Fallback
+            return num, e, known, miss
+        parts, e = self._align(parts)
+        nums = [p[0] for p in parts]
+        self._check(sum(float(np.abs(x).max(initial=0)) for x in nums))
+        if op == "+":
+            num = np.sum(nums, axis=0)
+        elif op == "-":
+            if len(nums) > 2:
+                raise _Fallback
+            num = -nums[0] if len(nums) == 1 else nums[0] - nums[1]
+        else:
+            num = (np.minimum if op == "min" else np.maximum).reduce(nums)
+        return num, e, known, miss
+
+    def _if(self, args):
+        if len(args) % 2 == 0 or len(args) < 3:
+            raise _Fallback
+        *pairs, last = args
+        branches = [self.ev(pairs[j + 1]) for j in range(0, len(pairs), 2)] + [self.ev(last)]
+        branches, e = self._align(branches)
+        value, _, known, miss = branches[-1]
+        value, known = value.copy(), known.copy()
+        zero = np.zeros(self.n, dtype=bool)
+        for j in range(len(pairs) - 2, -1, -2):  # the innermost (last) branch first, earlier ones override
+            cond = self.cols._as_bool(self.cols.ev(pairs[j]))
+            then_v, _, then_k, then_m = branches[j // 2]
+            unknown, take = ~cond.known, cond.known & cond.values
+            keep = cond.known & ~cond.values
+            value = np.where(take, then_v, value)
+            known = (take & then_k) | (keep & known)
+            names = set(miss) | set(then_m) | set(cond.miss or {})
+            miss = {
+                m: (unknown & (cond.miss or {}).get(m, zero))
+                | (take & then_m.get(m, zero))
+                | (keep & miss.get(m, zero))
+                for m in names
+            }
+        return value, e, known, miss
+
+
+def _exact_amounts(amount, fixed: _Fixed, ambiguous):
+    """Formula → floor → cap → rounding to 分 in exact integers (:class:`_Fixed`)."""
+    num, e, known, miss = fixed.ev(amount.formula)
+    if e < 2:
+        fixed._check(float(np.abs(num).max(initial=0)) * 10 ** (2 - e))
+        num, e = num * 10 ** (2 - e), 2
+    ambiguous = ambiguous | (known & (num < 0))  # a negative amount is an error: the scalar path says so
+    scale = 10 ** (e - 2)
+    for bound, pick in ((amount.floor, np.maximum), (amount.cap, np.minimum)):
+        if bound is not None:
+            b = int(bound * 100) * scale
+            fixed._check(abs(b))
+            num = pick(num, b)
+    if scale > 1:
+        num = (num + scale // 2) // scale if amount.rounding == "half_up" else num // scale
+    return np.where(known, num, 0), known, miss, ambiguous & known
 
 
 _NAMES = {
@@ -721,10 +938,15 @@ def sweep(spec: PolicySpec, table: Table) -> Sweep:
 
 
 def _amounts(spec: PolicySpec, table: Table):
-    """Amounts in 分 as float-computed integers, and the rows too close to a boundary to trust."""
+    """Amounts in 分: exact integers where the formula allows (:class:`_Fixed`), else float-computed integers
+    and the rows too close to a boundary to trust."""
     n = len(table)
     amount = spec.amount
     cols = _Columns(table)
+    try:
+        return _exact_amounts(amount, _Fixed(cols), cols.uncertain.copy())
+    except _Fallback:
+        cols = _Columns(table)
     if isinstance(amount.formula, (dict, list)):
         node = cols.ev(amount.formula)
         x, known, miss = cols._num(node)

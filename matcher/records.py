@@ -225,6 +225,8 @@ class RecordTable:
         self.columns = columns  # sub-field -> (values, known)
         self.fields = {s.name: s for s in field.fields}
         self.starts = np.searchsorted(self.owner, np.arange(n + 1))
+        self.nonempty = self.starts[1:] > self.starts[:-1]  # enterprises with records
+        self.segment_starts = self.starts[:-1][self.nonempty]  # where each one's records begin
 
     def __len__(self) -> int:
         return len(self.owner)
@@ -345,44 +347,32 @@ def _frame_column(s: catalog.Field, raw: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 # -- per-enterprise folds (numpy) ----------------------------------------------------------------
-# Record-level three values are int8: 1 true, 0 false (a record dropped by a filter is a false member),
-# -1 unknown.
+# Record-level three values are int8: 2 true, 1 unknown, 0 false (a record a filter dropped is a false
+# member), so that Kleene and / or / not are min / max / 2 − x.
+
+TRUE3, UNKNOWN3, FALSE3 = 2, 1, 0
 
 
-def per_owner(owner: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
-    """How many records of each enterprise ``mask`` holds."""
-    return np.bincount(owner[mask], minlength=n)
+def three(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """A condition's (values, known) as record-level three values (``values`` false where unknown)."""
+    return ((values & known).view(np.int8) << 1) | (~known).view(np.int8)
 
 
-def v_and(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.where((a == 0) | (b == 0), 0, np.where((a == 1) & (b == 1), 1, -1)).astype(np.int8)
+def fold(table: RecordTable, c: np.ndarray, ufunc, empty: int) -> np.ndarray:
+    """``ufunc`` (np.maximum: OR, np.minimum: AND, np.add: a sum) over each enterprise's records; ``empty``
+    for an enterprise with none."""
+    dtype = np.int64 if ufunc is np.add and c.dtype.kind in "biu" else np.result_type(c.dtype, type(empty))
+    out = np.full(table.n, empty, dtype=dtype)
+    if len(table.segment_starts):
+        out[table.nonempty] = ufunc.reduceat(c, table.segment_starts, dtype=dtype)
+    return out
 
 
-def v_or(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.where((a == 1) | (b == 1), 1, np.where((a == 0) & (b == 0), 0, -1)).astype(np.int8)
-
-
-def v_not(a: np.ndarray) -> np.ndarray:
-    return np.where(a == -1, -1, 1 - a).astype(np.int8)
-
-
-def fold_or(owner: np.ndarray, c: np.ndarray, n: int) -> np.ndarray:
-    """OR of each enterprise's record values (false for none)."""
-    t, u = per_owner(owner, c == 1, n), per_owner(owner, c == -1, n)
-    return np.where(t > 0, 1, np.where(u > 0, -1, 0)).astype(np.int8)
-
-
-def fold_and(owner: np.ndarray, c: np.ndarray, n: int) -> np.ndarray:
-    """AND of each enterprise's record values (true for none)."""
-    f, u = per_owner(owner, c == 0, n), per_owner(owner, c == -1, n)
-    return np.where(f > 0, 0, np.where(u > 0, -1, 1)).astype(np.int8)
-
-
-def v_quantify(op: str, owner: np.ndarray, member: np.ndarray, pred: np.ndarray, n: int) -> np.ndarray:
-    """:func:`quantify` for every enterprise at once."""
+def v_quantify(op: str, table: RecordTable, member: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """:func:`quantify` for every enterprise at once, in the three values above."""
     if op in ("some", "none"):
-        out = fold_or(owner, v_and(member, pred), n)
-        return v_not(out) if op == "none" else out
-    nonempty = fold_or(owner, member, n)
-    each = fold_and(owner, v_or(v_not(member), pred), n)
-    return v_and(nonempty, each)
+        out = fold(table, np.minimum(member, pred), np.maximum, FALSE3)
+        return (TRUE3 - out).astype(np.int8) if op == "none" else out
+    nonempty = fold(table, member, np.maximum, FALSE3)
+    each = fold(table, np.maximum(TRUE3 - member, pred).astype(np.int8), np.minimum, TRUE3)
+    return np.minimum(nonempty, each)

@@ -377,6 +377,27 @@ def test_the_columnar_path_needs_no_scalar_help_for_the_real_measure():
     assert [result.decision(i).outcome for i in range(len(people))] == [decide(spec, p, AS_OF).outcome for p in people]
 
 
+def test_many_records_and_fallbacks_give_the_scalar_answers():
+    """A firm with hundreds of hires (no small-integer overflow), and rules the columnar path hands to the
+    scalar one (a list inside a list's condition, a reducer that is no count or sum)."""
+    many = {"new_hires": hires(*[YES] * 300, *[NO] * 5), "employees": 400}
+    people = [many, {"new_hires": hires(YES, GAP)}, {"new_hires": ()}, {}]
+    table = Table.from_records(people, AS_OF)
+    nested = {"some": [V("new_hires"), {"some": [[1, 2], {"==": [V(""), 2]}]}]}
+    oldest = {"reduce": [{"map": [V("new_hires"), V("age")]}, {"max": [V("accumulator"), V("current")]}, 0]}
+    for rule in (
+        {"==": [count(QUALIFIED), 300]},
+        {">=": [count(V("new_hires")), 305]},
+        {">": [{"reduce": [V("new_hires"), {"+": [V("accumulator"), V("current.age")]}, 0]}, 6000]},
+        nested,
+        {">=": [oldest, 22]},
+    ):
+        expected = [scalar(rule, table.row(i)) for i in range(len(table))]
+        outcome, missing = evaluate_conditions(rule, table)
+        assert [(int(o), m) for o, m in zip(outcome, missing)] == expected, rule
+    assert scalar({"==": [count(QUALIFIED), 300]}, table.row(0)) == (1, ())
+
+
 amounts = st.one_of(
     a_list.map(lambda lst: {"*": [count(lst), 1500]}),
     a_list.map(lambda lst: {"*": [1500, {"min": [count(lst), 3]}]}),

@@ -580,14 +580,12 @@ class _Columns:
         if pattern is None or start is None:
             raise _Fallback
         table, member = items.table, items.member
-        sure = (member == records.TRUE3).view(np.int8)
-        unsure = (member == records.UNKNOWN3).view(np.int8)
-        u = records.fold(table, unsure, np.add, 0)
+        sure, unsure = member == records.TRUE3, member == records.UNKNOWN3
+        _, u, t = records.tally(table, member)
         if pattern[0] == "count":
             step = pattern[1]
             if not (_exact_const(step) and step == step.to_integral_value() and start == start.to_integral_value()):
                 raise _Fallback
-            t = records.fold(table, sure, np.add, 0)
             lo, hi = float(start) + float(step) * t, float(start) + float(step) * (t + u)
             complete = np.ones(self.n, dtype=bool)
         else:
@@ -605,15 +603,14 @@ class _Columns:
             cents = np.where(vknown, np.rint(values * 100), 0.0)  # exact integers (2-place values)
             inside = member != records.FALSE3
             gaps = inside & ~vknown
-            complete = records.fold(table, gaps.view(np.int8), np.add, 0) == 0 if gaps.any() else np.ones(self.n, bool)
-            t = records.fold(table, np.where(sure, cents, 0.0), np.add, 0.0)
+            complete = records.total(table, gaps) == 0 if gaps.any() else np.ones(self.n, bool)
+            t = records.total(table, np.where(sure, cents, 0.0))
             neg = pos = 0.0
             if unsure.any():
-                neg = records.fold(table, np.where(unsure, np.minimum(cents, 0.0), 0.0), np.add, 0.0)
-                pos = records.fold(table, np.where(unsure, np.maximum(cents, 0.0), 0.0), np.add, 0.0)
-            most = np.diff(table.starts).max(initial=0)
-            if np.abs(cents).max(initial=0.0) * most >= 2.0**52:  # sums beyond float's exact integers: scalar
-                self.uncertain |= records.fold(table, np.where(inside, np.abs(cents), 0.0), np.add, 0.0) >= 2.0**52
+                neg = records.total(table, np.where(unsure, np.minimum(cents, 0.0), 0.0))
+                pos = records.total(table, np.where(unsure, np.maximum(cents, 0.0), 0.0))
+            if np.abs(cents).max(initial=0.0) * table.sizes.max(initial=0) >= 2.0**52:  # beyond exact integers
+                self.uncertain |= records.total(table, np.where(inside, np.abs(cents), 0.0)) >= 2.0**52
             base = float(start) * 100
             lo, hi = (base + t + neg) / 100, (base + t + pos) / 100
         lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)

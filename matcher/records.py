@@ -225,8 +225,7 @@ class RecordTable:
         self.columns = columns  # sub-field -> (values, known)
         self.fields = {s.name: s for s in field.fields}
         self.starts = np.searchsorted(self.owner, np.arange(n + 1))
-        self.nonempty = self.starts[1:] > self.starts[:-1]  # enterprises with records
-        self.segment_starts = self.starts[:-1][self.nonempty]  # where each one's records begin
+        self.sizes = np.diff(self.starts).astype(float)  # records per enterprise
 
     def __len__(self) -> int:
         return len(self.owner)
@@ -358,21 +357,41 @@ def three(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     return ((values & known).view(np.int8) << 1) | (~known).view(np.int8)
 
 
-def fold(table: RecordTable, c: np.ndarray, ufunc, empty: int) -> np.ndarray:
-    """``ufunc`` (np.maximum: OR, np.minimum: AND, np.add: a sum) over each enterprise's records; ``empty``
-    for an enterprise with none."""
-    dtype = np.int64 if ufunc is np.add and c.dtype.kind in "biu" else np.result_type(c.dtype, type(empty))
-    out = np.full(table.n, empty, dtype=dtype)
-    if len(table.segment_starts):
-        out[table.nonempty] = ufunc.reduceat(c, table.segment_starts, dtype=dtype)
-    return out
+_SPREAD = float(2**26)  # a firm's count of unknowns stays below it (records per firm < 67 million)
+_WEIGHTS = np.array([0.0, 1.0, _SPREAD])  # false, unknown, true
+
+
+def tally(table: RecordTable, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per enterprise, how many of its records are false, unknown and true: one ``np.bincount`` over the
+    records (true counted in units of 2²⁶, unknown in ones; exact in float64)."""
+    both = np.bincount(table.owner, weights=_WEIGHTS[c], minlength=table.n)
+    true = np.floor(both / _SPREAD)
+    unknown = both - true * _SPREAD
+    return table.sizes - true - unknown, unknown, true
+
+
+def total(table: RecordTable, values: np.ndarray) -> np.ndarray:
+    """Per enterprise, the sum of its records' ``values`` (float64; exact for integers below 2⁵³)."""
+    return np.bincount(table.owner, weights=values, minlength=table.n)
+
+
+def fold_or(table: RecordTable, c: np.ndarray) -> np.ndarray:
+    """OR of each enterprise's record values (false for none)."""
+    _, unknown, true = tally(table, c)
+    return np.where(true > 0, TRUE3, np.where(unknown > 0, UNKNOWN3, FALSE3)).astype(np.int8)
+
+
+def fold_and(table: RecordTable, c: np.ndarray) -> np.ndarray:
+    """AND of each enterprise's record values (true for none)."""
+    false, unknown, _ = tally(table, c)
+    return np.where(false > 0, FALSE3, np.where(unknown > 0, UNKNOWN3, TRUE3)).astype(np.int8)
 
 
 def v_quantify(op: str, table: RecordTable, member: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """:func:`quantify` for every enterprise at once, in the three values above."""
     if op in ("some", "none"):
-        out = fold(table, np.minimum(member, pred), np.maximum, FALSE3)
+        out = fold_or(table, np.minimum(member, pred))
         return (TRUE3 - out).astype(np.int8) if op == "none" else out
-    nonempty = fold(table, member, np.maximum, FALSE3)
-    each = fold(table, np.maximum(TRUE3 - member, pred).astype(np.int8), np.minimum, TRUE3)
+    nonempty = fold_or(table, member)
+    each = fold_and(table, np.maximum(TRUE3 - member, pred).astype(np.int8))
     return np.minimum(nonempty, each)

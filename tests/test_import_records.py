@@ -38,9 +38,10 @@ def write_csv(path, rows, columns=COLUMNS):
 
 @pytest.fixture
 def firms(engine, small_world, tmp_path):
-    """A store with five enterprises of the generated city; their USCCs."""
+    """A store with five enterprises of the generated city, on no refusing list; their USCCs."""
+    flags = ("on_dishonesty_list", "on_serious_dishonesty_list", "in_abnormal_operation")
     with open(small_world / "enterprises.csv", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))[:5]
+        rows = [r for r in csv.DictReader(fh) if all(r[f] == "false" for f in flags)][:5]
     with open(tmp_path / "e.csv", "w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
@@ -225,3 +226,41 @@ def test_the_enterprises_file_has_no_records_column(engine, firms, tmp_path):
     export_enterprises(engine, tmp_path / "e.csv")
     header = (tmp_path / "e.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
     assert "new_hires" not in header and "revenue" in header
+
+
+def test_the_documented_example_imports(engine, firms, tmp_path):
+    import re
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "import-formats.md").read_text(encoding="utf-8")
+    section = doc.split("## Records", 1)[1]
+    csv_text = re.search(r"```\n(uscc,.*?)```", section, re.S).group(1)
+    jsonl_text = re.search(r"```json\n(.*?)```", section, re.S).group(1)
+    (tmp_path / "hires.csv").write_text(csv_text, encoding="utf-8")
+    (tmp_path / "hires.jsonl").write_text(jsonl_text, encoding="utf-8")
+    report = import_records(engine, "new_hires", tmp_path / "hires.csv", as_of=AS_OF, today=AS_OF)
+    assert report.committed and (report.written, report.facts) == (3, 3), report.errors
+    csv_values = {u: stored(engine, u) for u in firms[:3]}
+    assert csv_values[firms[2]][0][0] == "[]"
+    assert import_records(engine, "new_hires", tmp_path / "hires.jsonl", as_of=AS_OF, today=AS_OF).committed
+    assert {u: stored(engine, u) for u in firms[:3]} == csv_values  # the two forms say the same
+
+
+def test_a_sweep_pays_per_qualifying_hire_from_the_stored_lists(engine, firms, tmp_path):
+    from service.io.importer import import_policies
+    from service.ledger.sweeps import run_sweep
+    from service.store.models import Payout
+
+    assert import_policies(engine, KUOGANG).committed
+    full = ["2026-03-01", "22", "2026", "false", "true", "4", "true", "true"]
+    columns = ["uscc", "hired_on", "age", "graduate_year", "registered_unemployed", "labour_contract"]
+    columns += ["insured_months", "pension_insured", "injury_insured"]
+    rows = [[firms[0], *full], [firms[0], *full], [firms[1], *full[:5], "", "true", "true"], [firms[2], *full]]
+    rows.append([firms[2], "2026-03-01", "30", "", "false", "true", "4", "true", "true"])  # too old, no degree
+    path = write_csv(tmp_path / "hires.csv", rows, columns)
+    assert import_records(engine, "new_hires", path, as_of=AS_OF, today=AS_OF).committed
+    (report,) = run_sweep(engine, "nj-kuogang-buzhu", as_of=AS_OF, today=AS_OF)
+    with engine.connect() as conn:
+        query = select(Enterprise.uscc, Payout.amount).join(Enterprise, Enterprise.id == Payout.enterprise_id)
+        paid = {u: str(a) for u, a in conn.execute(query).all()}
+    assert paid == {firms[0]: "3000.00", firms[2]: "1500.00"}, report.line()
+    assert report.missing["new_hires"] == 3  # firms[1]: a hire's insurance months unknown; firms[3:]: no list

@@ -25,6 +25,7 @@ On top of plain JsonLogic (:mod:`matcher.jsonlogic`):
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -295,6 +296,15 @@ class _Items:
 
 
 _MEASURED = (_Var, _Expr)
+_SUBFIELDS: dict[int, tuple] = {}
+
+
+def _subfields(f) -> dict:
+    """A records field's sub-fields by name (kept per field object: the catalog replaces its fields whole)."""
+    entry = _SUBFIELDS.get(id(f))
+    if entry is None or entry[0] is not f:
+        entry = _SUBFIELDS[id(f)] = (f, {s.name: s for s in f.fields})
+    return entry[1]
 _NO_ACC = object()  # not inside a reducer
 
 
@@ -308,8 +318,15 @@ class PolicyLogic(JsonLogic):
     operators = {**OPERATORS, **dict.fromkeys(DOMAIN_OPERATORS)}
 
     def __init__(
-        self, facts: dict, sources: dict | None = None, as_of: dt.date | None = None, context=None, thorough=False
+        self,
+        facts: dict,
+        sources: dict | None = None,
+        as_of: dt.date | None = None,
+        context=None,
+        thorough=False,
+        memo: dict | None = None,
     ):
+        self.memo = memo  # a record's condition, by rule and record, shared by the evaluations of one decision
         self.thorough = thorough  # explain every failed condition of an "and", not only the one that decided it
         self.facts = facts
         self.sources = sources or {}
@@ -317,6 +334,7 @@ class PolicyLogic(JsonLogic):
         self.context = context or {}  # values a rule may read beside the catalog (a supplement's parent_amount)
         self.node = Node("root")
         self.scopes: list = []  # inside filter/map/reduce/all/some/none: (list, element, accumulator)
+        self.quiet = False  # evaluating a list's records: no explanation nodes
 
     controls = JsonLogic.controls | {"!", "!!"}  # and, or, if, ! and !! each open a node of the tree
 
@@ -414,6 +432,8 @@ class PolicyLogic(JsonLogic):
         return self._negation("!!", values, data, path, depth)
 
     def _negation(self, op, values, data, path, depth):
+        if self.quiet:
+            return self.call(op, None, [self.apply(v, data, (path, i), depth + 1) for i, v in enumerate(values)], path)
         parent, node = self._open(op)
         out = None
         try:
@@ -424,6 +444,8 @@ class PolicyLogic(JsonLogic):
         return out
 
     def _junction(self, values, data, path, depth, decisive: bool):
+        if self.quiet:
+            return self._decide(values, data, path, depth, decisive)
         parent, node = self._open("or" if decisive else "and")
         out = None
         try:
@@ -457,6 +479,8 @@ class PolicyLogic(JsonLogic):
                 del self.node.children[keep:]
 
     def op_if(self, values, data, path, depth):
+        if self.quiet:
+            return self._choose(values, data, path, depth)
         parent, node = self._open("if")
         out = None
         try:
@@ -498,7 +522,7 @@ class PolicyLogic(JsonLogic):
     @staticmethod
     def _sub(items, record, name, default, path):
         f = items.field
-        spec = f.subfield(name) if isinstance(name, str) else None
+        spec = _subfields(f).get(name) if isinstance(name, str) else None
         if spec is None:
             names = "、".join(s.name for s in f.fields)
             raise RuleError(path, f"{f.label}（{f.name}）的记录没有字段 {name!r}（可用：{names}）")
@@ -528,32 +552,43 @@ class PolicyLogic(JsonLogic):
             return _Items(src, [True] * n, [None] * n, None, False, n, "列表")
         raise RuleError((path, 0), f"{op} 的第一个参数应为记录列表字段（如 new_hires）或列表，实际为 {_plain(src)!r}")
 
-    def _each(self, items, rule, path, depth):
-        """``rule`` for every element, its leaves kept apart (one tree per element): [(value, tree)]."""
-        outer, out = self.node, []
+    def _each(self, items, rule, path, depth, trees=False):
+        """``rule`` for every element: [(value, tree)]. With ``trees``, each element's leaves are kept apart
+        (one tree per element, to explain it); without, none are made (a record's condition explains
+        itself only through its list's leaf, which asks again for the records it names)."""
+        outer, out, quiet = self.node, [], self.quiet
+        memo = self.memo if not trees and items.is_records and self.memo is not None else None
+        key = json.dumps(rule, sort_keys=True, default=str) if memo is not None else None
+        self.quiet = not trees
         try:
             for element in items.elements:
-                self.node = Node("root")
+                if memo is not None and (key, id(element)) in memo:
+                    out.append((memo[key, id(element)], None))
+                    continue
+                self.node = Node("root") if trees else outer
                 self.scopes.append((items, element, _NO_ACC))
                 try:
                     value = self.apply(rule, element, path, depth + 1)
                 finally:
                     self.scopes.pop()
-                out.append((value, self.node))
+                if memo is not None:
+                    memo[key, id(element)] = value
+                out.append((value, self.node if trees else None))
         finally:
-            self.node = outer
+            self.node, self.quiet = outer, quiet
         return out
 
-    def _conditions(self, items, rule, path, depth):
-        results = self._each(items, rule, path, depth)
+    def _conditions(self, items, rule, path, depth, trees=False):
+        results = self._each(items, rule, path, depth, trees)
         preds = []
         for value, tree in results:
             p = None if isinstance(value, _Missing) else _truth(value, path)
-            if isinstance(value, _SubVar):
-                self.node, outer = tree, self.node
-                self._leaf(path, "!!", [value], p)
-                self.node = outer
-            tree.outcome = p
+            if tree is not None:
+                if isinstance(value, _SubVar):
+                    self.node, outer = tree, self.node
+                    self._leaf(path, "!!", [value], p)
+                    self.node = outer
+                tree.outcome = p
             preds.append(p)
         return results, preds
 
@@ -573,7 +608,9 @@ class PolicyLogic(JsonLogic):
             return items
         results, preds = self._conditions(items, values[1], (path, 1), depth)
         out = records.quantify(op, items.member, preds)
-        self.node.children.append(Node("leaf", out, render=_ListRender(self, path, items, results, preds), op=op))
+        if not self.quiet:
+            render = _ListRender(self, path, items, results, preds, (values[1], depth))
+            self.node.children.append(Node("leaf", out, render=render, op=op))
         if out is None:
             return _ListRender.unknown(op, items, results, preds)
         return out
@@ -612,10 +649,10 @@ class PolicyLogic(JsonLogic):
             return self._tally(pattern, items, start, path)
         if any(m is None for m in items.member):
             return items.undecided()
-        acc, outer = initial, self.node
+        acc, quiet = initial, self.quiet
+        self.quiet = True  # the reducer's steps explain nothing
         try:
             for element in items.elements:
-                self.node = Node("root")
                 self.scopes.append((items, element, acc))
                 try:
                     acc = self.apply(values[1], element, (path, 1), depth + 1)
@@ -624,7 +661,7 @@ class PolicyLogic(JsonLogic):
                 if isinstance(acc, _Missing):
                     return items.undecided([acc] * len(items.elements)) if acc.subs else _Missing.union([acc])
         finally:
-            self.node = outer
+            self.quiet = quiet
         return acc
 
     def _tally(self, pattern, items, start, path):
@@ -698,11 +735,14 @@ class PolicyLogic(JsonLogic):
         else:
             display = f"{explain.show(s.kind, bounds.lo, s.unit)}至{explain.show(s.kind, bounds.hi, s.unit)}"
         subject = _Expr(near, s.kind, s.unit, s.text, "", composite=False, field=s.field, note=s.note, display=display)
-        self.node.children.append(Node("leaf", out, render=_Render(self, path, subject, [other]), op=shown_op))
+        if not self.quiet:
+            self.node.children.append(Node("leaf", out, render=_Render(self, path, subject, [other]), op=shown_op))
         return out
 
     # -- leaves ---------------------------------------------------------------------------
     def _leaf(self, path, op, args, outcome):
+        if self.quiet:
+            return
         measured = [a for a in args if isinstance(a, _MEASURED)]
         missing = [a for a in args if isinstance(a, _Missing)]
         if outcome is None:  # what to declare: a derived field stands for its missing inputs
@@ -800,10 +840,11 @@ class _Render:
 class _ListRender:
     """Renders a some / all / none leaf: how many records meet the condition, and why the others do not."""
 
-    __slots__ = ("logic", "path", "items", "results", "preds")
+    __slots__ = ("logic", "path", "items", "results", "preds", "rule")
 
-    def __init__(self, logic, path, items, results, preds):
+    def __init__(self, logic, path, items, results, preds, rule):
         self.logic, self.path, self.items, self.results, self.preds = logic, path, items, results, preds
+        self.rule = rule  # the condition and its depth, to explain the records that fail it
 
     def closeness(self, op: str) -> float:
         return 0.0
@@ -820,13 +861,16 @@ class _ListRender:
         items, preds = self.items, self.preds
         name = items.field.name if items.field is not None else None
         hits = sum(1 for m, p in zip(items.member, preds) if m is True and p is True)
-        failed = [tree for m, p, (_, tree) in zip(items.member, preds, self.results) if m is True and p is False]
+        failed = [e for e, m, p in zip(items.elements, items.member, preds) if m is True and p is False]
         if outcome is None:
             sentence = "；".join(self.unknown(op, items, self.results, preds).notes)
         else:
             why = ""
             if (op == "some" and not outcome) or (op == "all" and not outcome):
-                labels = [[leaf.label for leaf in reasons(tree) if leaf.outcome is False] for tree in failed]
+                rule, depth = self.rule
+                them = _Items(failed, [True] * len(failed), [None] * len(failed), items.field, items.is_records, 0, "")
+                trees = [tree for _, tree in self.logic._conditions(them, rule, (self.path, 1), depth, trees=True)[0]]
+                labels = [[leaf.label for leaf in reasons(tree) if leaf.outcome is False] for tree in trees]
                 why = records.breakdown(labels, items.unit)
             sentence = records.quantifier_sentence(
                 op, items.text, items.unit, outcome, len(items.elements), hits, len(failed), why
@@ -1116,6 +1160,7 @@ def evaluate_rule(
     checked: bool = False,
     context: dict | None = None,
     thorough: bool = False,
+    memo: dict | None = None,
 ) -> Evaluation:
     """Evaluate a policy rule for one enterprise: value (or UNKNOWN), missing fields, the reasons and the tree.
 
@@ -1123,8 +1168,10 @@ def evaluate_rule(
     held to tighter size limits already, so the size check is not repeated on every decision.
     ``context``: values the rule may read with ``var`` beside the catalog's fields. ``thorough``: a failed
     ``and`` explains each of its unmet conditions (a self-test), not only the first, which decided it.
+    ``memo``: a dict kept across the evaluations of one decision over the same ``facts`` (its conditions,
+    then its amount), where a list's condition is worked out once per record.
     """
-    logic = PolicyLogic(facts, sources, as_of, context, thorough)
+    logic = PolicyLogic(facts, sources, as_of, context, thorough, memo)
     if not checked:
         from matcher.jsonlogic import check_size
 

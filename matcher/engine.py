@@ -305,6 +305,8 @@ def _subfields(f) -> dict:
     if entry is None or entry[0] is not f:
         entry = _SUBFIELDS[id(f)] = (f, {s.name: s for s in f.fields})
     return entry[1]
+
+
 _NO_ACC = object()  # not inside a reducer
 
 

@@ -333,7 +333,9 @@ def _frame_column(s: catalog.Field, raw: np.ndarray) -> tuple[np.ndarray, np.nda
             return raw.astype(bool), np.ones(len(raw), dtype=bool)
         values = raw.astype(float)
         return values, ~np.isnan(values)
-    text = np.array(["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in raw], dtype=str)
+    import pandas as pd
+
+    text = pd.Series(raw, dtype=object).fillna("").astype(str).to_numpy().astype(str)
     known = text != ""
     if s.numeric:
         return np.where(known, text, "nan").astype(float), known

@@ -142,7 +142,8 @@ def scoped_spec(region):
     data = example()
     data["region"] = region
     data["conditions"]["and"][0] = {"in_region": [V("region"), region]}
-    data["tests"][0]["facts"]["region"] = sorted(INSIDE[regions().canonical(region)])[0]
+    for case in data["tests"]:  # every case of the example is about a firm inside the scope
+        case["facts"]["region"] = sorted(INSIDE[regions().canonical(region)])[0]
     return parse_spec(data)
 
 

@@ -918,7 +918,7 @@ def sweep(spec: PolicySpec, table: Table) -> Sweep:
     try:
         value, known, amask, ambiguous = _amounts(spec, table)
         redo = redo | (eligible & ambiguous)
-        cents = np.where(eligible & known, value, 0).astype(np.int64)
+        cents = np.where(eligible & known & ~ambiguous, value, 0).astype(np.int64)  # ambiguous rows: decided below
         amount_unknown = eligible & ~known
         for name, mask in amask.items():
             masks[name] = masks.get(name, np.zeros(n, dtype=bool)) | (mask & amount_unknown)
@@ -964,6 +964,7 @@ def _round_amounts(amount, x, known, miss, ambiguous):
             ambiguous |= np.abs(x - b) <= 1e-9 * max(1.0, abs(b))
             x = pick(x, b)
     scaled = x * 100
+    ambiguous |= ~(np.abs(scaled) < 2.0**53)  # beyond float's exact integers (or not finite): the scalar path
     tol = np.maximum(1e-6, np.abs(scaled) * 1e-12)
     frac = scaled - np.floor(scaled)
     if amount.rounding == "down":

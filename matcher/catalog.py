@@ -635,6 +635,22 @@ def format_value(name: str, value: object) -> str:
     return _format(field(name), value)
 
 
+def parse_sub(record_field: str, name: str, raw: object, *, where: str | None = None, today=None) -> object:
+    """:func:`parse_value` for one sub-field of a records field (a cell of a records file)."""
+    f = field(record_field)
+    sub = f.subfield(name)
+    if sub is None:
+        names = "、".join(s.name for s in f.fields)
+        raise InvalidFieldValue(where or name, raw, f"{f.label}的记录没有这个字段（可用：{names}）")
+    return _parse(sub, where or name, raw, today)
+
+
+def format_sub(record_field: str, name: str, value: object) -> str:
+    """The canonical text of a sub-field's typed value (a cell of a records file)."""
+    sub = field(record_field).subfield(name)
+    return "" if value is None else _format(sub, value)
+
+
 def _format(f: Field, value: object) -> str:
     if value is None:
         return ""
@@ -719,7 +735,7 @@ def _label(f: Field, value: object) -> str:
     if f.type == "set":
         return "、".join(f.choice_labels.get(q, q) for q in sorted(value)) or "无"  # type: ignore[arg-type]
     if f.type == "records":
-        return f"{len(value)} 条"  # type: ignore[arg-type]
+        return f"{len(value)}{f.unit}" if f.unit else f"{len(value)} 条"  # type: ignore[arg-type]
     if f.type == "count" and f.unit:
         return f"{value}{f.unit}"
     return str(value)

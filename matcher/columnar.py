@@ -10,20 +10,28 @@ calling :func:`matcher.decision.decide` row by row — a property test checks it
 
 Operators the columnar path does not cover make the rule fall back to the
 scalar path for all rows: slower, never different.
+
+A records field (新招用人员) is a flat :class:`~matcher.records.RecordTable`, one row per
+record; ``filter``, ``map``, ``all``, ``some``, ``none`` and the counts and sums of
+``reduce`` evaluate their condition on every record at once and fold it per enterprise
+with ``np.bincount`` (:mod:`matcher.records` states the three-valued semantics).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
 
-from matcher import catalog
+from matcher import catalog, records
 from matcher.decision import CENT, Decision, decide
 from matcher.errors import RuleError
-from matcher.registry import DERIVED, OPERATORS, facts_to_declare, with_derived
+from matcher.records import RecordTable
+from matcher.registry import DERIVED, OPERATORS, OperatorError, facts_to_declare, with_derived
+from matcher.registry import as_date as registry_date
 from matcher.spec import PolicySpec
 
 TRUE, FALSE, UNKNOWN = 1, 0, -1
@@ -57,11 +65,21 @@ class Table:
     """
 
     def __init__(
-        self, n: int, as_of: dt.date, numeric: dict, text: dict, row_fn, facts_fn, ambiguous=None, cells_fn=None
+        self,
+        n: int,
+        as_of: dt.date,
+        numeric: dict,
+        text: dict,
+        row_fn,
+        facts_fn,
+        ambiguous=None,
+        cells_fn=None,
+        lists: dict | None = None,
     ):
         self.n, self.as_of = n, as_of
         self._numeric, self._text = numeric, text
         self._row, self._facts, self._cells = row_fn, facts_fn, cells_fn
+        self._lists = lists or {}  # records field -> RecordTable
         self.ambiguous = ambiguous if ambiguous is not None else np.zeros(n, dtype=bool)
 
     def __len__(self) -> int:
@@ -72,6 +90,22 @@ class Table:
 
     def text(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         return self._text[name]
+
+    CACHES = ("_domain_cache", "_factor_cache", "_conditions", "_reduced")
+
+    def clear_caches(self) -> None:
+        """Forget what sweeps kept on the table (domain answers, factorised columns, the conditions and
+        counts of records): memory back, and the next sweep starts cold."""
+        for owner in (self, *self._lists.values()):
+            for name in self.CACHES:
+                owner.__dict__.pop(name, None)
+
+    def records(self, name: str) -> RecordTable:
+        """A records field of every enterprise, one row per record."""
+        table = self._lists.get(name)
+        if table is None:  # not given: unknown for every enterprise
+            table = self._lists[name] = RecordTable.from_values(catalog.FIELDS[name], [None] * self.n)
+        return table
 
     def row(self, i: int) -> dict:
         return self._row(i)
@@ -89,11 +123,13 @@ class Table:
     def from_records(cls, records: list[dict], as_of: dt.date) -> Table:
         """From typed facts (dicts of catalog values); derived fields computed per row."""
         rows = [with_derived(r, as_of) for r in records]
-        numeric, text = {}, {}
+        numeric, text, lists = {}, {}, {}
         for name, f in catalog.FIELDS.items():
             col = [r.get(name) for r in rows]
             known = np.array([v is not None for v in col], dtype=bool)
-            if f.type in ("money", "count", "percent"):
+            if f.type == "records":
+                lists[name] = RecordTable.from_values(f, col)
+            elif f.type in ("money", "count", "percent"):
                 numeric[name] = (np.array([float(v) if v is not None else np.nan for v in col]), known)
             elif f.type == "bool":
                 text[name] = (np.array([bool(v) for v in col], dtype=bool), known)
@@ -103,28 +139,79 @@ class Table:
                 text[name] = (np.array([v.isoformat() if v is not None else "" for v in col], dtype=str), known)
             else:
                 text[name] = (np.array([v if v is not None else "" for v in col], dtype=str), known)
-        return cls(len(rows), as_of, numeric, text, rows.__getitem__, list(records).__getitem__)
+        return cls(len(rows), as_of, numeric, text, rows.__getitem__, list(records).__getitem__, lists=lists)
 
     @classmethod
-    def from_frame(cls, frame, as_of: dt.date) -> Table:
-        """From catalog-formatted text columns (an enterprises.csv read as strings), vectorised."""
-        return table_from_frame(frame, as_of)
+    def from_frame(cls, frame, as_of: dt.date, records: dict | None = None) -> Table:
+        """From catalog-formatted text columns (an enterprises.csv read as strings), vectorised; a records
+        field from its canonical JSON column, or from a long frame of its own (see :func:`table_from_frame`)."""
+        return table_from_frame(frame, as_of, records)
 
 
 @dataclass
 class _Node:
-    kind: str  # bool | num | obj | date | set | const
+    kind: str  # bool | num | obj | date | days | set | const | records | items
     values: object
     known: np.ndarray | None = None
     miss: dict | None = None  # field -> rows where its absence makes this node unknown
     exact: bool = False  # a field or literal whose float compares exactly like its Decimal (see _exact_const)
     field: str | None = None  # the catalog field a var node reads
+    lo: np.ndarray | None = None  # a count or sum over undecided records: its bounds,
+    hi: np.ndarray | None = None
+    bounded: np.ndarray | None = None  # on these rows (unknown, yet a comparison may be decided)
+
+
+@dataclass
+class _Items:
+    """A list being iterated, for every enterprise: the records of ``table``, each with its membership
+    (int8: 1 in, 0 out, -1 undecided), and the values a ``map`` gave them (a record-level node)."""
+
+    table: RecordTable
+    member: np.ndarray
+    mapped: _Node | None = None
+
+
+class _Level:
+    """The records of a list, as the rows a condition inside filter / map / all / some / none reads."""
+
+    def __init__(self, items: _Items):
+        self.items = items
+        self.table = items.table
+        self.fields = self.table.fields
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def var(self, args) -> _Node:
+        name = args[0] if args else None
+        if self.items.mapped is not None:
+            if name in ("", None) and len(args) <= 1:
+                return self.items.mapped
+            raise _Fallback
+        f = self.fields.get(name) if isinstance(name, str) else None
+        if f is None or len(args) > 2:
+            raise _Fallback
+        values, known = self.table.column(name)
+        if len(args) == 2:  # a default stands in for a missing sub-field
+            default = args[1]
+            if not f.numeric or not _exact_const(default):
+                raise _Fallback
+            values, known = np.where(known, values, float(Decimal(str(default)))), np.ones(len(known), dtype=bool)
+        if f.numeric:
+            return _Node("num", values, known, {}, exact=True, field=name)
+        if f.type == "bool":
+            return _Node("bool", values & known, known, {}, field=name)
+        if f.type == "date":
+            return _Node("days", values, known, {}, field=name)
+        return _Node("obj", values, known, {}, field=name)
 
 
 class _Columns:
-    def __init__(self, table: Table):
+    def __init__(self, table: Table, level: _Level | None = None):
         self.t = table
-        self.n = len(table)
+        self.level = level  # None: the register, one row per enterprise; else the records of a list
+        self.fields = catalog.FIELDS if level is None else level.fields
+        self.n = len(table) if level is None else len(level)
         self.uncertain = np.zeros(self.n, dtype=bool)
 
     def all_known(self):
@@ -149,10 +236,15 @@ class _Columns:
 
     # -- leaves ---------------------------------------------------------------
     def op_var(self, op, args):
+        if self.level is not None:
+            return self.level.var(args)
         name = args[0] if args else None
         if len(args) != 1 or not isinstance(name, str) or name not in catalog.FIELDS:
             raise _Fallback
         f = catalog.FIELDS[name]
+        if f.type == "records":
+            table = self.t.records(name)
+            return _Node("records", table, table.known, {name: ~table.known}, field=name)
         if f.type in ("money", "count", "percent"):
             values, known = self.t.numeric(name)
             return _Node("num", values, known, {name: ~known}, exact=True)
@@ -183,6 +275,9 @@ class _Columns:
         nodes = [self._as_bool(self.ev(a)) for a in args]
         if not nodes:
             return _Node("bool", np.full(self.n, not decisive), self.all_known(), {})
+        if self.level is not None:  # records: three values as int8, and / or as min / max (no missing to name)
+            out = (np.maximum if decisive else np.minimum).reduce([records.three(x.values, x.known) for x in nodes])
+            return _Node("bool", out == records.TRUE3, out != records.UNKNOWN3, {})
         decided = np.zeros(self.n, dtype=bool)
         for node in nodes:
             decided |= node.known & (node.values == decisive)
@@ -197,39 +292,121 @@ class _Columns:
 
     # -- comparisons and domain operators -----------------------------------
     def op_compare(self, op, args):
+        if len(args) == 3 and op in (">", ">=", "<", "<="):
+            return self._between(op, [self.ev(a) for a in args])
         if len(args) != 2:
             raise _Fallback
         a, b = self.ev(args[0]), self.ev(args[1])
+        if a.kind in ("date", "days") or b.kind in ("date", "days"):
+            return self._dates(op, a, b)
         if a.kind == "num" or b.kind == "num":
-            x, kx, mx = self._num(a)
-            y, ky, my = self._num(b)
-            known = kx & ky
-            with np.errstate(invalid="ignore"):
-                if self._exact(a) and self._exact(b):  # plain fields and short literals: only huge ties are unsure
-                    close = (x == y) & (np.abs(x) >= EXACT_LIMIT)
-                else:
-                    close = np.abs(x - y) <= REL_TOL * np.maximum(1.0, np.maximum(np.abs(x), np.abs(y)))
-                result = {">": x > y, ">=": x >= y, "<": x < y, "<=": x <= y, "==": x == y, "!=": x != y}[op]
-            self.uncertain |= known & close
-            return _Node("bool", np.where(known, result, False), known, _merge(self.n, known, mx, my))
+            scalar = not (a.kind == "const" and b.kind == "const")
+            x, kx, mx = self._num(a, scalar)
+            y, ky, my = self._num(b, scalar)
+            known = kx if ky is None else ky if kx is None else kx & ky
+            result, close = self._order(op, a, b, x, y)
+            if close is not None:
+                self.uncertain |= known & close
+            values = result & known
+            for s, o, first in ((a, ky, True), (b, kx, False)):  # a count or sum known only within bounds
+                other = b if first else a
+                if s.bounded is not None and other.bounded is None:
+                    decided, value, unsure = self._bounds(op, s, other, y if first else x, first)
+                    decided &= s.bounded if o is None else s.bounded & o
+                    if unsure is not None:
+                        self.uncertain |= decided & unsure
+                    values = np.where(decided, value, values)
+                    known = known | decided
+            return _Node("bool", values, known, _merge(self.n, known, mx, my))
         if a.kind == "obj" and b.kind == "const" and op in ("==", "!=") and isinstance(b.values, str):
-            eq = (a.values == b.values) & a.known
+            eq = self._lookup(a, lambda uniq: uniq == b.values) & a.known
             return _Node("bool", eq if op == "==" else ~eq, a.known, a.miss)
         raise _Fallback
+
+    def _order(self, op, a, b, x, y):
+        """``x op y`` in float, and the rows too close to call (None: none; exact nodes: only huge ties)."""
+        with np.errstate(invalid="ignore"):
+            result = _COMPARE[op](x, y)
+            if self._exact(a) and self._exact(b):  # plain fields and short literals: only huge ties are unsure
+                small = [abs(float(v)) < EXACT_LIMIT for v in (x, y) if np.ndim(v) == 0]
+                close = None if any(small) else (x == y) & (np.abs(x) >= EXACT_LIMIT)
+            else:
+                close = np.abs(x - y) <= REL_TOL * np.maximum(1.0, np.maximum(np.abs(x), np.abs(y)))
+        return result, close
+
+    def _bounds(self, op, s: _Node, other: _Node, values, first: bool):
+        """A comparison of a bounded quantity (:func:`matcher.records.decide_bounds`), vectorised: the rows it
+        decides, the answer, and the rows too close to call."""
+        lo = self._order(op, s, other, s.lo, values) if first else self._order(op, other, s, values, s.lo)
+        hi = self._order(op, s, other, s.hi, values) if first else self._order(op, other, s, values, s.hi)
+        unsure = None if lo[1] is None and hi[1] is None else _either(lo[1], hi[1])
+        if op in ("==", "!="):
+            single = s.lo == s.hi
+            with np.errstate(invalid="ignore"):
+                outside = (values < s.lo) | (values > s.hi)
+            decided = single | outside
+            value = np.where(single, lo[0], op == "!=")
+            return decided, value, unsure
+        return lo[0] == hi[0], lo[0], unsure
+
+    def _between(self, op, nodes):
+        """``{"<=": [a, x, b]}``: a ≤ x ≤ b, as the scalar engine reads three operands."""
+        if not any(n.kind == "num" for n in nodes):
+            raise _Fallback
+        parts = [self._num(n, scalar=True) for n in nodes]
+        knowns = [k for _, k, _ in parts if k is not None]
+        if not knowns:
+            raise _Fallback
+        known = np.logical_and.reduce(knowns) if len(knowns) > 1 else knowns[0]
+        r1, c1 = self._order(op, nodes[0], nodes[1], parts[0][0], parts[1][0])
+        r2, c2 = self._order(op, nodes[1], nodes[2], parts[1][0], parts[2][0])
+        close = _either(c1, c2)
+        if close is not None:
+            self.uncertain |= known & close
+        miss = _merge(self.n, known, *(m for _, _, m in parts))
+        return _Node("bool", r1 & r2 & known, known, miss)
+
+    def _dates(self, op, a: _Node, b: _Node):
+        """Dates against a date written YYYY-MM-DD (or each other): ISO text of the register, days of records."""
+        if op not in (">", ">=", "<", "<=", "==", "!="):
+            raise _Fallback
+        sides = []
+        for node, other in ((a, b), (b, a)):
+            if node.kind in ("date", "days"):
+                sides.append((node.values, node.known, node.miss or {}))
+            elif node.kind == "const" and isinstance(node.values, str):
+                try:
+                    day = registry_date(node.values)
+                except OperatorError:
+                    raise _Fallback from None
+                value = day.isoformat() if other.kind == "date" else float((day - records.EPOCH).days)
+                sides.append((np.array(value) if other.kind == "date" else np.float64(value), None, {}))
+            else:
+                raise _Fallback
+        if a.kind in ("date", "days") and b.kind in ("date", "days") and a.kind != b.kind:
+            raise _Fallback
+        (x, kx, mx), (y, ky, my) = sides
+        known = kx if ky is None else ky if kx is None else kx & ky
+        return _Node("bool", _COMPARE[op](x, y) & known, known, _merge(self.n, known, mx, my))
 
     def _exact(self, node: _Node) -> bool:
         if node.kind == "num":
             return node.exact
         return node.kind == "const" and _exact_const(node.values)
 
-    def _num(self, node: _Node):
+    def _num(self, node: _Node, scalar: bool = False):
+        """Values, known and missing of a number; a literal as a full column, or (``scalar``) as one float
+        with ``known`` None (known everywhere)."""
         if node.kind == "num":
             return node.values, node.known, node.miss or {}
         if node.kind == "const" and not isinstance(node.values, bool):
             try:
-                return np.full(self.n, float(node.values)), self.all_known(), {}
+                value = float(node.values)
             except (TypeError, ValueError):
                 raise _Fallback from None
+            if scalar:
+                return np.float64(value), None, {}
+            return np.full(self.n, value), self.all_known(), {}
         raise _Fallback
 
     def op_arith(self, op, args):
@@ -288,28 +465,317 @@ class _Columns:
         if a.kind == "obj" and b.kind == "const" and isinstance(b.values, list):
             if not all(isinstance(v, str) for v in b.values):
                 raise _Fallback
-            out = np.isin(a.values, np.array(b.values, dtype=str))
+            out = self._lookup(a, lambda uniq: np.isin(uniq, np.array(b.values, dtype=str)))
             return _Node("bool", out & a.known, a.known, a.miss)
         raise _Fallback
 
+    def _lookup(self, node: _Node, test) -> np.ndarray:
+        """``test`` of a code or enum column, made on its distinct values only."""
+        if node.field is None or self.level is not None:
+            return test(node.values)
+        codes, uniq = _factorized(self.t, node.field, node.values)
+        return test(uniq)[codes]
+
     def op_domain(self, op, args):
         domain = OPERATORS[op]
+        if op in ("before", "after") and len(args) == 2:
+            a, b = self.ev(args[0]), self.ev(args[1])
+            if a.kind in ("date", "days") and b.kind == "const":
+                return self._dates("<" if op == "before" else ">", a, b)
+            raise _Fallback
         if len(args) != 2 or domain.vector is None:
             raise _Fallback
         a, b = self.ev(args[0]), self.ev(args[1])
         if b.kind != "const" or not isinstance(b.values, str) or a.field is None:
             raise _Fallback
-        if domain.first is not None and catalog.FIELDS[a.field].type != domain.first:
+        if domain.first is not None and self.fields[a.field].type != domain.first:
             raise _Fallback
         key = (op, a.field, b.values)
-        cache = self.t.__dict__.setdefault("_domain_cache", {})
+        owner = self.t if self.level is None else self.level.table
+        cache = owner.__dict__.setdefault("_domain_cache", {})
         out = cache.get(key)  # every city policy asks the same in_region question
         if out is None:
+            codes, uniq = _factorized(owner, a.field, a.values)  # codes, sets: a few distinct values
             try:
-                out = cache[key] = domain.vector(a.values, b.values) & a.known
+                out = cache[key] = domain.vector(uniq, b.values)[codes] & a.known
             except Exception:
                 raise _Fallback from None
         return _Node("bool", out, a.known, a.miss)
+
+    # -- lists of records -------------------------------------------------------------------
+    def _items(self, node: _Node) -> tuple[_Items, np.ndarray, str]:
+        """The list an iterating operator walks, which enterprises have it, and the field."""
+        if node.kind == "records":
+            table = node.values
+            return _Items(table, np.full(len(table), records.TRUE3, dtype=np.int8)), table.known, node.field
+        if node.kind == "items":
+            return node.values, node.known, node.field
+        raise _Fallback  # a literal list, or a list inside a list: the scalar path
+
+    def _inside(self, items: _Items, rule, condition: bool = False) -> _Node:
+        """``rule`` evaluated on every record of the list (as a condition: true / false); near ties mark
+        their enterprises."""
+        inner = _Columns(self.t, _Level(items))
+        node = inner.ev(rule)
+        if condition:
+            node = inner._as_bool(node)
+        self.uncertain[items.table.owner[inner.uncertain]] = True
+        return node
+
+    def _condition(self, items: _Items, args) -> np.ndarray:
+        """A list's condition on every record, as three values. Kept on the table by the list and the rule
+        (a measure's conditions and amount ask it twice; measures of one city share conditions)."""
+        try:  # a record's condition depends on the record alone (and, over a mapped list, on the map)
+            key = json.dumps([args[0] if items.mapped is not None else None, args[1]], sort_keys=True)
+        except (TypeError, ValueError):
+            key = None
+        cache = items.table.__dict__.setdefault("_conditions", {})
+        if key is not None and key in cache:
+            pred, unsure = cache[key]
+        else:
+            inner = _Columns(self.t, _Level(items))
+            cond = inner._as_bool(inner.ev(args[1]))
+            pred, unsure = records.three(cond.values, cond.known), inner.uncertain
+            if key is not None:
+                if len(cache) >= 64:
+                    cache.pop(next(iter(cache)))
+                cache[key] = (pred, unsure)
+        self.uncertain[items.table.owner[unsure]] = True
+        return pred
+
+    def op_iterate(self, op, args):
+        if self.level is not None or len(args) < 2:
+            raise _Fallback  # a list inside a list's condition: the scalar path
+        items, present, name = self._items(self.ev(args[0]))
+        if op == "reduce":  # kept for the amount, which asks the count again (a few, each n numbers)
+            cache = items.table.__dict__.setdefault("_reduced", {})
+            try:
+                key = json.dumps(args, sort_keys=True)
+            except (TypeError, ValueError):
+                return self._reduce(items, present, name, args)
+            if key not in cache:
+                before = self.uncertain.copy()
+                node = self._reduce(items, present, name, args)
+                if len(cache) >= 4:
+                    cache.pop(next(iter(cache)))
+                cache[key] = (node, self.uncertain & ~before)
+            node, unsure = cache[key]
+            self.uncertain |= unsure
+            return node
+        if op == "map":
+            mapped = self._inside(items, args[1])
+            return _Node("items", _Items(items.table, items.member, mapped), present, {name: ~present}, field=name)
+        pred = self._condition(items, args)
+        if op == "filter":
+            member = np.minimum(items.member, pred)
+            return _Node("items", _Items(items.table, member, items.mapped), present, {name: ~present}, field=name)
+        out = records.v_quantify(op, items.table, items.member, pred)
+        known = present & (out != records.UNKNOWN3)
+        return _Node("bool", known & (out == records.TRUE3), known, {name: ~known})
+
+    def _reduce(self, items: _Items, present, name, args):
+        """A count or a sum (:func:`matcher.records.reducer_pattern`) per enterprise; other reducers: scalar."""
+        pattern = records.reducer_pattern(args[1])
+        start = records._number(args[2]) if len(args) > 2 and not isinstance(args[2], (dict, list)) else None
+        if pattern is None or start is None:
+            raise _Fallback
+        table, member = items.table, items.member
+        sure, unsure = member == records.TRUE3, member == records.UNKNOWN3
+        _, u, t = records.tally(table, member)
+        if pattern[0] == "count":
+            step = pattern[1]
+            if not (_exact_const(step) and step == step.to_integral_value() and start == start.to_integral_value()):
+                raise _Fallback
+            lo, hi = float(start) + float(step) * t, float(start) + float(step) * (t + u)
+            complete = np.ones(self.n, dtype=bool)
+        else:
+            if items.mapped is not None:
+                if pattern[1] is not None or items.mapped.kind != "num" or not items.mapped.exact:
+                    raise _Fallback
+                values, vknown = items.mapped.values, items.mapped.known
+            else:
+                sub = table.fields.get(pattern[1]) if pattern[1] is not None else None
+                if sub is None or not sub.numeric:
+                    raise _Fallback
+                values, vknown = table.column(sub.name)
+            if (start * 100) != (start * 100).to_integral_value():
+                raise _Fallback
+            cents = np.where(vknown, np.rint(values * 100), 0.0)  # exact integers (2-place values)
+            inside = member != records.FALSE3
+            gaps = inside & ~vknown
+            complete = records.total(table, gaps) == 0 if gaps.any() else np.ones(self.n, bool)
+            t = records.total(table, np.where(sure, cents, 0.0))
+            neg = pos = 0.0
+            if unsure.any():
+                neg = records.total(table, np.where(unsure, np.minimum(cents, 0.0), 0.0))
+                pos = records.total(table, np.where(unsure, np.maximum(cents, 0.0), 0.0))
+            if np.abs(cents).max(initial=0.0) * table.sizes.max(initial=0) >= 2.0**52:  # beyond exact integers
+                self.uncertain |= records.total(table, np.where(inside, np.abs(cents), 0.0)) >= 2.0**52
+            base = float(start) * 100
+            lo, hi = (base + t + neg) / 100, (base + t + pos) / 100
+        lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)
+        certain = present & complete & (u == 0)
+        bounded = present & complete & (u > 0)
+        return _Node(
+            "num",
+            np.where(certain, lo, np.nan),
+            certain,
+            {name: ~certain},
+            exact=True,
+            lo=lo,
+            hi=hi,
+            bounded=bounded,
+        )
+
+
+_COMPARE = {
+    ">": np.greater,
+    ">=": np.greater_equal,
+    "<": np.less,
+    "<=": np.less_equal,
+    "==": np.equal,
+    "!=": np.not_equal,
+}
+
+
+def _either(a, b):
+    return b if a is None else a if b is None else a | b
+
+
+def _factorized(owner, name: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A low-cardinality column as codes into its distinct values (computed once per table and column)."""
+    import pandas as pd
+
+    cache = owner.__dict__.setdefault("_factor_cache", {})
+    if name not in cache:
+        codes, uniq = pd.factorize(values)
+        cache[name] = (codes, np.asarray(uniq, dtype=values.dtype))
+    return cache[name]
+
+
+class _Fixed:
+    """An amount formula in exact integers, as the scalar engine computes it in Decimal: a value is a
+    numerator array and its number of decimals. Fields, counts and sums the columnar engine reads exactly
+    enter with two decimals; literals with their own; ``+ - * min max if`` keep them exact; anything else
+    (a division, a number too large for int64) leaves the formula to the float path."""
+
+    LIMIT = 2.0**62
+
+    def __init__(self, cols: _Columns):
+        self.cols, self.n = cols, cols.n
+
+    def ev(self, rule):
+        if not isinstance(rule, (dict, list)):
+            return self._const(rule)
+        if isinstance(rule, list) or len(rule) != 1:
+            raise _Fallback
+        ((op, args),) = rule.items()
+        args = args if isinstance(args, list) else [args]
+        if op in ("+", "-", "*", "min", "max") and args:
+            return self._arith(op, [self.ev(a) for a in args])
+        if op in ("if", "?:"):
+            return self._if(args)
+        node = self.cols.ev(rule)
+        if node.kind != "num" or not node.exact:
+            raise _Fallback
+        known = node.known
+        cents = np.rint(np.where(known, node.values, 0.0) * 100)
+        self._check(np.abs(cents).max(initial=0.0))
+        return cents.astype(np.int64), 2, known, node.miss or {}
+
+    def _const(self, value):
+        d = records._number(value)
+        if d is None:
+            raise _Fallback
+        places = max(0, -d.as_tuple().exponent)
+        if places > 6:
+            raise _Fallback
+        num = int(d.scaleb(places))
+        self._check(abs(num))
+        return np.full(self.n, num, dtype=np.int64), places, np.ones(self.n, dtype=bool), {}
+
+    def _check(self, bound) -> None:
+        if not bound < self.LIMIT:
+            raise _Fallback
+
+    def _align(self, parts):
+        e = max(p[1] for p in parts)
+        out = []
+        for num, pe, known, miss in parts:
+            if pe != e:
+                factor = 10 ** (e - pe)
+                self._check(float(np.abs(num).max(initial=0)) * factor)
+                num = num * factor
+            out.append((num, e, known, miss))
+        return out, e
+
+    def _arith(self, op, parts):
+        known = np.logical_and.reduce([p[2] for p in parts])
+        miss = _merge(self.n, known, *(p[3] for p in parts))
+        if op == "*":
+            num, e, bound = parts[0][0], parts[0][1], float(np.abs(parts[0][0]).max(initial=0))
+            for p in parts[1:]:
+                bound *= float(np.abs(p[0]).max(initial=0))
+                self._check(bound)
+                num, e = num * p[0], e + p[1]
+            if e > 18:
+                raise _Fallback
+            return num, e, known, miss
+        parts, e = self._align(parts)
+        nums = [p[0] for p in parts]
+        self._check(sum(float(np.abs(x).max(initial=0)) for x in nums))
+        if op == "+":
+            num = np.sum(nums, axis=0)
+        elif op == "-":
+            if len(nums) > 2:
+                raise _Fallback
+            num = -nums[0] if len(nums) == 1 else nums[0] - nums[1]
+        else:
+            num = (np.minimum if op == "min" else np.maximum).reduce(nums)
+        return num, e, known, miss
+
+    def _if(self, args):
+        if len(args) % 2 == 0 or len(args) < 3:
+            raise _Fallback
+        *pairs, last = args
+        branches = [self.ev(pairs[j + 1]) for j in range(0, len(pairs), 2)] + [self.ev(last)]
+        branches, e = self._align(branches)
+        value, _, known, miss = branches[-1]
+        value, known = value.copy(), known.copy()
+        zero = np.zeros(self.n, dtype=bool)
+        for j in range(len(pairs) - 2, -1, -2):  # the innermost (last) branch first, earlier ones override
+            cond = self.cols._as_bool(self.cols.ev(pairs[j]))
+            then_v, _, then_k, then_m = branches[j // 2]
+            unknown, take = ~cond.known, cond.known & cond.values
+            keep = cond.known & ~cond.values
+            value = np.where(take, then_v, value)
+            known = (take & then_k) | (keep & known)
+            names = set(miss) | set(then_m) | set(cond.miss or {})
+            miss = {
+                m: (unknown & (cond.miss or {}).get(m, zero))
+                | (take & then_m.get(m, zero))
+                | (keep & miss.get(m, zero))
+                for m in names
+            }
+        return value, e, known, miss
+
+
+def _exact_amounts(amount, fixed: _Fixed, ambiguous):
+    """Formula → floor → cap → rounding to 分 in exact integers (:class:`_Fixed`)."""
+    num, e, known, miss = fixed.ev(amount.formula)
+    if e < 2:
+        fixed._check(float(np.abs(num).max(initial=0)) * 10 ** (2 - e))
+        num, e = num * 10 ** (2 - e), 2
+    ambiguous = ambiguous | (known & (num < 0))  # a negative amount is an error: the scalar path says so
+    scale = 10 ** (e - 2)
+    for bound, pick in ((amount.floor, np.maximum), (amount.cap, np.minimum)):
+        if bound is not None:
+            b = int(bound * 100) * scale
+            fixed._check(abs(b))
+            num = pick(num, b)
+    if scale > 1:
+        num = (num + scale // 2) // scale if amount.rounding == "half_up" else num // scale
+    return np.where(known, num, 0), known, miss, ambiguous & known
 
 
 _NAMES = {
@@ -336,6 +802,14 @@ _NAMES = {
     "in_region": "domain",
     "in_industry": "domain",
     "has_qualification": "domain",
+    "before": "domain",
+    "after": "domain",
+    "filter": "iterate",
+    "map": "iterate",
+    "reduce": "iterate",
+    "all": "iterate",
+    "some": "iterate",
+    "none": "iterate",
 }
 
 
@@ -444,7 +918,7 @@ def sweep(spec: PolicySpec, table: Table) -> Sweep:
     try:
         value, known, amask, ambiguous = _amounts(spec, table)
         redo = redo | (eligible & ambiguous)
-        cents = np.where(eligible & known, value, 0).astype(np.int64)
+        cents = np.where(eligible & known & ~ambiguous, value, 0).astype(np.int64)  # ambiguous rows: decided below
         amount_unknown = eligible & ~known
         for name, mask in amask.items():
             masks[name] = masks.get(name, np.zeros(n, dtype=bool)) | (mask & amount_unknown)
@@ -461,10 +935,15 @@ def sweep(spec: PolicySpec, table: Table) -> Sweep:
 
 
 def _amounts(spec: PolicySpec, table: Table):
-    """Amounts in 分 as float-computed integers, and the rows too close to a boundary to trust."""
+    """Amounts in 分: exact integers where the formula allows (:class:`_Fixed`), else float-computed integers
+    and the rows too close to a boundary to trust."""
     n = len(table)
     amount = spec.amount
     cols = _Columns(table)
+    try:
+        return _exact_amounts(amount, _Fixed(cols), cols.uncertain.copy())
+    except _Fallback:
+        cols = _Columns(table)
     if isinstance(amount.formula, (dict, list)):
         node = cols.ev(amount.formula)
         x, known, miss = cols._num(node)
@@ -485,6 +964,7 @@ def _round_amounts(amount, x, known, miss, ambiguous):
             ambiguous |= np.abs(x - b) <= 1e-9 * max(1.0, abs(b))
             x = pick(x, b)
     scaled = x * 100
+    ambiguous |= ~(np.abs(scaled) < 2.0**53)  # beyond float's exact integers (or not finite): the scalar path
     tol = np.maximum(1e-6, np.abs(scaled) * 1e-12)
     frac = scaled - np.floor(scaled)
     if amount.rounding == "down":
@@ -502,13 +982,31 @@ def decide_columns(spec: PolicySpec, table: Table) -> list[Decision]:
     return sweep(spec, table).decisions()
 
 
-def table_from_frame(frame, as_of: dt.date) -> Table:
-    """A :class:`Table` from catalog-formatted text columns, without a Python loop per row."""
+def table_from_frame(frame, as_of: dt.date, records: dict | None = None) -> Table:
+    """A :class:`Table` from catalog-formatted text columns, without a Python loop per row.
+
+    A records field is read from its column of canonical JSON (one cell per enterprise, as the store
+    keeps it; "" unknown), or, faster, from ``records[name]``: a long frame with one row per record (an
+    ``owner`` column, the enterprise's row in ``frame``, or a ``uscc`` column) and its sub-field columns,
+    typed or catalog text (see :meth:`matcher.records.RecordTable.from_rows`); ``(rows, known)`` says which
+    enterprises have a value (default: all of them, a firm without rows having none).
+    """
     from matcher.decision import typed_facts
 
     n = len(frame)
-    numeric, text = {}, {}
+    numeric, text, lists = {}, {}, {}
+    given = {}
+    for name, spec in (records or {}).items():
+        f = catalog.field(name)
+        rows, known = spec if isinstance(spec, tuple) else (spec, None)
+        usccs = frame["uscc"].to_numpy() if "uscc" in frame and "owner" not in rows else None
+        lists[name] = given[name] = RecordTable.from_rows(f, n, rows, known=known, uscc=usccs)
     for f in catalog.FACT_FIELDS:
+        if f.type == "records":
+            if f.name not in lists:
+                cells = frame[f.name].fillna("").astype(str).to_numpy() if f.name in frame else np.full(n, "")
+                lists[f.name] = RecordTable.from_text(f, cells)
+            continue
         raw = frame[f.name].fillna("").astype(str).to_numpy() if f.name in frame else np.full(n, "")
         known = raw != ""
         if f.type in ("money", "count", "percent"):
@@ -525,7 +1023,16 @@ def table_from_frame(frame, as_of: dt.date) -> Table:
     arrays = {name: frame[name].to_numpy() for name in frame.columns if name in catalog.FIELDS}  # views, no copy
 
     def cells(i):
-        return {name: col[i] for name, col in arrays.items() if isinstance(col[i], str) and col[i] != ""}
+        out = {
+            name: col[i]
+            for name, col in arrays.items()
+            if isinstance(col[i], str) and col[i] != "" and name not in given
+        }
+        for name, table in given.items():
+            value = table.value(i)
+            if value is not None:
+                out[name] = catalog.format_value(name, value)
+        return out
 
     def facts(i):  # for the rows the scalar path decides (stored, canonical text: read back, not parsed again)
         raw = cells(i)
@@ -534,7 +1041,7 @@ def table_from_frame(frame, as_of: dt.date) -> Table:
         except (ValueError, ArithmeticError):  # text that is not canonical: parsed and checked
             return typed_facts(raw, as_of)
 
-    return Table(n, as_of, numeric, text, lambda i: with_derived(facts(i), as_of), facts, ambiguous, cells)
+    return Table(n, as_of, numeric, text, lambda i: with_derived(facts(i), as_of), facts, ambiguous, cells, lists)
 
 
 __all__ = [

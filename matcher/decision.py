@@ -98,13 +98,14 @@ def quantity(value: Decimal, label: str) -> _Expr:
 
 
 def compute_amount(
-    amount: Amount, data: dict, as_of: dt.date, context: dict | None = None
+    amount: Amount, data: dict, as_of: dt.date, context: dict | None = None, memo: dict | None = None
 ) -> tuple[Decimal | None, frozenset, tuple[Step, ...]]:
-    """Formula → floor → cap → rounding to 分, in Decimal, each step explained."""
+    """Formula → floor → cap → rounding to 分, in Decimal, each step explained (``memo``: see
+    :func:`matcher.engine.evaluate_rule`)."""
     formula = amount.formula
     steps: list[Step] = []
     if isinstance(formula, (dict, list)):
-        ev = evaluate_rule(formula, data, as_of=as_of, checked=True, context=context)
+        ev = evaluate_rule(formula, data, as_of=as_of, checked=True, context=context, memo=memo)
         if ev.value is UNKNOWN:
             return None, ev.missing, ()
         value = ev.value
@@ -152,7 +153,8 @@ def decide(
     sources = dict(sources or {})
     for name in DERIVED:
         sources.setdefault(name, "derived")
-    ev = evaluate_rule(spec.conditions, data, sources, as_of, checked=True, thorough=thorough)
+    memo: dict = {}  # the conditions and the amount ask a list's condition of the same records
+    ev = evaluate_rule(spec.conditions, data, sources, as_of, checked=True, thorough=thorough, memo=memo)
     trace = tuple(ev.trace)
     if ev.value is UNKNOWN:
         return Decision(spec.id, "undetermined", missing=facts_to_declare(ev.missing, facts), trace=trace, as_of=as_of)
@@ -163,7 +165,7 @@ def decide(
     context = None
     if parent_amount is not None:
         context = {PARENT_AMOUNT: quantity(parent_amount, f"上级政策（{spec.supplement_of}）兑现金额")}
-    value, missing, steps = compute_amount(spec.amount, data, as_of, context)
+    value, missing, steps = compute_amount(spec.amount, data, as_of, context, memo)
     if value is None:
         return Decision(
             spec.id,

@@ -133,6 +133,13 @@ def unknown(labels) -> str:
     return f"{'、'.join(labels)}未提供，请补充申报"
 
 
+def per_record(d: Decimal) -> str:
+    """An amount per record: "1,500元" (whole yuan below 1万 without 分), "1.5万元"."""
+    if abs(d) < 10000 and d == d.to_integral_value():
+        return f"{d.quantize(Decimal(1)):,f}元"
+    return money(d)
+
+
 def rate(d: Decimal) -> str:
     """A multiplier written as officers write it: 0.1 → "10%", 1.5 → "1.5"."""
     if 0 < d < 1:

@@ -178,6 +178,9 @@ def _case_json(c: Case) -> dict:
     facts = {}
     for k, v in c.facts.items():
         f = catalog.FIELDS[k]
+        if f.type == "records":  # a YAML list of mappings, as the case was written
+            facts[k] = json.loads(catalog.format_value(k, v))
+            continue
         facts[k] = sorted(v) if f.type == "set" else v if f.type in ("count", "bool") else catalog.format_value(k, v)
     expect: dict = {}
     if c.decision is not None:

@@ -124,7 +124,8 @@ def quantity(draw):
 
 @st.composite
 def leaf(draw):
-    kind = draw(st.sampled_from(["compare", "compare", "in", "not", "region", "industry", "qualification", "date"]))
+    kinds = ["compare", "compare", "in", "not", "region", "industry", "qualification", "date", "records"]
+    kind = draw(st.sampled_from(kinds))
     if kind == "compare":
         side, t = draw(quantity())
         return {draw(st.sampled_from([">=", ">", "<=", "<", "==", "!="])): [side, draw(LIMITS[t])]}
@@ -140,6 +141,12 @@ def leaf(draw):
         return {"in_industry": [V("industry"), draw(st.sampled_from(["C", "C39", "I65", "C3911"]))]}
     if kind == "qualification":
         return {"has_qualification": [V("qualifications"), draw(st.sampled_from(list(catalog.QUALIFICATIONS)))]}
+    if kind == "records":
+        hire = {draw(st.sampled_from([">=", "<"])): [V("age"), draw(st.integers(16, 40))]}
+        if draw(st.booleans()):
+            return {draw(st.sampled_from(["some", "all", "none"])): [V("new_hires"), hire]}
+        counted = {"reduce": [{"filter": [V("new_hires"), hire]}, {"+": [V("accumulator"), 1]}, 0]}
+        return {draw(st.sampled_from([">=", "<", "=="])): [counted, draw(st.integers(0, 3))]}
     return {draw(st.sampled_from(["before", "after"])): [V("established_on"), "2020-01-01"]}
 
 
@@ -157,6 +164,7 @@ formulas = st.one_of(
     st.sampled_from(MONEY).map(lambda m: {"*": [V(m), "0.1"]}),
     st.tuples(leaf(), st.integers(0, 10**6), st.integers(0, 10**6)).map(lambda x: {"if": [x[0], str(x[1]), str(x[2])]}),
     st.sampled_from(MONEY).map(lambda m: {"min": [V(m), "5000000"]}),
+    st.just({"*": [{"reduce": [V("new_hires"), {"+": [V("accumulator"), 1]}, 0]}, 1500]}),
 )
 
 
@@ -175,6 +183,9 @@ def value_of(f: catalog.Field):
         return st.dates(dt.date(1990, 1, 1), AS_OF)
     if f.type == "region":
         return st.sampled_from(["320102", "320104", "440305", "110101"])
+    if f.type == "records":
+        record = st.fixed_dictionaries({s.name: st.none() | value_of(s) for s in f.fields})
+        return st.lists(record, max_size=4).map(tuple)
     if f.type == "industry":
         return st.sampled_from(SMALL_CLASSES)
     return st.text(min_size=1, max_size=8)

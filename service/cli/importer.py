@@ -29,7 +29,7 @@ def _finish(report) -> None:
 
 @click.group("import")
 def cli() -> None:
-    """导入企业、事件、政策与名单。"""
+    """导入企业、事件、记录、政策与名单。"""
 
 
 @cli.command("enterprises")
@@ -57,6 +57,29 @@ def events_cmd(path: Path, skip_bad: bool, fmt: str | None) -> None:
     from service.io.importer import import_events
 
     _finish(import_events(store_engine(), path, skip_bad=skip_bad, fmt=fmt, progress=_progress))
+
+
+@cli.command("records")
+@click.argument("field")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--as-of",
+    "as_of",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="数据日期（默认今天；文件的 as_of 列优先）",
+)
+@click.option("--source", default=None, help="数据来源，如 social_security（默认按字段目录）")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None, help="默认按扩展名判断")
+def records_cmd(field: str, path: Path, as_of, source: str | None, fmt: str | None) -> None:
+    """导入记录列表字段（如 new_hires 新招用人员）：每行一条记录，以 uscc 对应企业。"""
+    from service.io.records import import_records
+
+    try:
+        report = import_records(store_engine(), field, path, as_of.date() if as_of else None, source, fmt)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+    _finish(report)
 
 
 @cli.command("policies")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from flask import current_app, jsonify, request
 from sqlalchemy import func, or_, select
@@ -96,8 +97,10 @@ def profile(session, ent: Enterprise, as_of: dt.date) -> dict:
             continue
         value = catalog.parse_value(name, text, today=as_of)
         typed[name] = value
+        kind = catalog.field(name).type
+        shown = sorted(value) if kind == "set" else catalog.format_value(name, value)
         facts[name] = {
-            "value": catalog.format_value(name, value) if catalog.field(name).type != "set" else sorted(value),
+            "value": json.loads(shown) if kind == "records" else shown,  # a list of records as JSON data
             "label": catalog.label_value(name, value),
             "source": source,
             "source_label": catalog.SOURCES[source],

@@ -4,7 +4,8 @@ Enterprises: for each field, the newest value from the field's own source in
 the catalog — the source an import assigns — so a re-import stores the same
 rows. Values declared through the API for fields normally verified are not
 exported (re-imported they would pass for verified data). ``as_of`` is the
-newest date among the exported values. Events: JSON Lines. Policies: the current version of
+newest date among the exported values; a records field (新招用人员) is written as a file of its own,
+one row per record (:mod:`service.io.records`). Events: JSON Lines. Policies: the current version of
 each as a YAML spec.
 """
 
@@ -39,6 +40,8 @@ def enterprise_rows(engine):
         )
         for eid, name, value, as_of, recorded, source in conn.execute(query):
             if name not in catalog.FIELDS or source != catalog.FIELDS[name].source:
+                continue
+            if catalog.FIELDS[name].type == "records":  # a file of its own: service.io.records.export_records
                 continue
             key = (eid, name)
             if key not in best or (as_of, recorded) > best[key][1:]:

@@ -85,9 +85,12 @@ class ImportReport:
         return self.written
 
     def summary(self) -> str:
-        label = {"enterprises": "企业", "events": "事件", "policies": "政策"}[self.kind]
+        label = {"enterprises": "企业", "events": "事件", "policies": "政策", "records": "记录"}[self.kind]
         if not self.committed:
-            return f"未导入：{self.bad} 行有误，未写入任何数据（可加 --skip-bad 跳过错误行），用时 {self.seconds:.1f} s"
+            skip = "" if self.kind == "records" else "（可加 --skip-bad 跳过错误行）"
+            return f"未导入：{self.bad} 行有误，未写入任何数据{skip}，用时 {self.seconds:.1f} s"
+        if self.kind == "records":
+            return f"导入 {self.written} 家企业的记录 {self.facts} 条，用时 {self.seconds:.1f} s"
         extra = f"，字段值 {self.facts} 条" if self.kind == "enterprises" else ""
         same = f"，未变化 {self.unchanged}" if self.unchanged else ""
         return f"导入{label} {self.written} 条{extra}{same}，跳过错误 {self.bad} 行，用时 {self.seconds:.1f} s"

@@ -51,6 +51,7 @@ from matcher.spec import (
     case_facts,
     check_catalogue,
     load_specs,
+    read_yaml,
     refusal_lists,
     settlement_outcome,
     texts,
@@ -376,15 +377,7 @@ def _expectation(c: _Checker, raw, path: str, policies: tuple[str, ...]) -> Expe
 
 def load_scenario(path) -> Scenario:
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"第 {mark.line + 1} 行" if mark else "(文件)"
-        raise SpecErrors([SpecError(where, f"YAML 语法错误：{getattr(e, 'problem', e)}", path.name)]) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise SpecErrors([SpecError("(文件)", f"无法读取：{e}", path.name)]) from None
-    return parse_scenario(data, source=path.name)
+    return parse_scenario(read_yaml(path), source=path.name)
 
 
 def check_scenario(sc: Scenario, specs: dict[str, PolicySpec]) -> list[SpecError]:

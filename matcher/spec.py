@@ -577,17 +577,25 @@ def _gap(value) -> Decimal | str | None:
     return d if d.is_finite() and d >= 0 else None
 
 
-def load_spec(path) -> PolicySpec:
-    path = Path(path)
+def read_yaml(path: Path):
+    """A spec or scenario file's data, or :class:`SpecErrors` naming the file and the line."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"第 {mark.line + 1} 行" if mark else "(文件)"
         raise SpecErrors([SpecError(where, f"YAML 语法错误：{getattr(e, 'problem', e)}", path.name)]) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise SpecErrors([SpecError("(文件)", f"无法读取：{e}", path.name)]) from None
-    return parse_spec(data, source=path.name)
+    except UnicodeDecodeError as e:
+        reason = f"不是 UTF-8 编码的文本（第 {e.start + 1} 字节）：请另存为 UTF-8"
+        raise SpecErrors([SpecError("(文件)", reason, path.name)]) from None
+    except OSError as e:
+        raise SpecErrors([SpecError("(文件)", f"无法读取：{e.strerror}", path.name)]) from None
+    return data
+
+
+def load_spec(path) -> PolicySpec:
+    path = Path(path)
+    return parse_spec(read_yaml(path), source=path.name)
 
 
 def load_specs(folder) -> tuple[list[PolicySpec], list[SpecError]]:

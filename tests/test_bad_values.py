@@ -166,3 +166,12 @@ def test_a_declared_count_of_ten_to_the_400_is_refused_and_writes_nothing(app, e
 def test_dates_outside_their_range_are_refused():
     with pytest.raises(InvalidFieldValue, match="超出有效范围"):
         catalog.parse_value("established_on", "1800-01-01", today=dt.date(2026, 1, 1))
+
+
+def test_a_gbk_policy_file_is_named_not_a_traceback(engine, small_world, tmp_path):
+    path, _ = _spec(small_world)
+    (tmp_path / path.name).write_bytes(path.read_text(encoding="utf-8").encode("gb18030"))
+    report = import_policies(engine, tmp_path)
+    assert not report.committed and count(engine, Policy) == 0
+    (err,) = report.errors
+    assert err.file == path.name and "不是 UTF-8 编码的文本" in err.reason

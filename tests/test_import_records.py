@@ -20,8 +20,10 @@ from service.cli import main
 from service.io.exporter import export_enterprises
 from service.io.importer import import_enterprises
 from service.io.records import export_records, import_records
+from service.io.rosters import import_rosters
 from service.ledger.facts import facts_as_of
 from service.store.models import Enterprise, FieldValue
+from service.synth.params import REFERENCE_DATE
 
 AS_OF = dt.date(2026, 6, 30)
 COLUMNS = ["uscc", "hired_on", "age", "graduate_year", "labour_contract", "insured_months", "pension_insured"]
@@ -39,14 +41,19 @@ def write_csv(path, rows, columns=COLUMNS):
 @pytest.fixture
 def firms(engine, small_world, tmp_path):
     """A store with five enterprises of the generated city, on no refusing list; their USCCs."""
-    flags = ("on_dishonesty_list", "on_serious_dishonesty_list", "in_abnormal_operation")
+    listed = set()  # on a refusing roster (失信, 严重失信, 经营异常): the rosters say who is
+    for roster in ("dishonest_debtors", "serious_dishonesty", "abnormal_operation"):
+        with open(small_world / "rosters" / f"{roster}.csv", encoding="utf-8") as fh:
+            listed |= {r["uscc"] for r in csv.DictReader(fh)}
     with open(small_world / "enterprises.csv", encoding="utf-8") as fh:
-        rows = [r for r in csv.DictReader(fh) if all(r[f] == "false" for f in flags)][:5]
+        rows = [r for r in csv.DictReader(fh) if r["uscc"] not in listed][:5]
     with open(tmp_path / "e.csv", "w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
     assert import_enterprises(engine, tmp_path / "e.csv").committed
+    # the city's rosters (the others' firms are not in this store): the five are known to be on none
+    assert import_rosters(engine, small_world / "rosters", REFERENCE_DATE, skip_unknown=True).committed
     return [r["uscc"] for r in rows]
 
 

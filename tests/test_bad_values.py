@@ -6,6 +6,7 @@ import json
 import pytest
 import yaml
 from sqlalchemy import select
+from test_import import count, rows_of, write_rows
 
 from matcher import catalog
 from matcher.errors import InvalidFieldValue
@@ -15,7 +16,6 @@ from service.http import auth
 from service.io.importer import import_enterprises, import_policies
 from service.store import session_scope
 from service.store.models import Enterprise, FieldValue, Policy
-from tests.test_import import count, rows_of, write_rows
 
 BIG = "1" * 400
 

@@ -8,6 +8,8 @@ import textwrap
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from policy_specs import insured_employee_subsidy
+from test_import import rows_of, write_rows
 
 from matcher import catalog
 from matcher.columnar import Table, decide_columns
@@ -18,8 +20,6 @@ from service.cli import main
 from service.errors import SetupError
 from service.io.exporter import export_enterprises
 from service.io.importer import import_enterprises
-from tests.policy_specs import insured_employee_subsidy
-from tests.test_import import rows_of, write_rows
 
 AS_OF = dt.date(2026, 6, 30)
 CITY = textwrap.dedent(

@@ -79,3 +79,26 @@ def measure(
         parent = Decimal("1000.00") if supplement_of else None
         case["expect"] = {"decision": decide(spec, spec.tests[0].facts, dt.date.today(), parent_amount=parent).outcome}
     return data
+
+
+def assert_sweep_matches_decide(spec, table, as_of) -> None:
+    """The columnar sweep answers every row as the scalar ``decide`` does: outcome, amount, missing facts,
+    and a rule error where the scalar engine raises one."""
+    import pytest
+
+    from matcher.columnar import sweep
+    from matcher.decision import decide
+    from matcher.errors import RuleError
+
+    expected = []
+    for i in range(len(table)):
+        try:
+            d = decide(spec, table.facts(i), as_of)
+            expected.append((d.outcome, d.amount, d.missing))
+        except RuleError:
+            expected.append("error")
+    if "error" in expected:
+        with pytest.raises(RuleError):
+            sweep(spec, table).decisions()
+        return
+    assert [(d.outcome, d.amount, d.missing) for d in sweep(spec, table).decisions()] == expected

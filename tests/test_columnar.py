@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from policy_specs import assert_sweep_matches_decide
 
 from matcher.columnar import Table, decide_columns, evaluate_conditions
 from matcher.decision import decide
@@ -169,7 +170,6 @@ amount_formula = st.one_of(
 def test_sweep_equals_decide_with_amounts(rule, formula, people, cap, floor, rounding):
     from hypothesis import assume
 
-    from matcher.columnar import sweep
     from matcher.spec import SpecErrors, parse_spec
 
     if cap is not None and floor is not None and float(floor) > float(cap):
@@ -202,16 +202,4 @@ def test_sweep_equals_decide_with_amounts(rule, formula, people, cap, floor, rou
     except SpecErrors:
         assume(False)  # refused at publish time by the strict checker: nothing to evaluate
     table = Table.from_records(people, AS_OF)
-    expected = []
-    for i in range(len(table)):
-        try:
-            d = decide(spec, table.facts(i), AS_OF)
-            expected.append((d.outcome, d.amount, d.missing))
-        except RuleError:
-            expected.append("error")
-    if "error" in expected:
-        with pytest.raises(RuleError):
-            sweep(spec, table).decisions()
-        return
-    got = [(d.outcome, d.amount, d.missing) for d in sweep(spec, table).decisions()]
-    assert got == expected
+    assert_sweep_matches_decide(spec, table, AS_OF)

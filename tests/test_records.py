@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from policy_specs import assert_sweep_matches_decide
 
 from matcher import catalog
 from matcher.columnar import Table, evaluate_conditions, sweep
@@ -422,19 +423,7 @@ def test_sweep_equals_decide_with_amounts_over_records(rule, formula, people, ca
         assume(False)
     people = typed(people)
     table = Table.from_records(people, AS_OF)
-    expected = []
-    for i in range(len(table)):
-        try:
-            d = decide(spec, table.facts(i), AS_OF)
-            expected.append((d.outcome, d.amount, d.missing))
-        except RuleError:
-            expected.append("error")
-    if "error" in expected:
-        with pytest.raises(RuleError):
-            sweep(spec, table).decisions()
-        return
-    got = [(d.outcome, d.amount, d.missing) for d in sweep(spec, table).decisions()]
-    assert got == expected
+    assert_sweep_matches_decide(spec, table, AS_OF)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -4,8 +4,9 @@ One vocabulary for the taggers, the knowledge graph, the candidates and the expl
 ``kind:code`` (``industry:C39``, ``region:320114``, ``topic:digital``); its parent is a tag of the same
 kind (``industry:C39`` → ``industry:C``), or none for the top of a tree. Industries and regions are the
 official trees (GB/T 4754-2017, the current 行政区划 and zhida's zones); scale, qualifications, benefit
-types and handling modes come from the field catalog and the policy spec, so a deployment's catalog
-(its own qualifications, say) extends the taxonomy too. Documented in docs/tags.md.
+types and handling modes come from the field catalog and the policy spec, passed in by the caller
+(``matcher.catalog.tag_taxonomy``), so a deployment's catalog (its own qualifications, say) extends the
+taxonomy too. Documented in docs/tags.md.
 """
 
 from __future__ import annotations
@@ -104,18 +105,16 @@ def age_band(years: int) -> str:
     raise ValueError(f"成立年限应为非负整数（实际 {years!r}）")
 
 
-def taxonomy() -> dict[str, Tag]:
-    """Every tag of the effective catalog, parents before children within each kind."""
-    from matcher import catalog
-
-    return _taxonomy(catalog.digest())
+def build(scales: dict[str, str], qualifications: dict[str, str], modes: dict[str, str]) -> dict[str, Tag]:
+    """Every tag, parents before children within each kind. The vocabularies that the field catalog and
+    the policy spec own come in as ``code: 标签`` (``matcher.catalog.tag_taxonomy`` passes the effective
+    ones): the graph does not read the decision core."""
+    return _build(tuple(scales.items()), tuple(qualifications.items()), tuple(modes.items()))
 
 
 @lru_cache(maxsize=4)
-def _taxonomy(_digest: str) -> dict[str, Tag]:
+def _build(scales, qualifications, modes) -> dict[str, Tag]:
     from graph.taxonomy import NATIONAL, industries, regions
-    from matcher import catalog
-    from matcher.spec import MODE_LABELS
 
     tags: dict[str, Tag] = {}
 
@@ -130,26 +129,22 @@ def _taxonomy(_digest: str) -> dict[str, Tag]:
             add("region", node.code, node.name, parent)
     for zone in regions().zones():  # 功能区: under the region administering them (深汕 under 深圳市)
         add("region", zone.code, zone.name, zone.parent)
-    for code, label in catalog.FIELDS["scale"].choice_labels.items():
-        add("scale", code, label)
-    for code, (label, _, _) in AGE_BANDS.items():
-        add("age", code, label)
-    for code, label in catalog.QUALIFICATIONS.items():
-        add("qualification", code, label)
-    for code, label in OWNERSHIP.items():
-        add("ownership", code, label)
-    for code, label in BENEFIT_LABELS.items():
-        add("benefit", code, label)
-    for code, label in MODE_LABELS.items():
-        add("mode", code, label)
-    for code, label in TOPICS.items():
-        add("topic", code, label)
+    for kind, entries in (
+        ("scale", scales),
+        ("age", tuple((code, label) for code, (label, _, _) in AGE_BANDS.items())),
+        ("qualification", qualifications),
+        ("ownership", tuple(OWNERSHIP.items())),
+        ("benefit", tuple(BENEFIT_LABELS.items())),
+        ("mode", modes),
+        ("topic", tuple(TOPICS.items())),
+    ):
+        for code, label in entries:
+            add(kind, code, label)
     return tags
 
 
-def ancestors(tag: str) -> list[Tag]:
+def ancestors(tags: dict[str, Tag], tag: str) -> list[Tag]:
     """The tag's parents up to the top of its tree, nearest first."""
-    tags = taxonomy()
     out, current = [], tags[tag].parent
     while current is not None:
         out.append(tags[current])

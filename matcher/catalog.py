@@ -762,6 +762,15 @@ def inconsistencies(facts: dict, as_of: dt.date | None = None) -> list[tuple[str
     return out
 
 
+def tag_taxonomy() -> dict:
+    """The tag taxonomy (``graph.tags``) of the effective catalog: its scales and qualifications, and the
+    policy spec's handling modes."""
+    from graph.tags import build
+    from matcher.spec import MODE_LABELS
+
+    return build(dict(FIELDS["scale"].choice_labels), dict(QUALIFICATIONS), MODE_LABELS)
+
+
 # -- documentation --------------------------------------------------------------------------------------
 
 

@@ -3,8 +3,19 @@
 import pytest
 
 from graph import industries, regions
-from graph.tags import KINDS, TOPICS, age_band, ancestors, tag_id, taxonomy
+from graph.tags import BENEFIT_LABELS, KINDS, TOPICS, age_band, tag_id
+from graph.tags import ancestors as ancestors_in
 from matcher import catalog
+from matcher.spec import BENEFIT_TYPES
+
+
+def taxonomy():
+    return catalog.tag_taxonomy()
+
+
+def ancestors(tag):
+    return ancestors_in(taxonomy(), tag)
+
 
 ISSUE_TOPICS = (
     "研发创新 高新技术 专精特新 稳岗就业 人才 融资贴息 上市 数字化转型 智能制造 绿色低碳 "
@@ -21,6 +32,7 @@ def test_the_twenty_topics_of_the_issue():
 def test_every_kind_is_there_and_every_parent_is_a_tag_of_the_same_kind():
     tags = taxonomy()
     assert {t.kind for t in tags.values()} == set(KINDS)
+    assert tuple(BENEFIT_LABELS) == BENEFIT_TYPES  # the spec's benefit types, each labelled
     for t in tags.values():
         assert t.id == f"{t.kind}:{t.code}" and t.label.strip()
         if t.parent is not None:

@@ -102,3 +102,34 @@ def assert_sweep_matches_decide(spec, table, as_of) -> None:
             sweep(spec, table).decisions()
         return
     assert [(d.outcome, d.amount, d.missing) for d in sweep(spec, table).decisions()] == expected
+
+
+def scalar_verdict(rule, facts, as_of):
+    """The scalar engine's verdict on ``rule``: (1 | 0, ()), (-1, missing fields) or ("error", path)."""
+    from matcher.engine import UNKNOWN, evaluate_rule
+    from matcher.errors import RuleError
+
+    try:
+        ev = evaluate_rule(rule, facts, as_of=as_of)
+    except RuleError as e:
+        return ("error", e.path)
+    if ev.value is UNKNOWN:
+        return (-1, tuple(sorted(ev.missing)))
+    return (1 if ev.value else 0, ())
+
+
+def assert_conditions_match_scalar(rule, table, as_of) -> None:
+    """The columnar engine's verdict on ``rule`` for every row equals the scalar engine's: true, false or
+    unknown with its missing fields, and a rule error where the scalar engine raises one."""
+    import pytest
+
+    from matcher.columnar import evaluate_conditions
+    from matcher.errors import RuleError
+
+    expected = [scalar_verdict(rule, table.row(i), as_of) for i in range(len(table))]
+    if any(e[0] == "error" for e in expected):
+        with pytest.raises(RuleError):
+            evaluate_conditions(rule, table)
+        return
+    outcome, missing = evaluate_conditions(rule, table)
+    assert [(int(o), m) for o, m in zip(outcome, missing)] == expected

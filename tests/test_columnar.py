@@ -3,15 +3,12 @@
 import datetime as dt
 from decimal import Decimal
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from policy_specs import assert_sweep_matches_decide
+from policy_specs import assert_conditions_match_scalar, assert_sweep_matches_decide
 
 from matcher.columnar import Table, decide_columns, evaluate_conditions
 from matcher.decision import decide
-from matcher.engine import UNKNOWN, evaluate_rule
-from matcher.errors import RuleError
 from matcher.spec import load_specs
 
 AS_OF = dt.date(2026, 6, 30)
@@ -71,27 +68,11 @@ rules = st.recursive(
 )
 
 
-def scalar(rule, facts):
-    try:
-        ev = evaluate_rule(rule, facts, as_of=AS_OF)
-    except RuleError as e:
-        return ("error", e.path)
-    if ev.value is UNKNOWN:
-        return (-1, tuple(sorted(ev.missing)))
-    return (1 if ev.value else 0, ())
-
-
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rule=rules, people=st.lists(enterprise, min_size=1, max_size=12))
 def test_columnar_equals_scalar_on_random_rules_and_data(rule, people):
     table = Table.from_records(people, AS_OF)
-    expected = [scalar(rule, table.row(i)) for i in range(len(table))]
-    if any(e[0] == "error" for e in expected):
-        with pytest.raises(RuleError):
-            evaluate_conditions(rule, table)
-        return
-    outcome, missing = evaluate_conditions(rule, table)
-    assert [(int(o), m) for o, m in zip(outcome, missing)] == expected
+    assert_conditions_match_scalar(rule, table, AS_OF)
 
 
 def test_near_ties_are_decided_exactly():

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from policy_specs import assert_sweep_matches_decide
+from policy_specs import assert_conditions_match_scalar, assert_sweep_matches_decide, scalar_verdict
 
 from matcher import catalog
 from matcher.columnar import Table, evaluate_conditions, sweep
@@ -342,28 +342,12 @@ def typed(people):
     return [{k: one(k, v) for k, v in p.items()} for p in people]
 
 
-def scalar(rule, facts):
-    try:
-        out = evaluate_rule(rule, facts, as_of=AS_OF)
-    except RuleError as e:
-        return ("error", e.path)
-    if out.value is UNKNOWN:
-        return (-1, tuple(sorted(out.missing)))
-    return (1 if out.value else 0, ())
-
-
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rule=rules, people=st.lists(enterprise, min_size=1, max_size=10))
 def test_columnar_equals_scalar_on_random_rules_over_records(rule, people):
     people = typed(people)
     table = Table.from_records(people, AS_OF)
-    expected = [scalar(rule, table.row(i)) for i in range(len(table))]
-    if any(e[0] == "error" for e in expected):
-        with pytest.raises(RuleError):
-            evaluate_conditions(rule, table)
-        return
-    outcome, missing = evaluate_conditions(rule, table)
-    assert [(int(o), m) for o, m in zip(outcome, missing)] == expected
+    assert_conditions_match_scalar(rule, table, AS_OF)
 
 
 def test_the_columnar_path_needs_no_scalar_help_for_the_real_measure():
@@ -393,10 +377,10 @@ def test_many_records_and_fallbacks_give_the_scalar_answers():
         nested,
         {">=": [oldest, 22]},
     ):
-        expected = [scalar(rule, table.row(i)) for i in range(len(table))]
+        expected = [scalar_verdict(rule, table.row(i), AS_OF) for i in range(len(table))]
         outcome, missing = evaluate_conditions(rule, table)
         assert [(int(o), m) for o, m in zip(outcome, missing)] == expected, rule
-    assert scalar({"==": [count(QUALIFIED), 300]}, table.row(0)) == (1, ())
+    assert scalar_verdict({"==": [count(QUALIFIED), 300]}, table.row(0), AS_OF) == (1, ())
 
 
 amounts = st.one_of(

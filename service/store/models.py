@@ -145,27 +145,52 @@ class PolicyVersion(Base):
     supplement_of: Mapped[str | None] = mapped_column(String(64), index=True)  # 配套: the parent measure's id
 
 
+TAG_SOURCES = ("rule", "model", "officer")
+
+
 class Tag(Base):
+    """One tag of the taxonomy (graph.tags), written by ``service.store.tags.sync``."""
+
     __tablename__ = "tags"
     __table_args__ = (UniqueConstraint("kind", "code"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
     code: Mapped[str] = mapped_column(String(64))
     label: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("tags.id", ondelete="SET NULL"))
 
 
-class EnterpriseTag(Base):
-    __tablename__ = "enterprise_tags"
-    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id", ondelete="CASCADE"), primary_key=True)
-    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
-    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+def _tag_source_checks() -> tuple:
+    return (
+        CheckConstraint(_in("source", TAG_SOURCES), name="source"),
+        CheckConstraint("source <> 'model' OR model_version IS NOT NULL", name="model_version"),
+    )
+
+
+class _TagAssignment:
+    """Who says the tag applies: a rule, a model (its version and score) or an officer, who may also say
+    it does not (``present`` false). An officer's row wins over the model's."""
+
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True)
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    present: Mapped[bool] = mapped_column(Boolean, default=True)
     score: Mapped[Decimal | None] = mapped_column(Numeric(8, 4))
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recorded_by: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
 
 
-class PolicyTag(Base):
+class EnterpriseTag(_TagAssignment, Base):
+    __tablename__ = "enterprise_tags"
+    __table_args__ = _tag_source_checks()
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id", ondelete="CASCADE"), primary_key=True)
+
+
+class PolicyTag(_TagAssignment, Base):
     __tablename__ = "policy_tags"
+    __table_args__ = _tag_source_checks()
     policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id", ondelete="CASCADE"), primary_key=True)
-    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
 
 
 class Application(Base):

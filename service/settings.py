@@ -26,6 +26,7 @@ class Settings:
     workers: int | None  # ZHIDA_WORKERS: gunicorn workers for `zhida serve`
     access_log: str | None  # ZHIDA_ACCESS_LOG: a path, or - for stderr
     catalog: str | None = None  # ZHIDA_CATALOG: the deployment's field catalog file(s), ":"-separated
+    models_dir: str = "zhida-models"  # ZHIDA_MODELS_DIR: trained taggers and graphs, by version
 
     @property
     def production(self) -> bool:
@@ -61,6 +62,7 @@ def settings(environ=None) -> Settings:
         workers=workers,
         access_log=_text(env, "ZHIDA_ACCESS_LOG"),
         catalog=_text(env, "ZHIDA_CATALOG"),
+        models_dir=_text(env, "ZHIDA_MODELS_DIR") or "zhida-models",
     )
 
 

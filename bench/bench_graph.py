@@ -69,6 +69,7 @@ def pad_policies(engine, wanted: int) -> None:
     from graph.taxonomy import regions
     from service.store import session_scope
     from service.store.models import Budget, Policy, PolicyVersion
+    from service.synth.params import REFERENCE_DATE
 
     with session_scope(engine) as session:
         rows = session.execute(
@@ -79,6 +80,8 @@ def pad_policies(engine, wanted: int) -> None:
         ).all()
         base = [(p.slug, pv.spec, pv) for p, pv in rows]
         city = "320100"
+        # announced a month before the reference date, whether in force then, expired or still to come
+        announced = dt.datetime.combine(REFERENCE_DATE - dt.timedelta(days=30), dt.time(), tzinfo=dt.UTC)
         districts = [r.code for r in regions().children(city)]
         k = 0
         while len(base) + k < wanted:
@@ -112,7 +115,7 @@ def pad_policies(engine, wanted: int) -> None:
                     valid_from=valid_from,
                     valid_to=valid_to,
                     budget=pv.budget,
-                    published_at=pv.published_at,
+                    published_at=announced,
                 )
             )
             k += 1
@@ -181,7 +184,7 @@ def main() -> int:
     engine = make_engine(url)
 
     say("计时：zhida graph build（子进程）……")
-    out = args.workdir / "graph.joblib"
+    out = args.workdir / "graph.pickle"
     wall, rss, line = child_build(url, out, as_of)
     say(line)
     floor = floor_read(engine, as_of)

@@ -55,6 +55,7 @@ def table_tags(table) -> list[tuple[list[str], frozenset[str]]]:
     scale, scale_known = table.text("scale")
     age, age_known = table.numeric("age_years")
     quals, quals_known = table.text("qualifications")
+    bands = {years: tag_id("age", age_band(years)) for years in range(0, 200)}
     out = []
     for i in range(len(table)):
         row: list[str] = []
@@ -65,7 +66,8 @@ def table_tags(table) -> list[tuple[list[str], frozenset[str]]]:
         if scale_known[i]:
             row.append(tag_id("scale", str(scale[i])))
         if age_known[i]:
-            row.append(tag_id("age", age_band(int(age[i]))))
+            years = int(age[i])
+            row.append(bands[years] if years in bands else tag_id("age", age_band(years)))
         if quals_known[i] and quals[i]:
             row += [tag_id("qualification", q) for q in sorted(str(quals[i]).split(";")) if q and q not in NONE_WORDS]
         out.append((row, frozenset({"qualification"} if quals_known[i] else ())))

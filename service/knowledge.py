@@ -32,7 +32,7 @@ Progress = Callable[[str, int, int], None]
 def default_path() -> Path:
     from service.settings import settings
 
-    return Path(settings().models_dir) / "graph.joblib"
+    return Path(settings().models_dir) / "graph.pickle"
 
 
 def build(engine, as_of: dt.date | None = None, progress: Progress | None = None) -> KnowledgeGraph:

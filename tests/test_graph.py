@@ -111,21 +111,21 @@ def test_build_from_the_store_gives_every_kind_and_a_source_on_every_edge(city):
 
 def test_save_and_load_keep_the_graph_and_refuse_another_format(city, tmp_path):
     kg = knowledge.build(city, DAY)
-    path = kg.save(tmp_path / "g.joblib")
+    path = kg.save(tmp_path / "g.pickle")
     again = KnowledgeGraph.load(path)
     assert edge_set(again) == edge_set(kg) and again.as_of == DAY and again.marks == kg.marks
-    import joblib
+    import pickle
 
-    state = joblib.load(path)
+    state = pickle.loads(path.read_bytes())
     state["format"] = FORMAT + 1
-    joblib.dump(state, tmp_path / "old.joblib")
+    (tmp_path / "old.pickle").write_bytes(pickle.dumps(state))
     with pytest.raises(GraphError, match="格式版本为 2.*请重新运行 zhida graph build"):
-        KnowledgeGraph.load(tmp_path / "old.joblib")
-    (tmp_path / "junk.joblib").write_bytes(b"not a graph")
+        KnowledgeGraph.load(tmp_path / "old.pickle")
+    (tmp_path / "junk.pickle").write_bytes(b"not a graph")
     with pytest.raises(GraphError, match="无法读取"):
-        KnowledgeGraph.load(tmp_path / "junk.joblib")
+        KnowledgeGraph.load(tmp_path / "junk.pickle")
     with pytest.raises(GraphError, match="不存在"):
-        KnowledgeGraph.load(tmp_path / "none.joblib")
+        KnowledgeGraph.load(tmp_path / "none.pickle")
 
 
 def test_incremental_changes_equal_a_rebuild(city):
@@ -331,7 +331,7 @@ def test_cli_build_stats_update_explain(city, db_url, tmp_path, monkeypatch):
     built = runner.invoke(main, ["graph", "build", "--as-of", DAY.isoformat()])
     assert built.exit_code == 0, built.output
     assert "知识图谱已构建" in built.output and "企业 300" in built.output
-    assert (tmp_path / "models" / "graph.joblib").exists()
+    assert (tmp_path / "models" / "graph.pickle").exists()
     stats = runner.invoke(main, ["graph", "stats"])
     assert stats.exit_code == 0 and "具有标签" in stats.output
     with city.begin() as conn:
@@ -345,5 +345,5 @@ def test_cli_build_stats_update_explain(city, db_url, tmp_path, monkeypatch):
     assert "规则核验" in shown.output and "共解释" in shown.output
     bad = runner.invoke(main, ["graph", "explain", "91000000000000000X"])
     assert bad.exit_code != 0 and "图谱中没有企业" in bad.output
-    missing = runner.invoke(main, ["graph", "stats", "--graph", str(tmp_path / "none.joblib")])
+    missing = runner.invoke(main, ["graph", "stats", "--graph", str(tmp_path / "none.pickle")])
     assert missing.exit_code != 0 and "请先运行 zhida graph build" in missing.output

@@ -64,7 +64,7 @@ GRAPH_OPTION = click.option(
     "graph_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="图谱文件（默认 $ZHIDA_MODELS_DIR/graph.joblib）",
+    help="图谱文件（默认 $ZHIDA_MODELS_DIR/graph.pickle）",
 )
 
 

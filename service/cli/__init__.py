@@ -27,6 +27,7 @@ COMMANDS = {
     "payouts": "payouts",
     "fields": "fields",
     "graph": "graph",
+    "scope": "scope",
 }
 
 

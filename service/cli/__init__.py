@@ -26,6 +26,7 @@ COMMANDS = {
     "sweep": "sweep",
     "payouts": "payouts",
     "fields": "fields",
+    "tag": "tag",
 }
 
 

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from models.policy_text import fold, normalize
+from models.policy_text import normalize, unquote
 
 TARGET_KINDS = ("region", "qualification", "industry", "scale")
 
@@ -64,7 +64,7 @@ TOPIC_KEYWORDS: dict[str, tuple[str, ...]] = {
 
 def keyword_counts(text: str) -> dict[str, int]:
     """How often each topic's keywords occur in a text (normalised here)."""
-    t = fold(normalize(text))
+    t = unquote(normalize(text))
     return {topic: sum(t.count(k) for k in words) for topic, words in TOPIC_KEYWORDS.items()}
 
 
@@ -197,13 +197,13 @@ class TargetMatcher:
         for t in taxonomy.values():
             if t.kind != "qualification":
                 continue
-            for word in (fold(normalize(t.label)), *QUALIFICATION_ALIASES.get(t.code, ())):
+            for word in (unquote(normalize(t.label)), *QUALIFICATION_ALIASES.get(t.code, ())):
                 out[word] = (t.id,)
         self.patterns["qualification"] = out
 
     def find(self, text: str) -> list[dict]:
         """The target tags the text names, each with its count, the words found and the first context."""
-        shown = t = fold(normalize(text))
+        shown = t = unquote(normalize(text))
         for phrase in _NOT_MENTIONS:
             t = t.replace(phrase, "#" * len(phrase))
         out: list[Mention] = []

@@ -28,7 +28,7 @@ from scipy import sparse
 from models.policy_data import TOPIC_CODES, Example
 from models.policy_dictionary import TOPIC_KEYWORDS, keyword_counts, matcher
 from models.policy_metrics import score
-from models.policy_text import fold, normalize, word_ngrams
+from models.policy_text import fold_digits, normalize, unquote, word_ngrams
 
 FORMAT = 1  # of the saved file
 FALLBACK = "other"
@@ -52,9 +52,10 @@ _CODE_FILES = ("policy_text.py", "policy_dictionary.py", "policy_data.py", "poli
 
 
 def document(title: str, text: str) -> str:
-    """What the model reads: the title twice (it says what the policy is for), then the text."""
-    title = fold(normalize(title))
-    return f"{title}\n{title}\n{fold(normalize(text))}"
+    """What the model reads: the title twice (it says what the policy is for), then the text, normalised
+    and unquoted (digits are folded by the TF-IDF blocks, not here: the keywords include 5G)."""
+    title = unquote(normalize(title))
+    return f"{title}\n{title}\n{unquote(normalize(text))}"
 
 
 @lru_cache(maxsize=8192)
@@ -115,6 +116,7 @@ class Features:
         self.chars = TfidfVectorizer(
             analyzer="char",
             ngram_range=(lo, hi),
+            preprocessor=fold_digits,
             min_df=params["char_min_df"],
             max_features=params["char_max_features"],
             sublinear_tf=True,

@@ -77,10 +77,19 @@ def normalize(text: str) -> str:
     return _SPACES.sub(" ", text).strip().lower()
 
 
+def unquote(text: str) -> str:
+    """Quotes dropped: “专精特新”中小企业 and 专精特新中小企业 are the same words."""
+    return _QUOTES.sub("", text)
+
+
+def fold_digits(text: str) -> str:
+    """Every digit as 0: amounts and years are not topics (the TF-IDF blocks' preprocessor)."""
+    return _DIGITS.sub("0", text)
+
+
 def fold(text: str) -> str:
-    """The model's view of a normalised text: digits folded (amounts and years are not topics), quotes
-    dropped (“专精特新”中小企业 and 专精特新中小企业 are the same words)."""
-    return _QUOTES.sub("", _DIGITS.sub("0", text))
+    """The model's view of a normalised text: quotes dropped, digits folded."""
+    return fold_digits(unquote(text))
 
 
 def tokenizer():
@@ -107,6 +116,7 @@ def words(text: str) -> list[str]:
 
 
 def word_ngrams(text: str) -> list[str]:
-    """Word unigrams and bigrams (the TF-IDF analyzer; module-level so a saved model pickles it by name)."""
-    toks = words(text)
+    """Word unigrams and bigrams of a text with its digits folded (the TF-IDF analyzer; module-level so a
+    saved model pickles it by name)."""
+    toks = words(fold_digits(text))
     return toks + [f"{a} {b}" for a, b in zip(toks, toks[1:])]

@@ -117,7 +117,7 @@ def load_or_train(
     except FileNotFoundError:
         if version is not None:
             raise FileNotFoundError(f"{folder} 中没有政策标注模型 {version}") from None
-    say(f"{folder} 中还没有政策标注模型，先训练一个（约需数十秒）……")
+    say(f"{folder} 中还没有政策标注模型，先训练一个（约需十秒）……")
     tagger, ts, path = train(engine, folder)
     say(f"{ts.summary()}；已保存 {path}")
     return tagger

@@ -49,3 +49,25 @@ def small_world(tmp_path_factory):
     out = tmp_path_factory.mktemp("world")
     generate_world(300, 11, "南京市", out)
     return out
+
+
+HELD_OUT_ISSUER = "北京市发展和改革委员会"  # the policy tagger's tests hold this body's cards out of training
+
+
+@pytest.fixture(scope="session")
+def held_out_tagger():
+    """A policy tagger trained once per session on the Beijing cards of every issuer but one (a few seconds)."""
+    from models import policy_data, policy_tagger
+
+    return policy_tagger.fit([e for e in policy_data.corpus() if e.group != HELD_OUT_ISSUER])
+
+
+@pytest.fixture
+def tagger_dir(held_out_tagger, tmp_path, monkeypatch):
+    """ZHIDA_MODELS_DIR holding the session's tagger as the one in use."""
+    from models import policy_tagger
+
+    folder = tmp_path / "models"
+    policy_tagger.save(held_out_tagger, folder)
+    monkeypatch.setenv("ZHIDA_MODELS_DIR", str(folder))
+    return folder

@@ -28,6 +28,7 @@ COMMANDS = {
     "fields": "fields",
     "graph": "graph",
     "scope": "scope",
+    "tag": "tag",
 }
 
 

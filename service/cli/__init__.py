@@ -29,6 +29,7 @@ COMMANDS = {
     "graph": "graph",
     "scope": "scope",
     "tag": "tag",
+    "models": "models",
 }
 
 

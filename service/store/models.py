@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
@@ -372,10 +373,20 @@ class ApiKey(Base):
 
 
 class ModelVersion(Base):
+    """A trained model on record (its file under ``ZHIDA_MODELS_DIR``): what it was trained on, its figures,
+    and its promotion. One ``production`` model per kind, by the database's own index."""
+
     __tablename__ = "model_registry"
     __table_args__ = (
         UniqueConstraint("kind", "version"),
         CheckConstraint(_in("status", ("candidate", "production", "retired")), name="status"),
+        Index(
+            "ix_model_registry_one_production",
+            "kind",
+            unique=True,
+            postgresql_where=text("status = 'production'"),
+            sqlite_where=text("status = 'production'"),
+        ),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))
@@ -384,6 +395,12 @@ class ModelVersion(Base):
     metrics: Mapped[dict] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="candidate")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    schema_hash: Mapped[str | None] = mapped_column(String(64))  # the feature schema it was trained on
+    params: Mapped[dict | None] = mapped_column(JSON)
+    trained_from: Mapped[dt.date | None] = mapped_column(Date)
+    trained_until: Mapped[dt.date | None] = mapped_column(Date)
+    promoted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    promoted_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class IdempotencyKey(Base):

@@ -1,0 +1,124 @@
+"""The model registry: every trained model on record, one promoted to production per kind, rollbacks.
+
+The file holds the model (``models.registry``); the ``model_registry`` table says which files exist, what
+they were trained on and which one serves. Promotion and rollback are audited and happen in one transaction,
+and the database's own index allows one production model per kind. A model is loaded only with the feature
+schema hash the caller computes features with.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from models.registry import Artifact, ModelError, load, save
+from service import audit
+from service.errors import BadRequest, NotFound
+from service.store import session_scope
+from service.store.models import ModelVersion, utcnow
+
+
+def models_dir() -> Path:
+    from service.settings import settings
+
+    return Path(settings().models_dir)
+
+
+def register(engine, artifact: Artifact, directory: Path | None = None, actor: str = "system:train") -> ModelVersion:
+    """Save the file and record it as a candidate (a retrained model never serves until promoted)."""
+    path = save(artifact, directory or models_dir())
+    with session_scope(engine) as session:
+        if session.scalar(
+            select(ModelVersion).where(ModelVersion.kind == artifact.kind, ModelVersion.version == artifact.version)
+        ):
+            raise BadRequest(f"模型 {artifact.kind} {artifact.version} 已登记（同一版本不重复登记）", field="version")
+        row = ModelVersion(
+            kind=artifact.kind,
+            version=artifact.version,
+            artifact_path=str(path),
+            metrics=artifact.metrics,
+            status="candidate",
+            schema_hash=artifact.schema_hash,
+            params=artifact.params,
+            trained_from=artifact.trained_from,
+            trained_until=artifact.trained_until,
+        )
+        session.add(row)
+        audit.append(session, actor, "model.register", f"{artifact.kind}:{artifact.version}", {"path": str(path)})
+        session.flush()
+        session.expunge(row)
+        return row
+
+
+def versions(engine, kind: str) -> list[ModelVersion]:
+    with session_scope(engine) as session:
+        rows = list(session.scalars(select(ModelVersion).where(ModelVersion.kind == kind).order_by(ModelVersion.id)))
+        for r in rows:
+            session.expunge(r)
+        return rows
+
+
+def production(engine, kind: str) -> ModelVersion | None:
+    with session_scope(engine) as session:
+        row = session.scalar(select(ModelVersion).where(ModelVersion.kind == kind, ModelVersion.status == "production"))
+        if row is not None:
+            session.expunge(row)
+        return row
+
+
+def promote(engine, kind: str, version: str, by: str) -> ModelVersion:
+    """Make ``version`` the one that serves; the one serving before is retired (and can be rolled back to)."""
+    if not by or not by.strip():
+        raise BadRequest("须说明由谁推广模型（--by）", field="by")
+    with session_scope(engine) as session:
+        row = session.scalar(select(ModelVersion).where(ModelVersion.kind == kind, ModelVersion.version == version))
+        if row is None:
+            raise NotFound(f"没有登记的模型 {kind} {version}")
+        if not Path(row.artifact_path).exists():
+            raise BadRequest(f"模型文件 {row.artifact_path} 不存在，不能推广", field="version")
+        current = session.scalar(
+            select(ModelVersion).where(ModelVersion.kind == kind, ModelVersion.status == "production").with_for_update()
+        )
+        if current is not None and current.id != row.id:
+            current.status = "retired"
+            session.flush()  # the one-production index is checked at each statement
+        row.status, row.promoted_at, row.promoted_by = "production", utcnow(), by.strip()
+        audit.append(
+            session,
+            by.strip(),
+            "model.promote",
+            f"{kind}:{version}",
+            {"previous": current.version if current is not None else None},
+        )
+        session.flush()
+        session.expunge(row)
+        return row
+
+
+def rollback(engine, kind: str, by: str) -> ModelVersion:
+    """Serve again the model that served before the current one."""
+    with session_scope(engine) as session:
+        rows = list(
+            session.scalars(
+                select(ModelVersion)
+                .where(ModelVersion.kind == kind, ModelVersion.promoted_at.is_not(None))
+                .order_by(ModelVersion.promoted_at.desc(), ModelVersion.id.desc())
+            )
+        )
+    current = next((r for r in rows if r.status == "production"), None)
+    earlier = [r for r in rows if r.status == "retired" and (current is None or r.promoted_at < current.promoted_at)]
+    if not earlier:
+        raise BadRequest(f"{kind} 没有此前推广过的模型可以回滚", field="kind")
+    return promote(engine, kind, earlier[0].version, by)
+
+
+def load_production(engine, kind: str, expected_schema: str) -> Artifact | None:
+    """The promoted model of ``kind``, refused if its feature schema is not ``expected_schema``; None if none."""
+    row = production(engine, kind)
+    if row is None:
+        return None
+    artifact = load(row.artifact_path, expected_schema)
+    if artifact.version != row.version:
+        raise ModelError(f"模型文件 {row.artifact_path} 的版本为 {artifact.version}，登记为 {row.version}")
+    return artifact

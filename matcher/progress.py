@@ -1,0 +1,86 @@
+"""How far an enterprise is from a policy: each condition met, unmet (and by how much) or unknown, and the
+amount it would get — the rule-progress features of the ranker and the shape of a self-test (自测).
+
+Read by the same engine that decides (``matcher.engine``), one top-level condition at a time, so progress
+never disagrees with the decision: a firm whose conditions are all met is eligible (or undetermined only
+for its amount's data).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from matcher.decision import compute_amount, decide
+from matcher.engine import UNKNOWN, Leaf, evaluate_rule
+from matcher.errors import MatcherError
+from matcher.registry import DERIVED, with_derived
+from matcher.spec import PolicySpec
+
+
+@dataclass(frozen=True)
+class Progress:
+    outcome: str  # the decision's: eligible | not_eligible | undetermined
+    met: int
+    unmet: int
+    unknown: int
+    amount: Decimal | None  # the decision's amount, or what the formula gives on the facts known (an estimate)
+    nearest_gap: float | None  # the smallest relative gap of an unmet threshold (gap / |threshold|)
+    leaves: tuple[Leaf, ...] = field(default=(), repr=False)  # unmet and unknown conditions, explained
+
+    @property
+    def total(self) -> int:
+        return self.met + self.unmet + self.unknown
+
+    @property
+    def share_met(self) -> float:
+        return self.met / self.total if self.total else 1.0
+
+
+def conditions_of(spec: PolicySpec) -> list:
+    """The top-level conditions (the parts of the outermost ``and``)."""
+    c = spec.conditions
+    if isinstance(c, dict) and set(c) == {"and"} and isinstance(c["and"], list):
+        return list(c["and"])
+    return list(c) if isinstance(c, list) else [c]
+
+
+def rule_progress(spec: PolicySpec, facts: dict, as_of: dt.date, sources: dict | None = None) -> Progress:
+    """Progress of typed ``facts`` under ``spec`` as of a date."""
+    decision = decide(spec, facts, as_of, sources)
+    data = with_derived(facts, as_of)
+    srcs = dict(sources or {})
+    for name in DERIVED:
+        srcs.setdefault(name, "derived")
+    met = unmet = unknown = 0
+    gaps: list[float] = []
+    leaves: list[Leaf] = []
+    for condition in conditions_of(spec):
+        ev = evaluate_rule(condition, data, srcs, as_of, checked=True, thorough=True)
+        if ev.value is UNKNOWN:
+            unknown += 1
+            leaves += ev.trace
+        elif ev.value:
+            met += 1
+        else:
+            unmet += 1
+            leaves += ev.trace
+            gaps += [g for g in (_relative_gap(leaf) for leaf in ev.trace) if g is not None]
+    amount = decision.amount
+    if amount is None and decision.outcome != "eligible":
+        try:  # the formula over facts that do not qualify may give nothing sensible (a negative growth)
+            amount, _, _ = compute_amount(spec.amount, data, as_of)
+        except MatcherError:
+            amount = None
+    return Progress(decision.outcome, met, unmet, unknown, amount, min(gaps) if gaps else None, tuple(leaves))
+
+
+def _relative_gap(leaf: Leaf) -> float | None:
+    if leaf.outcome is not False or leaf.gap is None:
+        return None
+    try:
+        gap, threshold = abs(Decimal(str(leaf.gap))), abs(Decimal(str(leaf.threshold)))
+    except (InvalidOperation, TypeError, ValueError):
+        return None
+    return float(gap / threshold) if threshold else None

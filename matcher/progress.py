@@ -12,6 +12,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+import numpy as np
+
 from matcher.decision import compute_amount, decide
 from matcher.engine import UNKNOWN, Leaf, evaluate_rule
 from matcher.errors import MatcherError
@@ -84,3 +86,34 @@ def _relative_gap(leaf: Leaf) -> float | None:
     except (InvalidOperation, TypeError, ValueError):
         return None
     return float(gap / threshold) if threshold else None
+
+
+def progress_columns(spec: PolicySpec, table) -> dict[str, np.ndarray]:
+    """:func:`rule_progress` for every row of a column table (``matcher.columnar``) at once: ``met``,
+    ``unmet``, ``unknown`` (counts of top-level conditions), ``outcome`` (1 eligible, 0 not, −1 undetermined)
+    and ``amount`` (yuan as float: the decision's for eligible rows, else the formula's estimate, NaN where
+    the data do not give one). The ranker's features for training and for serving both come from here."""
+    from matcher.columnar import FALSE, TRUE, _amounts, _Fallback, evaluate_conditions, sweep
+    from matcher.columnar import UNKNOWN as COL_UNKNOWN
+
+    n = len(table)
+    met, unmet, unknown = (np.zeros(n, dtype=np.int64) for _ in range(3))
+    for condition in conditions_of(spec):
+        out, _ = evaluate_conditions(condition, table)
+        met += out == TRUE
+        unmet += out == FALSE
+        unknown += out == COL_UNKNOWN
+    decided = sweep(spec, table)
+    amount = np.where(decided.outcome == TRUE, decided.cents / 100.0, np.nan)
+    try:
+        cents, known, _, _ = _amounts(spec, table)
+        estimate = np.where(known & (cents >= 0), np.asarray(cents, dtype=float) / 100.0, np.nan)
+    except _Fallback:
+        estimate = np.full(n, np.nan)
+    return {
+        "met": met,
+        "unmet": unmet,
+        "unknown": unknown,
+        "outcome": decided.outcome.astype(np.int64),
+        "amount": np.where(np.isnan(amount), estimate, amount),
+    }

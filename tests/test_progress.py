@@ -58,3 +58,29 @@ def test_the_gap_and_the_estimate_of_a_near_miss():
     assert p.outcome == "not_eligible" and p.unmet == 1 and p.nearest_gap == 0.1  # 还差 10万 of 100万
     assert p.amount == Decimal("72000.00")  # what the formula gives: an estimate, never a payout
     assert any("还差 10万元" in leaf.sentence for leaf in p.leaves)
+
+
+def test_columns_agree_with_the_scalar_progress(small_world):
+    import numpy as np
+
+    from matcher.columnar import Table
+    from matcher.progress import progress_columns
+
+    with open(small_world / "enterprises.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))[:150]
+    firms = [
+        {k: catalog.parse_value(k, v, today=REFERENCE_DATE) for k, v in r.items() if k in catalog.FIELDS and v != ""}
+        for r in rows
+    ]
+    table = Table.from_records(firms, REFERENCE_DATE)
+    codes = {"eligible": 1, "not_eligible": 0, "undetermined": -1}
+    for spec in (policies.to_spec(s) for s in policies.build("南京市", REFERENCE_DATE)):
+        cols = progress_columns(spec, table)
+        for i, facts in enumerate(firms):
+            p = rule_progress(spec, facts, REFERENCE_DATE)
+            assert (cols["met"][i], cols["unmet"][i], cols["unknown"][i]) == (p.met, p.unmet, p.unknown), spec.id
+            assert cols["outcome"][i] == codes[p.outcome], spec.id
+            if p.outcome == "eligible":
+                assert cols["amount"][i] == float(p.amount)
+            elif p.amount is not None:
+                assert np.isclose(cols["amount"][i], float(p.amount), rtol=1e-9), spec.id

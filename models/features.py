@@ -1,0 +1,113 @@
+"""The ranker's features: one definition, for training and for serving, with a schema hash.
+
+Every feature of an (enterprise, policy, time) triple is named in :data:`FEATURES`, in order, grouped by where
+it comes from: the graph (``graph.features``), the enterprise's profile, the policy, the rule progress
+(``matcher.progress.progress_columns``), the amount, the text, and past engagement. :func:`engagement` and
+:func:`text_similarity` are computed here; the others are passed in by the caller (``service.ranking``), and
+:func:`assemble` puts them in the schema's order, refusing a missing one. :data:`SCHEMA_HASH` changes when the
+list or this file's definitions change, and a model trained on another schema is refused
+(``models.registry.load``). Everything is computed as of the query time: engagement counts only events
+strictly before it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from graph.features import FEATURES as GRAPH_FEATURES
+from models.registry import schema_hash
+
+PROFILE = ("firm_age_years", "log_employees", "log_revenue", "scale_ordinal", "n_qualifications")
+POLICY = ("mode_automatic", "mode_instant", "mode_review", "days_to_deadline", "days_in_force")
+PROGRESS = ("share_met", "n_unmet", "n_unknown", "outcome_eligible", "outcome_undetermined")
+AMOUNT = ("log_amount", "amount_to_revenue")
+TEXT = ("scope_similarity",)
+ENGAGEMENT = (
+    "firm_pushes",
+    "firm_views",
+    "firm_applies",
+    "firm_view_rate",
+    "firm_apply_rate",
+    "firm_policy_pushes",
+    "firm_department_applies",
+    "peers_policy_applies",
+    "peers_policy_apply_rate",
+)
+FEATURES = (*GRAPH_FEATURES, *PROFILE, *POLICY, *PROGRESS, *AMOUNT, *TEXT, *ENGAGEMENT)
+SCHEMA_HASH = schema_hash(FEATURES, hashlib.sha256(Path(__file__).read_bytes()).hexdigest())
+SCALE_ORDER = {"micro": 1.0, "small": 2.0, "medium": 3.0, "large": 4.0}
+
+
+def assemble(parts: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """An ``(n, len(FEATURES))`` float matrix in the schema's order; every feature must be given."""
+    missing = [f for f in FEATURES if f not in parts]
+    if missing:
+        raise ValueError(f"缺少特征：{'、'.join(missing)}")
+    out = np.empty((n, len(FEATURES)), dtype=np.float64)
+    for j, name in enumerate(FEATURES):
+        column = np.asarray(parts[name], dtype=np.float64)
+        if column.shape != (n,):
+            raise ValueError(f"特征 {name} 的长度为 {column.shape}，应为 {n}")
+        out[:, j] = column
+    return out
+
+
+def log1p_or_nan(values) -> np.ndarray:
+    x = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.where(x >= 0, np.log1p(np.where(x >= 0, x, 0)), np.nan)
+
+
+def engagement(events: pd.DataFrame, queries: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Past engagement of each query's firm, with the policy, with its department, and of its peers.
+
+    ``events``: enterprise, policy, department, group (the firm's peer group), kind, occurred_at;
+    ``queries``: enterprise, policy, department, group, at. Only events strictly before ``at`` count, so a
+    query never sees its own outcome."""
+    n = len(queries)
+    q = queries.reset_index(drop=True).assign(_row=np.arange(n)).sort_values("at")
+    out: dict[str, np.ndarray] = {}
+
+    def counted(keys: list[str], kind_mask: pd.Series, name: str) -> None:
+        ev = events.loc[kind_mask, [*keys, "occurred_at"]].sort_values("occurred_at")
+        ev = ev.assign(_n=ev.groupby(keys, sort=False).cumcount() + 1)
+        ev["occurred_at"] = ev["occurred_at"] + pd.Timedelta(microseconds=1)  # strictly before the query
+        found = pd.merge_asof(
+            q[[*keys, "at", "_row"]], ev, left_on="at", right_on="occurred_at", by=keys, direction="backward"
+        )
+        values = np.zeros(n)
+        values[found["_row"].to_numpy()] = found["_n"].fillna(0).to_numpy()
+        out[name] = values
+
+    kind = events["kind"]
+    counted(["enterprise"], kind == "push", "firm_pushes")
+    counted(["enterprise"], kind == "view", "firm_views")
+    counted(["enterprise"], kind == "apply", "firm_applies")
+    counted(["enterprise", "policy"], kind == "push", "firm_policy_pushes")
+    counted(["enterprise", "department"], kind == "apply", "firm_department_applies")
+    counted(["group", "policy"], kind == "apply", "peers_policy_applies")
+    counted(["group", "policy"], kind == "push", "_peers_policy_pushes")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["firm_view_rate"] = np.where(out["firm_pushes"] > 0, out["firm_views"] / out["firm_pushes"], np.nan)
+        out["firm_apply_rate"] = np.where(out["firm_pushes"] > 0, out["firm_applies"] / out["firm_pushes"], np.nan)
+        pushes = out.pop("_peers_policy_pushes")
+        out["peers_policy_apply_rate"] = np.where(pushes > 0, out["peers_policy_applies"] / pushes, np.nan)
+    return out
+
+
+def text_similarity(scopes: list[str], policy_texts: list[str], pairs: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Cosine similarity of character 2–3-gram TF-IDF between each pair's business scope and policy text
+    (``pairs``: index into ``scopes``, index into ``policy_texts``). Fitted on the texts given, which are
+    the scopes and policies of the query time: no label enters it."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(2, 3), min_df=1, sublinear_tf=True)
+    vec.fit(list(policy_texts) + list(scopes))
+    s = vec.transform(scopes)
+    p = vec.transform(policy_texts)
+    a, b = pairs
+    return np.asarray(s[a].multiply(p[b]).sum(axis=1)).ravel()

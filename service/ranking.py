@@ -1,0 +1,226 @@
+"""The ranker's features from the store, the same way for training and for serving.
+
+A query (an enterprise, a policy, a time) is featured from a **snapshot** taken before it: the graph's
+feature index, the verified facts and the rule progress as of the first day of the query's month, and the
+events strictly before the query's time. Training features past queries from the snapshots of their months;
+serving features today's candidates from today's snapshot — one code path (:func:`feature_matrix`), one
+schema (``models.features``), so what the model learnt from is what it is served.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+
+from graph.features import FeatureIndex
+from graph.knowledge import KnowledgeGraph
+from matcher.progress import progress_columns
+from models.features import SCALE_ORDER, assemble, engagement, log1p_or_nan, text_similarity
+from service.ledger.facts import spec_of
+from service.store.models import Enterprise, Event, Policy
+
+MODE_COLUMNS = {"automatic": "mode_automatic", "instant": "mode_instant", "review": "mode_review"}
+
+
+def snapshot_day(at: pd.Timestamp | dt.datetime | dt.date) -> dt.date:
+    """The snapshot a query at ``at`` is featured from: the first day of its month (strictly before it, but
+    for a query made on the 1st at midnight, which sees the state of that morning)."""
+    day = at.date() if isinstance(at, (pd.Timestamp, dt.datetime)) else at
+    return day.replace(day=1)
+
+
+@dataclass
+class Snapshot:
+    day: dt.date
+    index: FeatureIndex
+    table: object  # matcher.columnar.Table of the verified facts as of ``day``
+    row: dict[str, int]  # uscc -> row of the table
+    specs: dict[str, object]  # policy id -> parsed spec
+    progress: dict[str, dict] = field(default_factory=dict)  # policy id -> progress_columns(...)
+
+    def progress_of(self, slug: str) -> dict:
+        found = self.progress.get(slug)
+        if found is None:
+            found = self.progress[slug] = progress_columns(self.specs[slug], self.table)
+        return found
+
+
+def take_snapshot(engine, kg: KnowledgeGraph, day: dt.date) -> Snapshot:
+    from service.knowledge import _current_versions
+    from service.ledger.sweeps import verified_table
+
+    table, ids = verified_table(engine, day)
+    with engine.connect() as conn:
+        uscc = dict(conn.execute(select(Enterprise.id, Enterprise.uscc)).all())
+        specs = {slug: spec_of(pv) for _, slug, pv in _current_versions(conn)}
+    return Snapshot(day, FeatureIndex(kg, day), table, {uscc[i]: r for r, i in enumerate(ids)}, specs)
+
+
+def policy_text(spec) -> str:
+    return "；".join(x for x in (spec.name, spec.target, "、".join(spec.topics), spec.source_text or "") if x)
+
+
+def load_events(engine, until: dt.datetime | None = None) -> pd.DataFrame:
+    """Every event with a policy, as the ranker reads them: enterprise (uscc), policy (id), kind,
+    occurred_at (UTC), payload; plus the policy's department and the firm's peer group (大类 and district)."""
+    stmt = (
+        select(
+            Enterprise.uscc,
+            Policy.slug,
+            Event.kind,
+            Event.occurred_at,
+            Event.payload,
+            Enterprise.industry,
+            Enterprise.region,
+        )  # fmt: skip
+        .join(Enterprise, Enterprise.id == Event.enterprise_id)
+        .join(Policy, Policy.id == Event.policy_id)
+    )
+    if until is not None:
+        stmt = stmt.where(Event.occurred_at < until)
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    df = pd.DataFrame(rows, columns=["enterprise", "policy", "kind", "occurred_at", "payload", "industry", "region"])
+    df["occurred_at"] = pd.to_datetime(df["occurred_at"], utc=True)
+    df["group"] = df["industry"].str[:3] + "|" + df["region"]
+    return df.drop(columns=["industry", "region"])
+
+
+def feature_matrix(
+    engine, kg: KnowledgeGraph, queries: pd.DataFrame, events: pd.DataFrame, snapshots: dict | None = None
+) -> np.ndarray:
+    """Features of ``queries`` (enterprise uscc, policy id, at: tz-aware time) in ``models.features`` order.
+
+    ``snapshots`` caches :class:`Snapshot` by day across calls (a training run featuring many months)."""
+    snapshots = {} if snapshots is None else snapshots
+    queries = queries.reset_index(drop=True)
+    n = len(queries)
+    days = queries["at"].map(snapshot_day)
+    parts: dict[str, np.ndarray] = {}
+
+    def put(name: str, rows: np.ndarray, values) -> None:
+        parts.setdefault(name, np.full(n, np.nan))[rows] = values
+
+    departments = {
+        n.split(":", 1)[1]: d.get("department") for n, d in kg.g.nodes(data=True) if d.get("kind") == "policy"
+    }
+    for day in sorted(days.unique()):
+        snap = snapshots.get(day)
+        if snap is None:
+            snap = snapshots[day] = take_snapshot(engine, kg, day)
+        rows = np.flatnonzero((days == day).to_numpy())
+        part = queries.iloc[rows]
+        _graph_part(snap, part, rows, put)
+        _profile_part(snap, part, rows, put)
+        _policy_part(snap, kg, part, rows, put)
+        _progress_part(snap, part, rows, put)
+    group = _groups(engine, queries["enterprise"])
+    q = queries.assign(department=queries["policy"].map(departments), group=group)
+    events = events.assign(department=events["policy"].map(departments))
+    for name, values in engagement(events, q).items():
+        parts[name] = values
+    return assemble(parts, n)
+
+
+def _graph_part(snap: Snapshot, part: pd.DataFrame, rows: np.ndarray, put) -> None:
+    ix = snap.index
+    for uscc, idx in part.groupby("enterprise").indices.items():
+        prof = ix.profiles.get(uscc)
+        pols = part["policy"].to_numpy()[idx]
+        known = np.array([p in ix.pol_ix for p in pols])
+        if prof is None or not known.any():
+            continue
+        at = rows[idx][known]
+        feats = ix.features(prof, np.array([ix.pol_ix[p] for p in pols[known]]))
+        for name, values in feats.items():
+            put(name, at, values)
+
+
+def _profile_part(snap: Snapshot, part: pd.DataFrame, rows: np.ndarray, put) -> None:
+    t = snap.table
+    r = part["enterprise"].map(snap.row)
+    have = r.notna().to_numpy()
+    i = r[have].astype(int).to_numpy()
+    at = rows[have]
+    for name, column, transform in (
+        ("firm_age_years", "age_years", None),
+        ("log_employees", "employees", log1p_or_nan),
+        ("log_revenue", "revenue", log1p_or_nan),
+    ):
+        values, known = t.numeric(column)
+        v = np.where(known[i], values[i], np.nan)
+        put(name, at, transform(v) if transform else v)
+    scale, known = t.text("scale")
+    put("scale_ordinal", at, [SCALE_ORDER.get(str(s), np.nan) if k else np.nan for s, k in zip(scale[i], known[i])])
+    quals, known = t.text("qualifications")
+    put("n_qualifications", at, [len([q for q in str(s).split(";") if q and q != "none"]) if k else np.nan
+                                 for s, k in zip(quals[i], known[i])])  # fmt: skip
+
+
+def _policy_part(snap: Snapshot, kg: KnowledgeGraph, part: pd.DataFrame, rows: np.ndarray, put) -> None:
+    day = part["at"].map(lambda a: a.date()).to_numpy()
+    for name in MODE_COLUMNS.values():
+        put(name, rows, 0.0)
+    deadline, in_force = np.full(len(rows), np.nan), np.full(len(rows), np.nan)
+    for k, (slug, d) in enumerate(zip(part["policy"], day, strict=True)):
+        node = kg.g.nodes.get(f"policy:{slug}")
+        if node is None:
+            continue
+        put(MODE_COLUMNS[node["mode"]], rows[k : k + 1], 1.0)
+        deadline[k] = (node["valid_to"] - d).days
+        in_force[k] = (d - node["valid_from"]).days
+    put("days_to_deadline", rows, deadline)
+    put("days_in_force", rows, in_force)
+
+
+def _progress_part(snap: Snapshot, part: pd.DataFrame, rows: np.ndarray, put) -> None:
+    revenue, revenue_known = snap.table.numeric("revenue")
+    scopes, policy_texts, pairs_a, pairs_b, pair_rows = [], [], [], [], []
+    scope_ix: dict[str, int] = {}
+    policy_ix: dict[str, int] = {}
+    scope_col, scope_known = snap.table.text("business_scope")
+    for slug, idx in part.groupby("policy").indices.items():
+        if slug not in snap.specs:
+            continue
+        r = part["enterprise"].to_numpy()[idx]
+        have = np.array([u in snap.row for u in r])
+        i = np.array([snap.row[u] for u in r[have]], dtype=np.int64)
+        at = rows[idx][have]
+        pr = snap.progress_of(slug)
+        total = pr["met"][i] + pr["unmet"][i] + pr["unknown"][i]
+        put("share_met", at, np.where(total > 0, pr["met"][i] / np.maximum(total, 1), 1.0))
+        put("n_unmet", at, pr["unmet"][i])
+        put("n_unknown", at, pr["unknown"][i])
+        put("outcome_eligible", at, (pr["outcome"][i] == 1).astype(float))
+        put("outcome_undetermined", at, (pr["outcome"][i] == -1).astype(float))
+        amount = pr["amount"][i]
+        put("log_amount", at, log1p_or_nan(amount))
+        rev = np.where(revenue_known[i] & (revenue[i] > 0), revenue[i], np.nan)
+        put("amount_to_revenue", at, amount / rev)
+        policy_ix.setdefault(slug, len(policy_texts))
+        if policy_ix[slug] == len(policy_texts):
+            policy_texts.append(policy_text(snap.specs[slug]))
+        for row_in_table, row_out in zip(i, at, strict=True):
+            text = str(scope_col[row_in_table]) if scope_known[row_in_table] else ""
+            if text not in scope_ix:
+                scope_ix[text] = len(scopes)
+                scopes.append(text)
+            pairs_a.append(scope_ix[text])
+            pairs_b.append(policy_ix[slug])
+            pair_rows.append(row_out)
+    if pair_rows:
+        sims = text_similarity(scopes, policy_texts, (np.array(pairs_a), np.array(pairs_b)))
+        put("scope_similarity", np.array(pair_rows), sims)
+    else:
+        put("scope_similarity", rows[:0], [])
+
+
+def _groups(engine, usccs: pd.Series) -> np.ndarray:
+    """Each firm's peer group: its 大类 and its district (one read of the register)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(Enterprise.uscc, Enterprise.industry, Enterprise.region)).all()
+    return usccs.map({u: f"{ind[:3]}|{reg}" for u, ind, reg in rows}).to_numpy()

@@ -30,7 +30,7 @@ def derived_tags(facts: dict, as_of: dt.date) -> list[str]:
             out += [t.id for t in reversed(ancestors(tags, here))] + [here]
     if computed.get("scale") is not None:
         out.append(tag_id("scale", computed["scale"]))
-    if computed.get("age_years") is not None:
+    if computed.get("age_years") is not None and computed["age_years"] >= 0:
         out.append(tag_id("age", age_band(computed["age_years"])))
     for q in sorted(facts.get("qualifications") or ()):
         out.append(tag_id("qualification", q))
@@ -65,7 +65,7 @@ def table_tags(table) -> list[tuple[list[str], frozenset[str]]]:
             row += chain("region", str(region[i]))
         if scale_known[i]:
             row.append(tag_id("scale", str(scale[i])))
-        if age_known[i]:
+        if age_known[i] and age[i] >= 0:  # a firm registered after the date has no age yet
             years = int(age[i])
             row.append(bands[years] if years in bands else tag_id("age", age_band(years)))
         if quals_known[i] and quals[i]:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from graph.features import FeatureIndex
 from graph.knowledge import KnowledgeGraph
 from matcher.progress import progress_columns
-from models.features import SCALE_ORDER, assemble, engagement, log1p_or_nan, text_similarity
+from models.features import FEATURES, SCALE_ORDER, assemble, engagement, log1p_or_nan, text_similarity
 from service.ledger.facts import spec_of
 from service.store.models import Enterprise, Event, Policy
 
@@ -224,3 +224,143 @@ def _groups(engine, usccs: pd.Series) -> np.ndarray:
     with engine.connect() as conn:
         rows = conn.execute(select(Enterprise.uscc, Enterprise.industry, Enterprise.region)).all()
     return usccs.map({u: f"{ind[:3]}|{reg}" for u, ind, reg in rows}).to_numpy()
+
+
+# -- training --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainReport:
+    version: str
+    window: dict  # train_from, valid_from, test_from, until
+    rows: dict  # rows and queries per period
+    figures: dict  # slice -> scorer -> metrics
+    gap_closed: float  # on NDCG@10, overall, against the best baseline
+    best_iteration: int
+    artifact: object = None
+
+    def table(self) -> str:
+        lines = []
+        for name, scorers in self.figures.items():
+            lines.append(f"{SLICES.get(name, name)}（{int(next(iter(scorers.values()))['queries'])} 个查询）")
+            for scorer, m in scorers.items():
+                lines.append(
+                    f"  {scorer:<20} NDCG@5 {m['ndcg@5']:.3f}  NDCG@10 {m['ndcg@10']:.3f}  MAP {m['map']:.3f}  "
+                    f"recall@10 {m['recall@10']:.3f}  覆盖 {m['coverage']:.0%}"
+                )
+        return "\n".join(lines)
+
+
+PERIODS = {"train": "训练", "valid": "验证", "test": "测试"}
+SLICES = {"overall": "测试期全部", "cold_start": "冷启动（训练截止后发布的政策）"}
+
+
+def train_ranker(
+    engine,
+    kg: KnowledgeGraph,
+    until: dt.date,
+    period_days: int = 60,
+    seed: int = 1,
+    progress=None,
+) -> TrainReport:
+    """Train on the past, stop early on the next period, test on the one after (ending at ``until``)."""
+    import hashlib
+    import json
+
+    from models import ranker
+    from models.features import SCHEMA_HASH
+    from models.labels import graded_labels, query_sizes
+    from models.registry import Artifact
+
+    say = progress or (lambda text: None)
+    end = dt.datetime.combine(until, dt.time(), tzinfo=dt.UTC)
+    test_from = end - dt.timedelta(days=period_days)
+    valid_from = test_from - dt.timedelta(days=period_days)
+    events = load_events(engine, until=end)
+    automatic = {n.split(":", 1)[1] for n, d in kg.g.nodes(data=True) if d.get("mode") == "automatic"}
+    labels = graded_labels(events, automatic)
+    start = labels.groupby("query")["pushed_at"].transform("min")
+    period = np.where(start >= test_from, "test", np.where(start >= valid_from, "valid", "train"))
+    counts = {
+        p: (int((period == p).sum()), int(labels["query"][period == p].nunique())) for p in ("train", "valid", "test")
+    }
+    shown = "，".join(f"{PERIODS[p]} {c[0]} 行/{c[1]} 个查询" for p, c in counts.items())
+    say(f"标签：{shown}")
+    if min(c[1] for c in counts.values()) == 0:
+        from service.errors import BadRequest
+
+        raise BadRequest(
+            f"截至 {until} 的推送记录不足以按 {period_days} 天一期划分训练、验证、测试三期（各期查询数："
+            f"{counts['train'][1]}、{counts['valid'][1]}、{counts['test'][1]}）",
+            field="until",
+        )
+    queries = labels.rename(columns={"pushed_at": "at"})[["enterprise", "policy", "at"]]
+    snapshots: dict = {}
+    say("计算特征……")
+    x = feature_matrix(engine, kg, queries, events, snapshots)
+    splits = {}
+    for p in ("train", "valid", "test"):
+        mask = period == p
+        part = labels[mask]
+        splits[p] = ranker.Split(x[mask], part["label"].to_numpy(), query_sizes(part), part["policy"].to_numpy())
+    say("训练 LightGBM lambdarank……")
+    model = ranker.fit(splits["train"], splits["valid"], seed)
+    train_part = labels[period == "train"]
+    popularity = (train_part["label"] >= ranker.RELEVANT).groupby(train_part["policy"]).mean().to_dict()
+    known_from = {
+        n.split(":", 1)[1]: min(d["valid_from"], d.get("published_on") or d["valid_from"])
+        for n, d in kg.g.nodes(data=True)
+        if d.get("kind") == "policy" and not d.get("missing")
+    }
+    figures = {}
+    test = splits["test"]
+    cold = np.array([known_from.get(p, dt.date.min) >= valid_from.date() for p in test.policies])
+    for name, mask in (("overall", np.ones(len(test.y), dtype=bool)), ("cold_start", cold)):
+        sub = _subset(test, mask)
+        if not len(sub.y):
+            continue
+        scorers = {"ranker": ranker.score(model, sub.x), **ranker.baselines(sub, popularity)}
+        figures[name] = {s: ranker.evaluate(v, sub) for s, v in scorers.items()}
+    overall = figures["overall"]
+    best = max((m["ndcg@10"], s) for s, m in overall.items() if s != "ranker")
+    closed = ranker.gap_closed(overall["ranker"]["ndcg@10"], best[0])
+    window = {
+        "train_until": valid_from.date().isoformat(),
+        "valid_from": valid_from.date().isoformat(),
+        "test_from": test_from.date().isoformat(),
+        "until": until.isoformat(),
+    }
+    digest = hashlib.sha256(
+        json.dumps([SCHEMA_HASH, ranker.PARAMS, seed, window, int(len(labels)), int(labels["label"].sum())]).encode()
+    ).hexdigest()[:12]
+    artifact = Artifact(
+        kind="ranker",
+        version=f"rk-{digest}",
+        model=model,
+        schema_hash=SCHEMA_HASH,
+        feature_names=tuple(FEATURES),
+        params={**ranker.PARAMS, "seed": seed, "period_days": period_days, "best_iteration": model.best_iteration_},
+        trained_from=labels["pushed_at"].min().date(),
+        trained_until=valid_from.date(),
+        metrics={
+            "ndcg@10": round(overall["ranker"]["ndcg@10"], 4),
+            "gap_closed": round(closed, 4),
+            "best_baseline": best[1],
+            "figures": figures,
+            "window": window,
+        },  # fmt: skip
+    )
+    rows = {p: {"rows": c[0], "queries": c[1]} for p, c in counts.items()}
+    return TrainReport(artifact.version, window, rows, figures, closed, int(model.best_iteration_ or 0), artifact)
+
+
+def _subset(split, mask: np.ndarray):
+    """The rows of ``mask``, query blocks kept contiguous (a query keeps the rows it has in the slice)."""
+    from models.ranker import Split
+
+    sizes, start = [], 0
+    for size in split.groups:
+        sizes.append(int(mask[start : start + size].sum()))
+        start += size
+    sizes = np.array([s for s in sizes if s > 0], dtype=np.int64)
+    return Split(split.x[mask], split.y[mask], sizes, split.policies[mask])

@@ -30,6 +30,7 @@ COMMANDS = {
     "scope": "scope",
     "tag": "tag",
     "models": "models",
+    "train": "train",
 }
 
 

@@ -69,7 +69,8 @@ def engagement(events: pd.DataFrame, queries: pd.DataFrame) -> dict[str, np.ndar
     ``queries``: enterprise, policy, department, group, at. Only events strictly before ``at`` count, so a
     query never sees its own outcome."""
     n = len(queries)
-    q = queries.reset_index(drop=True).assign(_row=np.arange(n)).sort_values("at")
+    q = queries.reset_index(drop=True).assign(_row=np.arange(n), at=_utc(queries["at"])).sort_values("at")
+    events = events.assign(occurred_at=_utc(events["occurred_at"]))
     out: dict[str, np.ndarray] = {}
 
     def counted(keys: list[str], kind_mask: pd.Series, name: str) -> None:
@@ -97,6 +98,11 @@ def engagement(events: pd.DataFrame, queries: pd.DataFrame) -> dict[str, np.ndar
         pushes = out.pop("_peers_policy_pushes")
         out["peers_policy_apply_rate"] = np.where(pushes > 0, out["peers_policy_applies"] / pushes, np.nan)
     return out
+
+
+def _utc(times: pd.Series) -> pd.Series:
+    """Times in one resolution and zone, so that events and queries compare (merge_asof insists)."""
+    return pd.to_datetime(times, utc=True).astype("datetime64[ns, UTC]")
 
 
 def text_similarity(scopes: list[str], policy_texts: list[str], pairs: tuple[np.ndarray, np.ndarray]) -> np.ndarray:

@@ -364,3 +364,77 @@ def _subset(split, mask: np.ndarray):
         start += size
     sizes = np.array([s for s in sizes if s > 0], dtype=np.int64)
     return Split(split.x[mask], split.y[mask], sizes, split.policies[mask])
+
+
+# -- batch scoring ---------------------------------------------------------------------------------------
+
+DECISIONS = {1: "eligible", 0: "not_eligible", -1: "undetermined"}
+
+
+@dataclass
+class RankReport:
+    enterprises: int
+    rows: int
+    scorer: str  # the model's version, or the baseline used
+    warning: str | None
+
+
+def rank(engine, kg: KnowledgeGraph, day: dt.date, out, usccs: list[str] | None = None, progress=None) -> RankReport:
+    """Write ``uscc,policy_id,score,decision`` for every candidate of the chosen enterprises (all if None),
+    best first per enterprise: scored by the promoted ranker, or by the best baseline (eligible first, by
+    amount) with a warning when none is promoted; ``decision`` is the rule engine's on the facts of ``day``."""
+    import csv
+
+    from matcher.progress import progress_columns
+    from models import ranker
+    from models.features import SCHEMA_HASH
+    from service.errors import NotFound
+    from service.model_registry import load_production
+
+    say = progress or (lambda text: None)
+    artifact = load_production(engine, "ranker", SCHEMA_HASH)
+    warning = None if artifact else "没有在用的排序模型：按最佳基线（符合者优先、按金额）排序"
+    index = FeatureIndex(kg, day)
+    chosen = list(index.profiles) if usccs is None else usccs
+    for u in chosen:
+        if u not in index.profiles:
+            raise NotFound(f"图谱中没有企业 {u}（可先运行 zhida graph update）")
+    at = pd.Timestamp(dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=dt.UTC))
+    pairs = [(u, index.policies[p]) for u in chosen for p in index.candidates(index.profiles[u], day)]
+    queries = pd.DataFrame(pairs, columns=["enterprise", "policy"]).assign(at=at)
+    say(f"候选：{len(chosen)} 家企业，{len(queries)} 项候选政策")
+    events = load_events(engine, until=at.to_pydatetime())
+    x = feature_matrix(engine, kg, queries, events)
+    if artifact is not None:
+        scores = ranker.score(artifact.model, x)
+    else:
+        split = ranker.Split(x, np.zeros(len(x)), np.array([len(x)]), queries["policy"].to_numpy())
+        scores = ranker.baselines(split, {})["eligible_by_amount"]
+    say("规则核验（当日事实）……")
+    from service.ledger.sweeps import verified_table
+
+    table, ids = verified_table(engine, day)
+    with engine.connect() as conn:
+        row_of = {u: r for r, u in enumerate(conn.execute(select(Enterprise.uscc).order_by(Enterprise.id)).scalars())}
+    snap_specs = take_snapshot_specs(engine)
+    decisions = np.full(len(queries), "undetermined", dtype=object)
+    for slug, idx in queries.groupby("policy").indices.items():
+        outcome = progress_columns(snap_specs[slug], table)["outcome"]
+        rows = queries["enterprise"].to_numpy()[idx]
+        decisions[idx] = [DECISIONS[int(outcome[row_of[u]])] for u in rows]
+    queries = queries.assign(score=scores, decision=decisions)
+    queries = queries.sort_values(["enterprise", "score"], ascending=[True, False], kind="stable")
+    with open(out, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["uscc", "policy_id", "score", "decision"])
+        for u, p, s, d in zip(queries["enterprise"], queries["policy"], queries["score"], queries["decision"]):
+            w.writerow([u, p, f"{s:.6f}", d])
+    scorer = artifact.version if artifact else "eligible_by_amount"
+    return RankReport(len(chosen), len(queries), scorer, warning)
+
+
+def take_snapshot_specs(engine) -> dict:
+    from service.knowledge import _current_versions
+
+    with engine.connect() as conn:
+        return {slug: spec_of(pv) for _, slug, pv in _current_versions(conn)}

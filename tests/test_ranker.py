@@ -64,3 +64,40 @@ def test_training_is_deterministic_and_registered(city, tmp_path, db_url, monkey
     assert f"排序模型 {first.version}" in out.output and "已登记为候选模型" in out.output
     listed = CliRunner().invoke(main, ["models", "list"])
     assert first.version in listed.output and "在用 无" in listed.output
+
+
+def test_rank_writes_every_candidate_with_the_rule_decision(city, tmp_path, db_url, monkeypatch):
+    import csv
+
+    from service.model_registry import promote, register
+
+    monkeypatch.setenv("ZHIDA_DATABASE_URL", db_url)
+    monkeypatch.setenv("ZHIDA_MODELS_DIR", str(tmp_path / "models"))
+    kg = knowledge.build(city, REFERENCE_DATE)
+    kg.save(tmp_path / "models" / "graph.pickle")
+    runner = CliRunner()
+    day = REFERENCE_DATE.isoformat()
+    out = runner.invoke(main, ["rank", "--all", "--out", str(tmp_path / "all.csv"), "--as-of", day])
+    assert out.exit_code == 0, out.output
+    assert "没有在用的排序模型" in out.output and "300 家企业" in out.output
+    with open(tmp_path / "all.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and set(rows[0]) == {"uscc", "policy_id", "score", "decision"}
+    assert {r["decision"] for r in rows} <= {"eligible", "not_eligible", "undetermined"}
+    assert len({r["uscc"] for r in rows}) > 200
+
+    report = train_ranker(city, kg, UNTIL, period_days=45, seed=3)
+    register(city, report.artifact, tmp_path / "models")
+    promote(city, "ranker", report.version, "分析员")
+    one = rows[0]["uscc"]
+    out = runner.invoke(main, ["rank", "--enterprise", one, "--out", str(tmp_path / "one.csv"), "--as-of", day])
+    assert out.exit_code == 0 and report.version in out.output and "没有在用" not in out.output
+    with open(tmp_path / "one.csv", encoding="utf-8") as fh:
+        mine = list(csv.DictReader(fh))
+    assert {r["uscc"] for r in mine} == {one}
+    scores = [float(r["score"]) for r in mine]
+    assert scores == sorted(scores, reverse=True)
+    bad = runner.invoke(main, ["rank", "--out", str(tmp_path / "x.csv")])
+    assert bad.exit_code != 0 and "二选一" in bad.output
+    unknown = runner.invoke(main, ["rank", "--enterprise", "91000000000000000X", "--out", str(tmp_path / "x.csv")])
+    assert unknown.exit_code != 0 and "图谱中没有企业" in unknown.output

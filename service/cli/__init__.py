@@ -31,6 +31,7 @@ COMMANDS = {
     "tag": "tag",
     "models": "models",
     "train": "train",
+    "rank": "rank",
 }
 
 

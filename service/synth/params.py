@@ -265,38 +265,111 @@ ARREARS_SHARE = 0.03  # firms in arrears on social insurance
 # ---------------------------------------------------------------------------
 # Interaction histories (events.jsonl)
 # ---------------------------------------------------------------------------
-EVENT_DAYS = 365  # the year before the reference date
+# Eighteen months before the reference date (2025-01-01 … 2026-06-29): a
+# calendar year to learn from and half a year to test on, and every annual
+# measure's application period met at least twice.
+EVENT_DAYS = 545
+TRUTH_DAYS = 180  # truth/ describes the last 180 days (2026-01-01 on): the period a ranker is scored on
 CHAIN_MARGIN_DAYS = 60  # pushes start at least this long before the reference date
-PUSHES_PER_FIRM = (2, 7)  # uniform count of policies recommended to each firm
-PUSH_RELEVANCE_WEIGHT = 2.0  # recommendations ∝ exp(w·relevance + eligibility bonus)
-# 政策找人 platforms match on tags (scale, industry, qualifications) before
-# pushing, so firms that qualify are pushed more often (judgement).
+# The platform pushes in rounds (one message bundling a few policies). Rounds
+# per firm ~ Poisson(rate · months), the rate log-normal across firms: some
+# firms subscribe to more, some are targeted more (judgement). The rate is the
+# platform's, independent of the firm's latent engagement.
+ROUNDS_PER_MONTH = 0.09
+ROUNDS_RATE_SD = 0.6
+ROUNDS_MAX = 12
+POLICIES_PER_ROUND = (3, 8)  # uniform count of policies bundled in one round (fewer if fewer are open)
+# The platform matches on what it sees (tags, its own eligibility check): a
+# bundle's policies are drawn ∝ exp(w·relevance + eligibility bonus + Gumbel)
+# and shown in that order (``rank`` in the push payload). Judgement.
+PUSH_RELEVANCE_WEIGHT = 1.0
 PUSH_ELIGIBILITY_BONUS = {"eligible": 1.5, "undetermined": 0.5}
 CHANNELS = {"app": 0.45, "wechat": 0.30, "sms": 0.20, "email": 0.05}
+# Push hour (local time) of a round, and its effect on the chance the round is
+# opened (office mornings best, evenings worst; judgement).
+PUSH_HOURS = {
+    8: 0.06,
+    9: 0.14,
+    10: 0.14,
+    11: 0.10,
+    12: 0.05,
+    13: 0.07,
+    14: 0.11,
+    15: 0.11,
+    16: 0.09,
+    17: 0.06,
+    18: 0.03,
+    19: 0.02,
+    20: 0.02,
+}
+HOUR_EFFECT = {
+    8: -0.2,
+    9: 0.3,
+    10: 0.3,
+    11: 0.1,
+    12: -0.3,
+    13: -0.1,
+    14: 0.1,
+    15: 0.1,
+    16: 0.0,
+    17: -0.2,
+    18: -0.5,
+    19: -0.6,
+    20: -0.7,
+}
+CHANNEL_EFFECT = {"app": 0.0, "wechat": 0.4, "sms": -0.6, "email": -1.2}
+FATIGUE_DAYS = 28  # pushes within this many days before a round tire the firm
+# Annual measures take applications for one period a year, closing on a
+# policy-specific month end (the 申报通知; drawn per policy, shown as
+# ``deadline`` in the push payload); a once-only measure closes at valid_to.
+DEADLINE_MONTHS = (3, 4, 5, 6, 9, 10, 11, 12)
+DEADLINE_RUSH_DAYS = 30  # applications rise in the last month before the close
 
-# Take-up is logistic (events.py):
-#   P(view | push)  = σ(view_intercept + view_relevance·r + view_engagement·e)
+# Latent behaviour (never written to events; see truth/): each firm belongs to
+# one of LATENT_CLUSTERS communities, drawn ∝ exp(a[大类] + b[district] +
+# c[scale]) with effects ~ N(0, CLUSTER_FIELD_SD): the fields reveal the
+# community only in part. A community has a taste for every topic and every
+# department ~ N(0, 1); a firm's taste is its community's plus N(0, FIRM_TASTE_SD).
+# A policy's taste for a firm is the mean over its topics plus the department's.
+LATENT_CLUSTERS = 16
+CLUSTER_FIELD_SD = 1.0
+FIRM_TASTE_SD = 0.5
+DEPARTMENT_TASTE_WEIGHT = 0.7
+POLICY_APPEAL_SD = 0.4  # a policy's own draw (some programmes are simply popular)
+
+# Take-up is logistic (events.py), e = the firm's latent engagement ~ N(0, 1),
+# τ its taste for the policy, r the topical relevance the fields show:
+#   P(open round)  = σ(open_intercept + open_engagement·e + channel + hour
+#                      + open_fatigue·min(pushes in the last FATIGUE_DAYS, 12))
+#   P(view | open) = σ(view_intercept + view_taste·τ + view_relevance·r
+#                      + view_rank·(rank − 1) + appeal)
 #   P(apply | view) = σ(apply_intercept + apply_eligible·[eligible]
 #                       + apply_undetermined·[undetermined]
 #                       + apply_amount·clip(log(100·amount / revenue))
-#                       + apply_relevance·r + apply_engagement·e
-#                       + apply_history·min(earlier applications, 3))
-# r ∈ [0, 1] is the topical relevance, e ~ N(0, 1) the firm's latent
-# engagement. Firms read the conditions, so eligibility is the strongest
-# term; a sum that is large against the firm's revenue is worth the
-# paperwork. Judgement, tuned so that about half of the pushes are viewed and
-# about 60 % of eligible viewers apply (undetermined ≈ 28 %, not eligible ≈ 14 %).
+#                       + apply_taste·τ + apply_relevance·r + apply_engagement·e + appeal
+#                       + apply_deadline·[close within DEADLINE_RUSH_DAYS]
+#                       + apply_habit·[approved for the same measure in an earlier period])
+# Firms read the conditions, so eligibility is still the strongest single
+# term, but taste and engagement (which no field shows) decide much of who
+# acts. Judgement, tuned so that about 45 % of rounds are opened and about
+# half of the eligible viewers apply.
 TAKEUP = {
-    "view_intercept": -0.6,
-    "view_relevance": 1.6,
-    "view_engagement": 1.0,
-    "apply_intercept": -3.5,
-    "apply_eligible": 3.2,
-    "apply_undetermined": 1.2,
-    "apply_amount": 0.35,
-    "apply_relevance": 1.0,
-    "apply_engagement": 1.2,
-    "apply_history": 0.5,
+    "open_intercept": -0.1,
+    "open_engagement": 0.9,
+    "open_fatigue": -0.12,
+    "view_intercept": 0.2,
+    "view_taste": 2.0,
+    "view_relevance": 0.6,
+    "view_rank": -0.15,
+    "apply_intercept": -4.2,
+    "apply_eligible": 3.6,
+    "apply_undetermined": 1.0,
+    "apply_amount": 0.25,
+    "apply_taste": 1.8,
+    "apply_relevance": 0.4,
+    "apply_engagement": 0.8,
+    "apply_deadline": 1.0,
+    "apply_habit": 1.2,
 }
 AMOUNT_TERM_CLIP = (-4.0, 3.0)  # log(100·amount/revenue) beyond this changes nothing
 # An eligible application is approved unless its materials fail 形式审查.

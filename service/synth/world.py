@@ -23,10 +23,59 @@ def write_spec(spec: dict, path: Path) -> None:
         yaml.dump(policies.to_yaml_data(spec), fh, Dumper=_SpecDumper, allow_unicode=True, sort_keys=False, width=100)
 
 
+TRUTH_README = """# truth/: for scoring only
+
+What the generator knows and no platform logs: each firm's latent community,
+engagement and tastes, and the take-up probabilities of every (firm, policy)
+pair in the scored period (from `scored_from` in meta.json). Never import
+these files and never give them to a model: they exist so that an evaluation
+can compute the ceiling a perfect ranker would reach. See
+docs/synthetic-data.md, "Behaviour".
+
+- firms.csv: uscc, cluster, engagement, push_rate (rows in enterprises.csv order)
+- tastes.npy: float16, firm × (topics + departments) in meta.json's order
+- takeup.npy: float16, firm × policy × 3: P(view | round opened, shown first),
+  P(apply | view), P(approved | apply), at a typical push without deadline rush
+- scored.npy: bool, firm × policy: pushable in the scored period
+"""
+
+
+def write_truth(truth, usccs, policy_ids: list[str], folder: Path) -> None:
+    """The latent behaviour, apart from the events (for scoring only; the importer never reads it)."""
+    import json
+
+    import pandas as pd
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "README.md").write_text(TRUTH_README, encoding="utf-8")
+    firms = pd.DataFrame(
+        {
+            "uscc": np.asarray(usccs),
+            "cluster": truth.cluster,
+            "engagement": np.round(truth.engagement, 4),
+            "push_rate": np.round(truth.push_rate, 4),
+        }
+    )
+    firms.to_csv(folder / "firms.csv", index=False, lineterminator="\n")
+    np.save(folder / "tastes.npy", np.hstack([truth.topic_taste, truth.department_taste]).astype(np.float16))
+    np.save(folder / "takeup.npy", truth.takeup.astype(np.float16))
+    np.save(folder / "scored.npy", truth.scored)
+    meta = {
+        "warning": "仅用于评估：不得导入，不得作为模型输入",
+        "scored_from": truth.scored_from.isoformat(),
+        "policies": policy_ids,
+        "topics": truth.topics,
+        "departments": truth.departments,
+        "takeup": ["p_view_opened_first", "p_apply_given_view", "p_approved_given_apply"],
+    }
+    (folder / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
 def generate_world(
     n: int, seed: int, city: str, out_dir, progress=None, reference_date: dt.date = params.REFERENCE_DATE
 ) -> dict:
-    """Write ``enterprises.csv``, ``rosters/*.csv``, ``policies/*.yaml`` and ``events.jsonl`` under ``out_dir``.
+    """Write ``enterprises.csv``, ``rosters/*.csv``, ``policies/*.yaml``, ``events.jsonl`` and ``truth/`` under
+    ``out_dir`` (``truth/``: the latent behaviour, for scoring only).
 
     ``progress(stage, done, total)`` is called as work advances (stages
     ``enterprises``, ``policies``, ``events``, ``write``). Same arguments, same
@@ -63,6 +112,8 @@ def generate_world(
     with open(out / "events.jsonl", "w", encoding="utf-8") as fh:
         fh.writelines(evs.lines())
     kinds = np.bincount(evs.kind, minlength=len(events.KINDS))
+    if evs.truth is not None:
+        write_truth(evs.truth, frame["uscc"], [s["id"] for s in specs], out / "truth")
     say("write", 3, 3)
     paid_rows = evs.kind == events.KIND_ORDER["paid"]
     for text in evs.payload[paid_rows].tolist():

@@ -55,7 +55,7 @@ def test_training_is_deterministic_and_registered(city, tmp_path, db_url, monkey
     x = np.random.default_rng(0).random((5, len(FEATURES)))
     np.testing.assert_array_equal(ranker.score(first.artifact.model, x), ranker.score(again.artifact.model, x))
     with pytest.raises(BadRequest, match="不足以按"):
-        train_ranker(city, kg, REFERENCE_DATE.replace(year=2025, month=8), period_days=45)
+        train_ranker(city, kg, REFERENCE_DATE.replace(year=2025, month=2, day=1), period_days=45)
 
     monkeypatch.setenv("ZHIDA_DATABASE_URL", db_url)
     monkeypatch.setenv("ZHIDA_MODELS_DIR", str(tmp_path / "models"))

@@ -36,6 +36,8 @@ ENGAGEMENT = (
     "firm_department_applies",
     "peers_policy_applies",
     "peers_policy_apply_rate",
+    "policy_view_rate",
+    "policy_apply_rate",
 )
 FEATURES = (*GRAPH_FEATURES, *PROFILE, *POLICY, *PROGRESS, *AMOUNT, *TEXT, *ENGAGEMENT)
 SCHEMA_HASH = schema_hash(FEATURES, hashlib.sha256(Path(__file__).read_bytes()).hexdigest())
@@ -92,11 +94,17 @@ def engagement(events: pd.DataFrame, queries: pd.DataFrame) -> dict[str, np.ndar
     counted(["enterprise", "department"], kind == "apply", "firm_department_applies")
     counted(["group", "policy"], kind == "apply", "peers_policy_applies")
     counted(["group", "policy"], kind == "push", "_peers_policy_pushes")
+    counted(["policy"], kind == "push", "_policy_pushes")
+    counted(["policy"], kind == "view", "_policy_views")
+    counted(["policy"], kind == "apply", "_policy_applies")
     with np.errstate(invalid="ignore", divide="ignore"):
         out["firm_view_rate"] = np.where(out["firm_pushes"] > 0, out["firm_views"] / out["firm_pushes"], np.nan)
         out["firm_apply_rate"] = np.where(out["firm_pushes"] > 0, out["firm_applies"] / out["firm_pushes"], np.nan)
         pushes = out.pop("_peers_policy_pushes")
         out["peers_policy_apply_rate"] = np.where(pushes > 0, out["peers_policy_applies"] / pushes, np.nan)
+        pushes = out.pop("_policy_pushes")  # the policy's appeal so far, over every firm it was pushed to
+        out["policy_view_rate"] = np.where(pushes > 0, out.pop("_policy_views") / pushes, np.nan)
+        out["policy_apply_rate"] = np.where(pushes > 0, out.pop("_policy_applies") / pushes, np.nan)
     return out
 
 

@@ -23,8 +23,8 @@ PARAMS = {
     "objective": "lambdarank",
     "n_estimators": 400,
     "learning_rate": 0.05,
-    "num_leaves": 31,
-    "min_child_samples": 20,
+    "num_leaves": 15,
+    "min_child_samples": 50,
     "colsample_bytree": 0.9,
     "reg_lambda": 1.0,
     "lambdarank_truncation_level": 13,  # k + 3 for NDCG@10

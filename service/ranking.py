@@ -330,9 +330,8 @@ def train_ranker(
         "test_from": test_from.date().isoformat(),
         "until": until.isoformat(),
     }
-    digest = hashlib.sha256(
-        json.dumps([SCHEMA_HASH, ranker.PARAMS, seed, window, int(len(labels)), int(labels["label"].sum())]).encode()
-    ).hexdigest()[:12]
+    data = hashlib.sha256(np.ascontiguousarray(x).tobytes() + labels["label"].to_numpy().tobytes()).hexdigest()
+    digest = hashlib.sha256(json.dumps([SCHEMA_HASH, ranker.PARAMS, seed, window, data]).encode()).hexdigest()[:12]
     artifact = Artifact(
         kind="ranker",
         version=f"rk-{digest}",

@@ -82,7 +82,9 @@ def test_columns_are_the_catalog_facts_and_every_cell_parses(world):
     assert header == [f.name for f in catalog.FACT_FIELDS if f.type != "records"] + ["as_of"]
     for row in frame.to_dict("records"):
         as_of = dt.date.fromisoformat(row["as_of"])
-        assert as_of == AS_OF
+        # on record from the history's start, or from registration: the firm's state over its history
+        start = AS_OF - dt.timedelta(days=params.EVENT_DAYS)
+        assert as_of == max(start, dt.date.fromisoformat(row["established_on"])) and as_of <= AS_OF
         typed = {}
         for f in catalog.FACT_FIELDS:
             if f.type == "records":

@@ -59,6 +59,7 @@ def test_training_is_deterministic_and_registered(city, tmp_path, db_url, monkey
 
     monkeypatch.setenv("ZHIDA_DATABASE_URL", db_url)
     monkeypatch.setenv("ZHIDA_MODELS_DIR", str(tmp_path / "models"))
+    kg.save(tmp_path / "models" / "graph.pickle")  # the same graph: the same features, the same version
     out = CliRunner().invoke(main, ["train", "--until", UNTIL.isoformat(), "--period-days", "45", "--seed", "3"])
     assert out.exit_code == 0, out.output
     assert f"排序模型 {first.version}" in out.output and "已登记为候选模型" in out.output

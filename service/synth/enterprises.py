@@ -461,7 +461,14 @@ def generate(n: int, rng: np.random.Generator, city: str, reference_date: dt.dat
     # (unknown)
     assert list(frame.columns) == [f.name for f in catalog.FACT_FIELDS if f.name in frame.columns], "catalog order"
     frame = frame.reindex(columns=[f.name for f in catalog.FACT_FIELDS if f.type != "records"], fill_value="")
-    frame["as_of"] = reference_date.isoformat()
+    # The generator's firms keep one state over the whole interaction history (events.py decides every push
+    # and application with it), so their facts were on record from the history's start, or from the day the
+    # firm registered or moved in: a ranker trained on the history reads them as the platform had them then.
+    start = np.datetime64(reference_date - dt.timedelta(days=P.EVENT_DAYS), "D")
+    on_record = np.maximum(start, established)
+    settled = pd.to_datetime(frame["settled_on"].replace("", None)).to_numpy().astype("datetime64[D]")
+    on_record = np.where(np.isnat(settled), on_record, np.maximum(on_record, settled))
+    frame["as_of"] = np.datetime_as_string(on_record, unit="D")
     return frame
 
 

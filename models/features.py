@@ -26,6 +26,10 @@ POLICY = ("mode_automatic", "mode_instant", "mode_review", "days_to_deadline", "
 PROGRESS = ("share_met", "n_unmet", "n_unknown", "outcome_eligible", "outcome_undetermined")
 AMOUNT = ("log_amount", "amount_to_revenue")
 TEXT = ("scope_similarity",)
+# Where the platform showed the policy in its bundle: views fall with the position, whatever the policy. The
+# model learns that bias from the logged position and is served every candidate at position 1, so that it
+# ranks by what the firm would do, not by where the old ordering put it.
+PRESENTATION = ("shown_rank",)
 ENGAGEMENT = (
     "firm_pushes",
     "firm_views",
@@ -38,8 +42,13 @@ ENGAGEMENT = (
     "peers_policy_apply_rate",
     "policy_view_rate",
     "policy_apply_rate",
+    "firm_department_views",
+    "peers_policy_view_rate",
+    "industry_policy_view_rate",
+    "district_policy_view_rate",
 )
-FEATURES = (*GRAPH_FEATURES, *PROFILE, *POLICY, *PROGRESS, *AMOUNT, *TEXT, *ENGAGEMENT)
+FEATURES = (*GRAPH_FEATURES, *PROFILE, *POLICY, *PROGRESS, *AMOUNT, *TEXT, *PRESENTATION, *ENGAGEMENT)
+SERVED_RANK = 1.0
 SCHEMA_HASH = schema_hash(FEATURES, hashlib.sha256(Path(__file__).read_bytes()).hexdigest())
 SCALE_ORDER = {"micro": 1.0, "small": 2.0, "medium": 3.0, "large": 4.0}
 
@@ -67,12 +76,15 @@ def log1p_or_nan(values) -> np.ndarray:
 def engagement(events: pd.DataFrame, queries: pd.DataFrame) -> dict[str, np.ndarray]:
     """Past engagement of each query's firm, with the policy, with its department, and of its peers.
 
-    ``events``: enterprise, policy, department, group (the firm's peer group), kind, occurred_at;
-    ``queries``: enterprise, policy, department, group, at. Only events strictly before ``at`` count, so a
+    ``events``: enterprise, policy, department, group (the firm's peer group: 大类 and district), kind,
+    occurred_at; ``queries``: enterprise, policy, department, group, at. Only events strictly before ``at`` count, so a
     query never sees its own outcome."""
     n = len(queries)
     q = queries.reset_index(drop=True).assign(_row=np.arange(n), at=_utc(queries["at"])).sort_values("at")
     events = events.assign(occurred_at=_utc(events["occurred_at"]))
+    for frame_ in (q, events):
+        parts = frame_["group"].astype(str).str.split("|", n=1, expand=True)
+        frame_["industry"], frame_["district"] = parts[0], parts[1] if parts.shape[1] > 1 else ""
     out: dict[str, np.ndarray] = {}
 
     def counted(keys: list[str], kind_mask: pd.Series, name: str) -> None:
@@ -94,6 +106,11 @@ def engagement(events: pd.DataFrame, queries: pd.DataFrame) -> dict[str, np.ndar
     counted(["enterprise", "department"], kind == "apply", "firm_department_applies")
     counted(["group", "policy"], kind == "apply", "peers_policy_applies")
     counted(["group", "policy"], kind == "push", "_peers_policy_pushes")
+    counted(["enterprise", "department"], kind == "view", "firm_department_views")
+    counted(["group", "policy"], kind == "view", "_peers_policy_views")
+    for part in ("industry", "district"):
+        counted([part, "policy"], kind == "push", f"_{part}_pushes")
+        counted([part, "policy"], kind == "view", f"_{part}_views")
     counted(["policy"], kind == "push", "_policy_pushes")
     counted(["policy"], kind == "view", "_policy_views")
     counted(["policy"], kind == "apply", "_policy_applies")
@@ -102,6 +119,10 @@ def engagement(events: pd.DataFrame, queries: pd.DataFrame) -> dict[str, np.ndar
         out["firm_apply_rate"] = np.where(out["firm_pushes"] > 0, out["firm_applies"] / out["firm_pushes"], np.nan)
         pushes = out.pop("_peers_policy_pushes")
         out["peers_policy_apply_rate"] = np.where(pushes > 0, out["peers_policy_applies"] / pushes, np.nan)
+        out["peers_policy_view_rate"] = np.where(pushes > 0, out.pop("_peers_policy_views") / pushes, np.nan)
+        for part in ("industry", "district"):  # the two halves of the peer group, each with more firms
+            pushes = out.pop(f"_{part}_pushes")
+            out[f"{part}_policy_view_rate"] = np.where(pushes > 0, out.pop(f"_{part}_views") / pushes, np.nan)
         pushes = out.pop("_policy_pushes")  # the policy's appeal so far, over every firm it was pushed to
         out["policy_view_rate"] = np.where(pushes > 0, out.pop("_policy_views") / pushes, np.nan)
         out["policy_apply_rate"] = np.where(pushes > 0, out.pop("_policy_applies") / pushes, np.nan)

@@ -27,12 +27,14 @@ def push_rounds(pushes: pd.DataFrame) -> pd.Series:
 
 def graded_labels(events: pd.DataFrame, automatic: set[str] | frozenset[str] = frozenset()) -> pd.DataFrame:
     """``events`` (columns enterprise, policy, kind, occurred_at (tz-aware), payload) → one row per pushed
-    (enterprise, round, policy): ``query, enterprise, policy, pushed_at, label``, sorted by query."""
+    (enterprise, round, policy): ``query, enterprise, policy, pushed_at, label, rank`` (the position it was
+    shown at, when logged), sorted by query."""
     ev = events[~events["policy"].isin(automatic) & events["policy"].notna()]
     pushes = ev[ev["kind"] == "push"].copy()
     if pushes.empty:
         return pd.DataFrame(columns=["query", "enterprise", "policy", "pushed_at", "label"])
     pushes["round"] = push_rounds(pushes)
+    pushes["rank"] = pushes["payload"].map(lambda p: p.get("rank") if isinstance(p, dict) else None)
     pushes = pushes.sort_values("occurred_at").reset_index(drop=True)
     pushes["push_id"] = np.arange(len(pushes))
     acts = ev[ev["kind"].isin(list(GRADES))].copy()
@@ -55,7 +57,7 @@ def graded_labels(events: pd.DataFrame, automatic: set[str] | frozenset[str] = f
     out = pushes.rename(columns={"occurred_at": "pushed_at"})
     # one row per (query, policy): a policy pushed twice in one round keeps its best grade
     out = out.groupby(["query", "enterprise", "policy"], as_index=False).agg(
-        pushed_at=("pushed_at", "min"), label=("label", "max")
+        pushed_at=("pushed_at", "min"), label=("label", "max"), rank=("rank", "min")
     )
     first = out.groupby("query")["pushed_at"].transform("min")
     return out.assign(_t=first).sort_values(["_t", "query", "policy"]).drop(columns="_t").reset_index(drop=True)

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from graph.features import FeatureIndex
 from graph.knowledge import KnowledgeGraph
 from matcher.progress import progress_columns
-from models.features import FEATURES, SCALE_ORDER, assemble, engagement, log1p_or_nan, text_similarity
+from models.features import FEATURES, SCALE_ORDER, SERVED_RANK, assemble, engagement, log1p_or_nan, text_similarity
 from service.ledger.facts import spec_of
 from service.store.models import Enterprise, Event, Policy
 
@@ -93,7 +93,9 @@ def load_events(engine, until: dt.datetime | None = None) -> pd.DataFrame:
 def feature_matrix(
     engine, kg: KnowledgeGraph, queries: pd.DataFrame, events: pd.DataFrame, snapshots: dict | None = None
 ) -> np.ndarray:
-    """Features of ``queries`` (enterprise uscc, policy id, at: tz-aware time) in ``models.features`` order.
+    """Features of ``queries`` (enterprise uscc, policy id, at: tz-aware time; ``rank``: the position the
+    policy was shown at, for past pushes — a candidate being served is at position 1) in ``models.features``
+    order.
 
     ``snapshots`` caches :class:`Snapshot` by day across calls (a training run featuring many months)."""
     snapshots = {} if snapshots is None else snapshots
@@ -120,6 +122,8 @@ def feature_matrix(
         _progress_part(snap, part, rows, put)
     group = _groups(engine, queries["enterprise"])
     q = queries.assign(department=queries["policy"].map(departments), group=group)
+    shown = queries["rank"] if "rank" in queries else pd.Series(SERVED_RANK, index=queries.index)
+    parts["shown_rank"] = pd.to_numeric(shown, errors="coerce").fillna(SERVED_RANK).to_numpy(dtype=float)
     events = events.assign(department=events["policy"].map(departments))
     for name, values in engagement(events, q).items():
         parts[name] = values
@@ -294,7 +298,7 @@ def train_ranker(
             f"{counts['train'][1]}、{counts['valid'][1]}、{counts['test'][1]}）",
             field="until",
         )
-    queries = labels.rename(columns={"pushed_at": "at"})[["enterprise", "policy", "at"]]
+    queries = labels.rename(columns={"pushed_at": "at"})[["enterprise", "policy", "at", "rank"]]
     snapshots: dict = {}
     say("计算特征……")
     x = feature_matrix(engine, kg, queries, events, snapshots)
@@ -303,6 +307,8 @@ def train_ranker(
         mask = period == p
         part = labels[mask]
         splits[p] = ranker.Split(x[mask], part["label"].to_numpy(), query_sizes(part), part["policy"].to_numpy())
+    # scored as it would be served: every candidate at position 1 (the logged position is the old order's)
+    splits["test"].x[:, FEATURES.index("shown_rank")] = SERVED_RANK
     say("训练 LightGBM lambdarank……")
     model = ranker.fit(splits["train"], splits["valid"], seed)
     train_part = labels[period == "train"]

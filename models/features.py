@@ -83,8 +83,9 @@ def engagement(events: pd.DataFrame, queries: pd.DataFrame) -> dict[str, np.ndar
     q = queries.reset_index(drop=True).assign(_row=np.arange(n), at=_utc(queries["at"])).sort_values("at")
     events = events.assign(occurred_at=_utc(events["occurred_at"]))
     for frame_ in (q, events):
-        parts = frame_["group"].astype(str).str.split("|", n=1, expand=True)
-        frame_["industry"], frame_["district"] = parts[0], parts[1] if parts.shape[1] > 1 else ""
+        group = frame_["group"].astype(str)
+        frame_["industry"] = group.str.partition("|")[0] if len(group) else group
+        frame_["district"] = group.str.partition("|")[2] if len(group) else group
     out: dict[str, np.ndarray] = {}
 
     def counted(keys: list[str], kind_mask: pd.Series, name: str) -> None:

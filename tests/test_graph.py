@@ -23,8 +23,6 @@ from matcher.profiles import derived_tags, known_kinds, policy_targets, table_ta
 from matcher.spec import parse_spec, read_yaml
 from service import knowledge
 from service.cli import main
-from service.io.importer import import_enterprises, import_events, import_policies
-from service.io.rosters import import_rosters
 from service.ledger.sweeps import verified_table
 from service.store import session_scope
 from service.store import tags as stored_tags
@@ -32,15 +30,6 @@ from service.store.models import Enterprise, FieldValue, Payout, Policy, utcnow
 from service.synth.params import REFERENCE_DATE
 
 DAY = REFERENCE_DATE
-
-
-@pytest.fixture
-def city(engine, small_world):
-    assert import_policies(engine, small_world / "policies").committed
-    assert import_enterprises(engine, small_world / "enterprises.csv").committed
-    assert import_rosters(engine, small_world / "rosters", DAY).committed
-    assert import_events(engine, small_world / "events.jsonl").committed
-    return engine
 
 
 def edge_set(kg: KnowledgeGraph) -> set:

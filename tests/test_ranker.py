@@ -12,21 +12,10 @@ from models.features import FEATURES
 from service import knowledge
 from service.cli import main
 from service.errors import BadRequest
-from service.io.importer import import_enterprises, import_events, import_policies
-from service.io.rosters import import_rosters
 from service.ranking import train_ranker
 from service.synth.params import REFERENCE_DATE
 
 UNTIL = REFERENCE_DATE.replace(month=5, day=1)
-
-
-@pytest.fixture
-def city(engine, small_world):
-    assert import_policies(engine, small_world / "policies").committed
-    assert import_enterprises(engine, small_world / "enterprises.csv").committed
-    assert import_rosters(engine, small_world / "rosters", REFERENCE_DATE).committed
-    assert import_events(engine, small_world / "events.jsonl").committed
-    return engine
 
 
 def test_the_evaluator_on_known_rankings():

@@ -7,24 +7,12 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from models.features import FEATURES
 from models.labels import graded_labels
 from service import knowledge
-from service.io.importer import import_enterprises, import_events, import_policies
-from service.io.rosters import import_rosters
 from service.ranking import feature_matrix, load_events, snapshot_day
 from service.synth.params import REFERENCE_DATE
-
-
-@pytest.fixture
-def city(engine, small_world):
-    assert import_policies(engine, small_world / "policies").committed
-    assert import_enterprises(engine, small_world / "enterprises.csv").committed
-    assert import_rosters(engine, small_world / "rosters", REFERENCE_DATE).committed
-    assert import_events(engine, small_world / "events.jsonl").committed
-    return engine
 
 
 def test_snapshot_day_is_the_first_of_the_month():

@@ -76,6 +76,18 @@ def main(catalog_files):
         raise click.ClickException(str(e)) from None
 
 
+def parse_day(value: str | None, hint: str):
+    """A ``YYYY-MM-DD`` option as a date (today when not given), or a clear error naming the option."""
+    import datetime as dt
+
+    if not value:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"日期格式应为 YYYY-MM-DD（收到 {value!r}）", param_hint=hint) from None
+
+
 def store_engine():
     """The engine of the configured database (``ZHIDA_DATABASE_URL``), migrated to the newest schema."""
     from service.store import database_url, make_engine, upgrade

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from pathlib import Path
 
 import click
 
-from service.cli import store_engine
+from service.cli import parse_day, store_engine
 
 STAGES = {"policies": "读入政策", "enterprises": "读入企业与标签", "received": "读入兑付记录"}
 KIND_LABELS = {
@@ -18,15 +17,6 @@ KIND_LABELS = {
     "department": "部门",
     "document": "文件",
 }
-
-
-def _day(value: str | None, hint: str) -> dt.date:
-    if not value:
-        return dt.date.today()
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"日期格式应为 YYYY-MM-DD（收到 {value!r}）", param_hint=hint) from None
 
 
 def _path(value: Path | None) -> Path:
@@ -75,7 +65,7 @@ def build_cmd(as_of: str | None, out: Path | None) -> None:
     """从数据库构建整张图谱并保存（带格式版本）。"""
     from service import knowledge
 
-    day = _day(as_of, "--as-of")
+    day = parse_day(as_of, "--as-of")
     started = time.perf_counter()
     shown = set()
 
@@ -134,7 +124,7 @@ def explain_cmd(uscc: str, slug: str | None, limit: int, as_of: str | None, grap
     from graph.features import FeatureIndex
     from service import knowledge
 
-    day = _day(as_of, "--as-of")
+    day = parse_day(as_of, "--as-of")
     kg = _load(_path(graph_path))
     index = FeatureIndex(kg, day)
     profile = index.profiles.get(uscc)

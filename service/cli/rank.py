@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from pathlib import Path
 
 import click
 
-from service.cli import store_engine
+from service.cli import parse_day, store_engine
 
 
 @click.command("rank")
@@ -29,10 +28,7 @@ def cli(usccs: tuple[str, ...], everyone: bool, out: Path, as_of: str | None, gr
 
     if bool(usccs) == everyone:
         raise click.UsageError("请给出 --enterprise USCC 或 --all（二选一）")
-    try:
-        day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
-    except ValueError:
-        raise click.BadParameter(f"日期格式应为 YYYY-MM-DD（收到 {as_of!r}）", param_hint="--as-of") from None
+    day = parse_day(as_of, "--as-of")
     started = time.perf_counter()
 
     def say(text: str) -> None:

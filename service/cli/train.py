@@ -3,13 +3,12 @@ later period, and register it (never promoted by training: ``zhida models promot
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from pathlib import Path
 
 import click
 
-from service.cli import store_engine
+from service.cli import parse_day, store_engine
 
 
 @click.command("train")
@@ -30,10 +29,7 @@ def cli(until: str | None, period_days: int, seed: int, graph_path: Path | None,
     from service.model_registry import register
     from service.ranking import train_ranker
 
-    try:
-        day = dt.date.fromisoformat(until) if until else dt.date.today()
-    except ValueError:
-        raise click.BadParameter(f"日期格式应为 YYYY-MM-DD（收到 {until!r}）", param_hint="--until") from None
+    day = parse_day(until, "--until")
     started = time.perf_counter()
 
     def say(text: str) -> None:

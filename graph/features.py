@@ -258,8 +258,9 @@ class FeatureIndex:
             self._region_cache[region] = found
         return found
 
-    def features(self, prof: Profile, policies: np.ndarray) -> dict[str, np.ndarray]:
-        """The features of :data:`FEATURES` for the firm and each policy index given."""
+    def features(self, prof: Profile, policies: np.ndarray, ppr: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """The features of :data:`FEATURES` for the firm and each policy index given (``ppr``: the firm's row
+        of a batched :meth:`ppr`, when the caller computed many firms at once)."""
         idf = self.idf
         cols = prof.tags
         held = np.asarray(self.targets[:, cols] @ idf[cols]).ravel()
@@ -273,7 +274,7 @@ class FeatureIndex:
             best = np.full(len(self.policies), np.nan)
             np.fmax.at(best, pols, per_target)
             out[f"{kind}_closeness"] = best[policies]
-        out["ppr"] = self.ppr([prof])[0][policies]
+        out["ppr"] = (self.ppr([prof])[0] if ppr is None else ppr)[policies]
         own = np.zeros(len(self.policies))
         dept = np.zeros(len(self.dept_ix))
         for p, _ in prof.received:

@@ -49,11 +49,12 @@ class Snapshot:
         return found
 
 
-def take_snapshot(engine, kg: KnowledgeGraph, day: dt.date) -> Snapshot:
+def take_snapshot(engine, kg: KnowledgeGraph, day: dt.date, stored: tuple | None = None) -> Snapshot:
+    """``stored``: one read of the register (``service.ledger.sweeps.read_register``) shared by many days."""
     from service.knowledge import _current_versions
     from service.ledger.sweeps import verified_table
 
-    table, ids = verified_table(engine, day)
+    table, ids = verified_table(engine, day, stored)
     with engine.connect() as conn:
         uscc = dict(conn.execute(select(Enterprise.id, Enterprise.uscc)).all())
         specs = {slug: spec_of(pv) for _, slug, pv in _current_versions(conn)}
@@ -110,10 +111,15 @@ def feature_matrix(
     departments = {
         n.split(":", 1)[1]: d.get("department") for n, d in kg.g.nodes(data=True) if d.get("kind") == "policy"
     }
+    stored = None
     for day in sorted(days.unique()):
         snap = snapshots.get(day)
         if snap is None:
-            snap = snapshots[day] = take_snapshot(engine, kg, day)
+            if stored is None:
+                from service.ledger.sweeps import read_register
+
+                stored = read_register(engine)
+            snap = snapshots[day] = take_snapshot(engine, kg, day, stored)
         rows = np.flatnonzero((days == day).to_numpy())
         part = queries.iloc[rows]
         _graph_part(snap, part, rows, put)
@@ -132,16 +138,19 @@ def feature_matrix(
 
 def _graph_part(snap: Snapshot, part: pd.DataFrame, rows: np.ndarray, put) -> None:
     ix = snap.index
-    for uscc, idx in part.groupby("enterprise").indices.items():
-        prof = ix.profiles.get(uscc)
-        pols = part["policy"].to_numpy()[idx]
-        known = np.array([p in ix.pol_ix for p in pols])
-        if prof is None or not known.any():
-            continue
-        at = rows[idx][known]
-        feats = ix.features(prof, np.array([ix.pol_ix[p] for p in pols[known]]))
-        for name, values in feats.items():
-            put(name, at, values)
+    groups = [(u, idx) for u, idx in part.groupby("enterprise").indices.items() if u in ix.profiles]
+    for start in range(0, len(groups), 2000):  # PageRank batched: the firms are columns of one matrix
+        batch = groups[start : start + 2000]
+        ppr = ix.ppr([ix.profiles[u] for u, _ in batch])
+        for (uscc, idx), ppr_row in zip(batch, ppr, strict=True):
+            pols = part["policy"].to_numpy()[idx]
+            known = np.array([p in ix.pol_ix for p in pols])
+            if not known.any():
+                continue
+            at = rows[idx][known]
+            feats = ix.features(ix.profiles[uscc], np.array([ix.pol_ix[p] for p in pols[known]]), ppr_row)
+            for name, values in feats.items():
+                put(name, at, values)
 
 
 def _profile_part(snap: Snapshot, part: pd.DataFrame, rows: np.ndarray, put) -> None:

@@ -129,9 +129,30 @@ def automatic_versions(session, as_of: dt.date) -> dict[str, _Version]:
     return out
 
 
-def verified_table(engine, as_of: dt.date) -> tuple[Table, list[int]]:
+def verified_table(engine, as_of: dt.date, stored: tuple | None = None) -> tuple[Table, list[int]]:
     """Every enterprise's verified facts as of a date, roster fields settled by the rosters on record
-    (:func:`matcher.facts.settle_frame`), as a column table (and their ids, row by row)."""
+    (:func:`matcher.facts.settle_frame`), as a column table (and their ids, row by row). ``stored``: what
+    :func:`read_register` returned, for tables of several dates from one read of the store."""
+    rosters, ents, facts = stored if stored is not None else read_register(engine)
+    day = as_of.isoformat()
+    current, settled = settle_frame(pick_frame(facts, day, verified_only=True), rosters, day)
+    wide = current.pivot(index="enterprise_id", columns="field", values="value")
+    frame = pd.DataFrame(index=[e.id for e in ents])
+    for f in catalog.FACT_FIELDS:
+        frame[f.name] = wide[f.name].reindex(frame.index) if f.name in wide else ""
+    for name, (text, _, _) in settled.items():  # no value of a settled roster field: not on it
+        column = frame[name]
+        frame[name] = column.where(column.notna() & (column != ""), text)
+    frame["uscc"] = [e.uscc for e in ents]
+    frame["region"] = [e.region for e in ents]
+    frame["industry"] = [e.industry for e in ents]
+    frame["established_on"] = [e.established_on.isoformat() if e.established_on else "" for e in ents]
+    frame = frame.fillna("").astype(str).reset_index(drop=True)
+    return Table.from_frame(frame, as_of), [e.id for e in ents]
+
+
+def read_register(engine) -> tuple[list, list, pd.DataFrame]:
+    """The rosters on record, the register and every field value, as :func:`verified_table` reads them."""
     with engine.connect() as conn:
         rosters = rosters_on_record(conn)
         ents = conn.execute(
@@ -148,21 +169,7 @@ def verified_table(engine, as_of: dt.date) -> tuple[Table, list[int]]:
         )
     facts["as_of"] = facts["as_of"].astype(str)
     facts["recorded_at"] = facts["recorded_at"].astype(str)
-    day = as_of.isoformat()
-    current, settled = settle_frame(pick_frame(facts, day, verified_only=True), rosters, day)
-    wide = current.pivot(index="enterprise_id", columns="field", values="value")
-    frame = pd.DataFrame(index=[e.id for e in ents])
-    for f in catalog.FACT_FIELDS:
-        frame[f.name] = wide[f.name].reindex(frame.index) if f.name in wide else ""
-    for name, (text, _, _) in settled.items():  # no value of a settled roster field: not on it
-        column = frame[name]
-        frame[name] = column.where(column.notna() & (column != ""), text)
-    frame["uscc"] = [e.uscc for e in ents]
-    frame["region"] = [e.region for e in ents]
-    frame["industry"] = [e.industry for e in ents]
-    frame["established_on"] = [e.established_on.isoformat() if e.established_on else "" for e in ents]
-    frame = frame.fillna("").astype(str).reset_index(drop=True)
-    return Table.from_frame(frame, as_of), [e.id for e in ents]
+    return rosters, ents, facts
 
 
 def run_sweep(

@@ -216,7 +216,8 @@ class FeatureIndex:
             self._add_profile(self.profile_of_node(node))
 
     def update_policies(self) -> None:
-        """After a policy is added, changed or retired: policy views rebuilt (a few hundred ms for 1,000)."""
+        """After a policy is added, changed or retired: the policy views and every profile are rebuilt (policies
+        change rarely; an enterprise's change is :meth:`update_enterprise`, one firm)."""
         self._build_policies()
         self._build_enterprises()
 

@@ -51,14 +51,10 @@ class Snapshot:
 
 def take_snapshot(engine, kg: KnowledgeGraph, day: dt.date, stored: tuple | None = None) -> Snapshot:
     """``stored``: one read of the register (``service.ledger.sweeps.read_register``) shared by many days."""
-    from service.knowledge import _current_versions
     from service.ledger.sweeps import verified_table
 
     table, ids = verified_table(engine, day, stored)
-    with engine.connect() as conn:
-        uscc = dict(conn.execute(select(Enterprise.id, Enterprise.uscc)).all())
-        specs = {slug: spec_of(pv) for _, slug, pv in _current_versions(conn)}
-    return Snapshot(day, FeatureIndex(kg, day), table, {uscc[i]: r for r, i in enumerate(ids)}, specs)
+    return Snapshot(day, FeatureIndex(kg, day), table, rows_by_uscc(engine, ids), current_specs(engine))
 
 
 def policy_text(spec) -> str:
@@ -428,9 +424,8 @@ def rank(engine, kg: KnowledgeGraph, day: dt.date, out, usccs: list[str] | None 
     from service.ledger.sweeps import verified_table
 
     table, ids = verified_table(engine, day)
-    with engine.connect() as conn:
-        row_of = {u: r for r, u in enumerate(conn.execute(select(Enterprise.uscc).order_by(Enterprise.id)).scalars())}
-    snap_specs = take_snapshot_specs(engine)
+    row_of = rows_by_uscc(engine, ids)
+    snap_specs = current_specs(engine)
     decisions = np.full(len(queries), "undetermined", dtype=object)
     for slug, idx in queries.groupby("policy").indices.items():
         outcome = progress_columns(snap_specs[slug], table)["outcome"]
@@ -447,8 +442,16 @@ def rank(engine, kg: KnowledgeGraph, day: dt.date, out, usccs: list[str] | None 
     return RankReport(len(chosen), len(queries), scorer, warning)
 
 
-def take_snapshot_specs(engine) -> dict:
+def current_specs(engine) -> dict:
+    """The parsed spec of every published policy's current version, by policy id."""
     from service.knowledge import _current_versions
 
     with engine.connect() as conn:
         return {slug: spec_of(pv) for _, slug, pv in _current_versions(conn)}
+
+
+def rows_by_uscc(engine, ids: list[int]) -> dict[str, int]:
+    """``{uscc: row}`` of a column table whose rows are the enterprises ``ids``."""
+    with engine.connect() as conn:
+        uscc = dict(conn.execute(select(Enterprise.id, Enterprise.uscc)).all())
+    return {uscc[i]: r for r, i in enumerate(ids)}

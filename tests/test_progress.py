@@ -13,13 +13,18 @@ from service.synth import policies
 from service.synth.params import REFERENCE_DATE
 
 
-def test_progress_agrees_with_the_decision_on_a_generated_city(small_world):
-    with open(small_world / "enterprises.csv", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))[:120]
-    firms = [
+def firms_of(world, n: int) -> list[dict]:
+    """The typed facts of the first ``n`` firms of a generated city, as its CSV gives them."""
+    with open(world / "enterprises.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))[:n]
+    return [
         {k: catalog.parse_value(k, v, today=REFERENCE_DATE) for k, v in r.items() if k in catalog.FIELDS and v != ""}
         for r in rows
     ]
+
+
+def test_progress_agrees_with_the_decision_on_a_generated_city(small_world):
+    firms = firms_of(small_world, 120)
     for facts in firms:  # the rosters on record settle what they do not list (docs/rosters.md)
         for name, f in catalog.FIELDS.items():
             if f.absence == "roster" and name not in facts:
@@ -66,12 +71,7 @@ def test_columns_agree_with_the_scalar_progress(small_world):
     from matcher.columnar import Table
     from matcher.progress import progress_columns
 
-    with open(small_world / "enterprises.csv", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))[:150]
-    firms = [
-        {k: catalog.parse_value(k, v, today=REFERENCE_DATE) for k, v in r.items() if k in catalog.FIELDS and v != ""}
-        for r in rows
-    ]
+    firms = firms_of(small_world, 150)
     table = Table.from_records(firms, REFERENCE_DATE)
     codes = {"eligible": 1, "not_eligible": 0, "undetermined": -1}
     for spec in (policies.to_spec(s) for s in policies.build("南京市", REFERENCE_DATE)):

@@ -10,13 +10,6 @@ import click
 from service.cli import parse_day, store_engine
 
 STAGES = {"policies": "读入政策", "enterprises": "读入企业与标签", "received": "读入兑付记录"}
-KIND_LABELS = {
-    "enterprise": "企业",
-    "policy": "政策",
-    "tag": "标签",
-    "department": "部门",
-    "document": "文件",
-}
 
 
 def _path(value: Path | None) -> Path:
@@ -36,10 +29,10 @@ def _load(path: Path):
 
 
 def _summary(kg) -> str:
-    from graph.knowledge import EDGE_KINDS
+    from graph.knowledge import EDGE_KINDS, NODE_KINDS
 
     stats = kg.stats()
-    nodes = "、".join(f"{KIND_LABELS[k]} {v:,}" for k, v in stats["nodes"].items())
+    nodes = "、".join(f"{NODE_KINDS[k]} {v:,}" for k, v in stats["nodes"].items())
     edges = "、".join(f"{EDGE_KINDS[k]} {v:,}" for k, v in stats["edges"].items())
     return f"节点：{nodes}；边：{edges}"
 

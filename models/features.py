@@ -46,8 +46,13 @@ ENGAGEMENT = (
     "peers_policy_view_rate",
     "industry_policy_view_rate",
     "district_policy_view_rate",
+    "firm_policy_approvals",
+    "days_to_application_deadline",
 )
-FEATURES = (*GRAPH_FEATURES, *PROFILE, *POLICY, *PROGRESS, *AMOUNT, *TEXT, *PRESENTATION, *ENGAGEMENT)
+# Which community of taste the firm's opened messages place it in, and what that community opens
+# (``models.taste``): the preference no field shows.
+TASTE = ("community_view_logit", "community_facet_logit", "firm_view_lift")
+FEATURES = (*GRAPH_FEATURES, *PROFILE, *POLICY, *PROGRESS, *AMOUNT, *TEXT, *PRESENTATION, *ENGAGEMENT, *TASTE)
 SERVED_RANK = 1.0
 SCHEMA_HASH = schema_hash(FEATURES, hashlib.sha256(Path(__file__).read_bytes()).hexdigest())
 SCALE_ORDER = {"micro": 1.0, "small": 2.0, "medium": 3.0, "large": 4.0}
@@ -112,6 +117,7 @@ def engagement(events: pd.DataFrame, queries: pd.DataFrame) -> dict[str, np.ndar
     for part in ("industry", "district"):
         counted([part, "policy"], kind == "push", f"_{part}_pushes")
         counted([part, "policy"], kind == "view", f"_{part}_views")
+    counted(["enterprise", "policy"], kind.isin(["approved", "paid"]), "firm_policy_approvals")
     counted(["policy"], kind == "push", "_policy_pushes")
     counted(["policy"], kind == "view", "_policy_views")
     counted(["policy"], kind == "apply", "_policy_applies")
@@ -127,7 +133,32 @@ def engagement(events: pd.DataFrame, queries: pd.DataFrame) -> dict[str, np.ndar
         pushes = out.pop("_policy_pushes")  # the policy's appeal so far, over every firm it was pushed to
         out["policy_view_rate"] = np.where(pushes > 0, out.pop("_policy_views") / pushes, np.nan)
         out["policy_apply_rate"] = np.where(pushes > 0, out.pop("_policy_applies") / pushes, np.nan)
+    out["days_to_application_deadline"] = _days_to_deadline(events, q, n)
     return out
+
+
+def _days_to_deadline(events: pd.DataFrame, q: pd.DataFrame, n: int) -> np.ndarray:
+    """Days from the query to the close of the policy's current application period, as the platform's
+    latest push of the policy before the query logged it (``payload.deadline``); NaN when none did or it
+    has passed. A policy-wide fact, known alike when training and when serving."""
+    values = np.full(n, np.nan)
+    if "payload" not in events:
+        return values
+    pushes = events[events["kind"] == "push"]
+    logged = pushes["payload"].map(lambda p: p.get("deadline") if isinstance(p, dict) else None)
+    deadline = pd.to_datetime(logged, errors="coerce", format="%Y-%m-%d")
+    pushes = pushes.assign(deadline=deadline)[deadline.notna()].sort_values("occurred_at")
+    pushes = pushes.assign(occurred_at=pushes["occurred_at"] + pd.Timedelta(microseconds=1))  # strictly before
+    if pushes.empty:
+        return values
+    found = pd.merge_asof(
+        q[["policy", "at", "_row"]], pushes[["policy", "occurred_at", "deadline"]],
+        left_on="at", right_on="occurred_at", by="policy", direction="backward",
+    )  # fmt: skip
+    close = found["deadline"].dt.tz_localize("UTC")
+    days = (close - found["at"].dt.floor("D")).dt.days.to_numpy(dtype=float)
+    values[found["_row"].to_numpy()] = np.where(days >= 0, days, np.nan)
+    return values
 
 
 def _utc(times: pd.Series) -> pd.Series:

@@ -2,9 +2,11 @@
 
 A query is one enterprise in one push round (a 政策包): the policies pushed to it together. An item's grade
 is the furthest its firm went with that policy after the push and before the policy was pushed to it again
-(or :data:`HORIZON_DAYS` passed): 0 nothing, 1 viewed, 2 applied, 3 approved or paid. 免申即享 policies are
-left out altogether: their payouts follow the rules, not a choice, and would teach the ranker what the rule
-engine already knows. Rows come out contiguous per query, as LightGBM's ``group`` needs them.
+(or :data:`HORIZON_DAYS` passed): 0 nothing, 1 viewed, 2 applied, 3 approved or paid. A pushed 免申即享
+policy is graded by the view alone (at most 1, flagged ``automatic``): opening the message is a choice, its
+payout is not — it follows the rules, and would teach the ranker what the rule engine already knows. A push
+that notifies a 免申即享 payout (``payload.automatic``) recommends nothing and makes no query. Rows
+come out contiguous per query, as LightGBM's ``group`` needs them.
 """
 
 from __future__ import annotations
@@ -28,17 +30,20 @@ def push_rounds(pushes: pd.DataFrame) -> pd.Series:
 def graded_labels(events: pd.DataFrame, automatic: set[str] | frozenset[str] = frozenset()) -> pd.DataFrame:
     """``events`` (columns enterprise, policy, kind, occurred_at (tz-aware), payload) → one row per pushed
     (enterprise, round, policy): ``query, enterprise, policy, pushed_at, label, rank`` (the position it was
-    shown at, when logged), sorted by query."""
-    ev = events[~events["policy"].isin(automatic) & events["policy"].notna()]
-    pushes = ev[ev["kind"] == "push"].copy()
+    shown at, when logged), ``automatic``, sorted by query."""
+    ev = events[events["policy"].notna()]
+    pushes = ev[ev["kind"] == "push"]
+    notice = pushes["payload"].map(lambda p: isinstance(p, dict) and p.get("automatic") is True)
+    pushes = pushes[~notice.astype(bool)].copy()
     if pushes.empty:
-        return pd.DataFrame(columns=["query", "enterprise", "policy", "pushed_at", "label"])
+        return pd.DataFrame(columns=["query", "enterprise", "policy", "pushed_at", "label", "rank", "automatic"])
     pushes["round"] = push_rounds(pushes)
     pushes["rank"] = pushes["payload"].map(lambda p: p.get("rank") if isinstance(p, dict) else None)
     pushes = pushes.sort_values("occurred_at").reset_index(drop=True)
     pushes["push_id"] = np.arange(len(pushes))
     acts = ev[ev["kind"].isin(list(GRADES))].copy()
     acts["grade"] = acts["kind"].map(GRADES).astype(int)
+    acts = acts[(acts["grade"] == 1) | ~acts["policy"].isin(automatic)]  # an automatic payout is no choice
     acts = acts.sort_values("occurred_at")
     # each act belongs to the latest earlier push of the same policy to the same firm
     found = pd.merge_asof(
@@ -60,6 +65,7 @@ def graded_labels(events: pd.DataFrame, automatic: set[str] | frozenset[str] = f
         pushed_at=("pushed_at", "min"), label=("label", "max"), rank=("rank", "min")
     )
     first = out.groupby("query")["pushed_at"].transform("min")
+    out["automatic"] = out["policy"].isin(automatic)
     return out.assign(_t=first).sort_values(["_t", "query", "policy"]).drop(columns="_t").reset_index(drop=True)
 
 

@@ -122,3 +122,13 @@ def load_production(engine, kind: str, expected_schema: str) -> Artifact | None:
     if artifact.version != row.version:
         raise ModelError(f"模型文件 {row.artifact_path} 的版本为 {artifact.version}，登记为 {row.version}")
     return artifact
+
+
+def load_version(engine, kind: str, version: str, expected_schema: str) -> Artifact:
+    """A registered model by version (any status), refused if its feature schema is not ``expected_schema``."""
+    with session_scope(engine) as session:
+        row = session.scalar(select(ModelVersion).where(ModelVersion.kind == kind, ModelVersion.version == version))
+        if row is None:
+            raise NotFound(f"没有登记的模型 {kind} {version}（zhida models list 列出已登记的模型）")
+        path = row.artifact_path
+    return load(path, expected_schema)

@@ -19,7 +19,17 @@ from sqlalchemy import select
 from graph.features import FeatureIndex
 from graph.knowledge import KnowledgeGraph
 from matcher.progress import progress_columns
-from models.features import FEATURES, SCALE_ORDER, SERVED_RANK, assemble, engagement, log1p_or_nan, text_similarity
+from models import taste
+from models.features import (
+    FEATURES,
+    SCALE_ORDER,
+    SERVED_RANK,
+    TASTE,
+    assemble,
+    engagement,
+    log1p_or_nan,
+    text_similarity,
+)
 from service.ledger.facts import spec_of
 from service.store.models import Enterprise, Event, Policy
 
@@ -41,6 +51,7 @@ class Snapshot:
     row: dict[str, int]  # uscc -> row of the table
     specs: dict[str, object]  # policy id -> parsed spec
     progress: dict[str, dict] = field(default_factory=dict)  # policy id -> progress_columns(...)
+    taste: dict | None = None  # models.taste.preferences(...) as of ``day``, with its policy index
 
     def progress_of(self, slug: str) -> dict:
         found = self.progress.get(slug)
@@ -108,6 +119,8 @@ def feature_matrix(
         n.split(":", 1)[1]: d.get("department") for n, d in kg.g.nodes(data=True) if d.get("kind") == "policy"
     }
     stored = None
+    outcomes = None
+    fields = _register_fields(engine)
     for day in sorted(days.unique()):
         snap = snapshots.get(day)
         if snap is None:
@@ -122,7 +135,11 @@ def feature_matrix(
         _profile_part(snap, part, rows, put)
         _policy_part(snap, kg, part, rows, put)
         _progress_part(snap, part, rows, put)
-    group = _groups(engine, queries["enterprise"])
+        if snap.taste is None:
+            outcomes = taste.push_outcomes(events) if outcomes is None else outcomes
+            snap.taste = _communities(snap, kg, outcomes, fields, departments)
+        _taste_part(snap, part, rows, put)
+    group = queries["enterprise"].map({u: f"{ind}|{reg}" for u, (ind, reg) in fields.items()}).to_numpy()
     q = queries.assign(department=queries["policy"].map(departments), group=group)
     shown = queries["rank"] if "rank" in queries else pd.Series(SERVED_RANK, index=queries.index)
     parts["shown_rank"] = pd.to_numeric(shown, errors="coerce").fillna(SERVED_RANK).to_numpy(dtype=float)
@@ -228,11 +245,51 @@ def _progress_part(snap: Snapshot, part: pd.DataFrame, rows: np.ndarray, put) ->
         put("scope_similarity", rows[:0], [])
 
 
-def _groups(engine, usccs: pd.Series) -> np.ndarray:
-    """Each firm's peer group: its 大类 and its district (one read of the register)."""
+def _register_fields(engine) -> dict[str, tuple[str, str]]:
+    """Each firm's 大类 and district (one read of the register): its peer group, and the prior of its
+    community of taste."""
     with engine.connect() as conn:
         rows = conn.execute(select(Enterprise.uscc, Enterprise.industry, Enterprise.region)).all()
-    return usccs.map({u: f"{ind[:3]}|{reg}" for u, ind, reg in rows}).to_numpy()
+    return {u: (ind[:3], reg) for u, ind, reg in rows}
+
+
+SIZE_BANDS = (10, 100, 300)  # employees: the bands of the community prior (about 微, 小, 中, 大)
+
+
+def _communities(snap: Snapshot, kg: KnowledgeGraph, outcomes: pd.DataFrame, fields: dict, departments: dict):
+    """Fit the communities of taste on what was opened before the snapshot's day (``models.taste``) and
+    return the firm × policy preferences, with the policy index."""
+    slugs = sorted(snap.specs)
+    policies = {p: j for j, p in enumerate(slugs)}
+    facet_names = sorted({f for p in slugs for f in _facets(snap.specs[p], departments.get(p))})
+    facet_ix = {f: j for j, f in enumerate(facet_names)}
+    facets = np.zeros((len(slugs), len(facet_names)))
+    for p in slugs:
+        for f in _facets(snap.specs[p], departments.get(p)):
+            facets[policies[p], facet_ix[f]] = 1.0
+    day = pd.Timestamp(snap.day, tz="UTC")
+    opened, viewed = taste.counts_before(outcomes, day, snap.row, policies)
+    order = sorted(snap.row, key=snap.row.get)  # the table's rows, in order
+    employees, known = snap.table.numeric("employees")
+    band = np.where(known, np.digitize(np.nan_to_num(employees), SIZE_BANDS), len(SIZE_BANDS) + 1)
+    codes = [pd.factorize(pd.Series([fields.get(u, ("", ""))[i] for u in order]))[0] for i in (0, 1)]
+    fitted = taste.fit(opened, viewed, [*codes, band.astype(np.int64)])
+    return {"policies": policies, **taste.preferences(fitted, opened, viewed, facets)}
+
+
+def _facets(spec, department: str | None) -> list[str]:
+    return [f"topic:{t}" for t in spec.topics] + ([f"department:{department}"] if department else [])
+
+
+def _taste_part(snap: Snapshot, part: pd.DataFrame, rows: np.ndarray, put) -> None:
+    policies = snap.taste["policies"]
+    f = part["enterprise"].map(snap.row)
+    p = part["policy"].map(policies)
+    have = (f.notna() & p.notna()).to_numpy()
+    fi, pi = f[have].astype(int).to_numpy(), p[have].astype(int).to_numpy()
+    for name in TASTE:
+        put(name, rows[have], snap.taste[name][fi, pi])
+        put(name, rows[~have], np.nan)
 
 
 # -- training --------------------------------------------------------------------------------------------
@@ -249,19 +306,106 @@ class TrainReport:
     artifact: object = None
 
     def table(self) -> str:
-        lines = []
-        for name, scorers in self.figures.items():
-            lines.append(f"{SLICES.get(name, name)}（{int(next(iter(scorers.values()))['queries'])} 个查询）")
-            for scorer, m in scorers.items():
-                lines.append(
-                    f"  {scorer:<20} NDCG@5 {m['ndcg@5']:.3f}  NDCG@10 {m['ndcg@10']:.3f}  MAP {m['map']:.3f}  "
-                    f"recall@10 {m['recall@10']:.3f}  覆盖 {m['coverage']:.0%}"
-                )
-        return "\n".join(lines)
+        return _table(self.figures)
 
 
 PERIODS = {"train": "训练", "valid": "验证", "test": "测试"}
-SLICES = {"overall": "测试期全部", "cold_start": "冷启动（训练截止后发布的政策）"}
+SLICES = {
+    "overall": "全部",
+    "non_automatic": "非免申即享政策",
+    "cold_start": "冷启动（训练截止后才有的政策）",
+}
+
+
+def known_from(kg: KnowledgeGraph) -> dict[str, dt.date]:
+    """The day each policy became known: its publication or the start of its validity, whichever came first."""
+    return {
+        n.split(":", 1)[1]: min(d["valid_from"], d.get("published_on") or d["valid_from"])
+        for n, d in kg.g.nodes(data=True)
+        if d.get("kind") == "policy" and not d.get("missing")
+    }
+
+
+def score_slices(model, split, labels: pd.DataFrame, before: pd.DataFrame, kg: KnowledgeGraph, cutoff: dt.date):
+    """One evaluator for the model (None: baselines only) and every baseline on ``split`` (whose rows are
+    ``labels``'), overall, on the policies that are not 免申即享, and on the cold-start slice (policies known
+    only from ``cutoff``, the end of the model's training data). Popularity is the take-up in ``before``."""
+    from models import ranker
+
+    popularity = (before["label"] >= ranker.RELEVANT).groupby(before["policy"]).mean().to_dict()
+    known = known_from(kg)
+    automatic = labels["automatic"].to_numpy(dtype=bool)
+    cold = np.array([known.get(p, dt.date.min) >= cutoff for p in split.policies])
+    figures = {}
+    for name, mask in (
+        ("overall", np.ones(len(split.y), dtype=bool)),
+        ("non_automatic", ~automatic),
+        ("cold_start", cold),
+    ):
+        sub = _subset(split, mask)
+        if not len(sub.y):
+            continue
+        scorers = {"ranker": ranker.score(model, sub.x)} if model is not None else {}
+        scorers.update(ranker.baselines(sub, popularity))
+        figures[name] = {s: ranker.evaluate(v, sub) for s, v in scorers.items()}
+    return figures
+
+
+@dataclass
+class EvaluationReport:
+    scorer: str  # the model's version, or "baselines"
+    window: dict  # from, until, cutoff
+    figures: dict
+    gap_closed: float | None
+
+    def table(self) -> str:
+        return _table(self.figures)
+
+
+def evaluate_period(engine, kg: KnowledgeGraph, start: dt.date, until: dt.date, artifact=None, progress=None):
+    """Score the pushes of ``start`` … ``until`` (exclusive) with ``artifact`` (a ``models.registry.Artifact``
+    of the current schema; None: the baselines only) and every baseline, as they would be served. The
+    cold-start slice holds the policies known only after the model's training data ended."""
+    from models import ranker
+    from models.labels import graded_labels, query_sizes
+    from service.errors import BadRequest
+
+    say = progress or (lambda text: None)
+    lo = dt.datetime.combine(start, dt.time(), tzinfo=dt.UTC)
+    hi = dt.datetime.combine(until, dt.time(), tzinfo=dt.UTC)
+    events = load_events(engine, until=hi)
+    automatic = {n.split(":", 1)[1] for n, d in kg.g.nodes(data=True) if d.get("mode") == "automatic"}
+    labels = graded_labels(events, automatic)
+    first = labels.groupby("query")["pushed_at"].transform("min")
+    inside = (first >= lo).to_numpy()
+    part = labels[inside].reset_index(drop=True)
+    if part.empty:
+        raise BadRequest(f"{start} 至 {until} 之间没有推送记录，无法评估", field="from")
+    cutoff = artifact.trained_until if artifact is not None else start
+    say(f"评估期 {start} 至 {until}：{len(part)} 行/{part['query'].nunique()} 个查询；计算特征……")
+    queries = part.rename(columns={"pushed_at": "at"})[["enterprise", "policy", "at"]]  # served at position 1
+    x = feature_matrix(engine, kg, queries, events)
+    split = ranker.Split(x, part["label"].to_numpy(), query_sizes(part), part["policy"].to_numpy())
+    model = artifact.model if artifact is not None else None
+    figures = score_slices(model, split, part, labels[~inside & (first < lo).to_numpy()], kg, cutoff)
+    closed = None
+    if model is not None:
+        best = max(m["ndcg@10"] for s, m in figures["overall"].items() if s != "ranker")
+        closed = ranker.gap_closed(figures["overall"]["ranker"]["ndcg@10"], best)
+    window = {"from": start.isoformat(), "until": until.isoformat(), "cutoff": cutoff.isoformat()}
+    return EvaluationReport(artifact.version if artifact is not None else "baselines", window, figures, closed)
+
+
+def _table(figures: dict) -> str:
+    lines = []
+    for name, scorers in figures.items():
+        lines.append(f"{SLICES.get(name, name)}（{int(next(iter(scorers.values()))['queries'])} 个查询）")
+        for scorer, m in scorers.items():
+            lines.append(
+                f"  {scorer:<20} NDCG@5 {m['ndcg@5']:.3f}  NDCG@10 {m['ndcg@10']:.3f}  MAP {m['map']:.3f}  "
+                f"recall@10 {m['recall@10']:.3f}  覆盖 {m['coverage']:.0%}"
+            )
+    return "\n".join(lines)
 
 
 def train_ranker(
@@ -316,22 +460,9 @@ def train_ranker(
     splits["test"].x[:, FEATURES.index("shown_rank")] = SERVED_RANK
     say("训练 LightGBM lambdarank……")
     model = ranker.fit(splits["train"], splits["valid"], seed)
-    train_part = labels[period == "train"]
-    popularity = (train_part["label"] >= ranker.RELEVANT).groupby(train_part["policy"]).mean().to_dict()
-    known_from = {
-        n.split(":", 1)[1]: min(d["valid_from"], d.get("published_on") or d["valid_from"])
-        for n, d in kg.g.nodes(data=True)
-        if d.get("kind") == "policy" and not d.get("missing")
-    }
-    figures = {}
-    test = splits["test"]
-    cold = np.array([known_from.get(p, dt.date.min) >= valid_from.date() for p in test.policies])
-    for name, mask in (("overall", np.ones(len(test.y), dtype=bool)), ("cold_start", cold)):
-        sub = _subset(test, mask)
-        if not len(sub.y):
-            continue
-        scorers = {"ranker": ranker.score(model, sub.x), **ranker.baselines(sub, popularity)}
-        figures[name] = {s: ranker.evaluate(v, sub) for s, v in scorers.items()}
+    best_iteration = int(model.best_iteration_ or model.n_estimators)
+    test_part = labels[period == "test"].reset_index(drop=True)
+    figures = score_slices(model, splits["test"], test_part, labels[period == "train"], kg, valid_from.date())
     overall = figures["overall"]
     best = max((m["ndcg@10"], s) for s, m in overall.items() if s != "ranker")
     closed = ranker.gap_closed(overall["ranker"]["ndcg@10"], best[0])
@@ -349,7 +480,7 @@ def train_ranker(
         model=model,
         schema_hash=SCHEMA_HASH,
         feature_names=tuple(FEATURES),
-        params={**ranker.PARAMS, "seed": seed, "period_days": period_days, "best_iteration": model.best_iteration_},
+        params={**ranker.PARAMS, "seed": seed, "period_days": period_days, "best_iteration": best_iteration},
         trained_from=labels["pushed_at"].min().date(),
         trained_until=valid_from.date(),
         metrics={
@@ -361,7 +492,7 @@ def train_ranker(
         },  # fmt: skip
     )
     rows = {p: {"rows": c[0], "queries": c[1]} for p, c in counts.items()}
-    return TrainReport(artifact.version, window, rows, figures, closed, int(model.best_iteration_ or 0), artifact)
+    return TrainReport(artifact.version, window, rows, figures, closed, best_iteration, artifact)
 
 
 def _subset(split, mask: np.ndarray):

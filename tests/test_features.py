@@ -52,3 +52,26 @@ def test_scope_similarity_prefers_the_matching_policy():
     texts = ["软件企业奖励：支持软件开发与信息技术服务企业", "餐饮消费奖励：支持餐饮服务企业"]
     sim = text_similarity(scopes, texts, (np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1])))
     assert sim[0] > sim[1] and sim[3] > sim[2]
+
+
+def test_deadline_and_approvals_are_read_from_the_log_before_the_query():
+    t = pd.Timestamp("2026-03-10 09:00", tz="UTC")
+    ev = pd.DataFrame(
+        [
+            ("E2", "a", "人社局", "g1", "push", t - pd.Timedelta(days=20), {"deadline": "2026-03-31"}),
+            ("E1", "a", "人社局", "g1", "approved", t - pd.Timedelta(days=15), {}),
+            ("E1", "a", "人社局", "g1", "paid", t - pd.Timedelta(days=14), {}),
+            ("E2", "b", "人社局", "g1", "push", t - pd.Timedelta(days=20), {"deadline": "2026-02-28"}),  # passed
+            ("E2", "a", "人社局", "g1", "push", t + pd.Timedelta(days=1), {"deadline": "2027-03-31"}),  # later
+        ],
+        columns=["enterprise", "policy", "department", "group", "kind", "occurred_at", "payload"],
+    )
+    q = pd.DataFrame(
+        [("E1", "a", "人社局", "g1", t), ("E3", "b", "人社局", "g1", t), ("E3", "c", "人社局", "g1", t)],
+        columns=["enterprise", "policy", "department", "group", "at"],
+    )
+    f = engagement(ev, q)
+    assert f["days_to_application_deadline"][0] == 21
+    assert np.isnan(f["days_to_application_deadline"][1:]).all()  # passed; never pushed
+    assert f["firm_policy_approvals"].tolist() == [2, 0, 0]
+    assert np.isnan(engagement(ev.drop(columns="payload"), q)["days_to_application_deadline"]).all()

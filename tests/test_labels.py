@@ -28,6 +28,7 @@ def test_grades_rounds_and_automatic_policies():
             ("E1", "b", "apply", "2026-01-06 10:00", {}),
             ("E1", "b", "approved", "2026-01-20 10:00", {}),
             ("E1", "auto", "paid", "2026-01-20 10:00", {}),
+            ("E3", "auto", "push", "2026-01-20 10:00", {"automatic": True}),  # the payout's notice: no query
             ("E2", "a", "push", "2026-01-07 09:00", {}),  # no round logged: the day is the round
             ("E2", "b", "push", "2026-01-07 15:00", {}),
             ("E2", "a", "apply", "2026-01-08 10:00", {}),
@@ -39,10 +40,15 @@ def test_grades_rounds_and_automatic_policies():
         ("E1|r1", "a"): 1,
         ("E1|r1", "b"): 3,
         ("E1|r1", "c"): 0,
+        ("E1|r1", "auto"): 0,  # paid by the rules: no choice, not a positive
         ("E2|2026-01-07", "a"): 2,
         ("E2|2026-01-07", "b"): 0,
     }
-    assert list(query_sizes(labels)) == [3, 2]  # contiguous per query, in time order
+    assert list(query_sizes(labels)) == [4, 2]  # contiguous per query, in time order
+    assert labels.loc[labels["automatic"], "policy"].tolist() == ["auto"]
+    ev.loc[len(ev)] = ("E1", "auto", "view", pd.Timestamp("2026-01-05 10:00", tz="Asia/Shanghai"), {})
+    viewed = graded_labels(ev, automatic={"auto"})
+    assert viewed.loc[viewed["policy"] == "auto", "label"].tolist() == [1]  # opening the message is a choice
 
 
 def test_an_act_belongs_to_the_push_it_followed_within_the_horizon():

@@ -91,3 +91,34 @@ def test_rank_writes_every_candidate_with_the_rule_decision(city, tmp_path, db_u
     assert bad.exit_code != 0 and "二选一" in bad.output
     unknown = runner.invoke(main, ["rank", "--enterprise", "91000000000000000X", "--out", str(tmp_path / "x.csv")])
     assert unknown.exit_code != 0 and "图谱中没有企业" in unknown.output
+
+
+def test_evaluate_scores_a_registered_model_by_slice_with_a_chart(city, tmp_path, db_url, monkeypatch):
+    import json
+
+    from service.model_registry import register
+
+    monkeypatch.setenv("ZHIDA_DATABASE_URL", db_url)
+    monkeypatch.setenv("ZHIDA_MODELS_DIR", str(tmp_path / "models"))
+    kg = knowledge.build(city, REFERENCE_DATE)
+    kg.save(tmp_path / "models" / "graph.pickle")
+    report = train_ranker(city, kg, UNTIL, period_days=45, seed=3)
+    register(city, report.artifact, tmp_path / "models")
+    runner = CliRunner()
+    start = report.window["test_from"]
+    args = ["evaluate", "--from", start, "--until", UNTIL.isoformat(), "--version", report.version]
+    out = runner.invoke(main, [*args, "--plot", str(tmp_path / "eval.png"), "--json", str(tmp_path / "eval.json")])
+    assert out.exit_code == 0, out.output
+    saved = json.loads((tmp_path / "eval.json").read_text(encoding="utf-8"))
+    # the same period, the same model: the training run's own test figures, by the same evaluator
+    assert saved["figures"]["overall"]["ranker"] == pytest.approx(report.figures["overall"]["ranker"])
+    assert {"overall", "non_automatic"} <= set(saved["figures"])
+    assert (tmp_path / "eval.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "全部" in out.output and "最佳基线" in out.output
+
+    baselines = runner.invoke(main, ["evaluate", "--from", start, "--until", UNTIL.isoformat()])
+    assert baselines.exit_code == 0 and "只评估基线" in baselines.output and "排序模型 NDCG" not in baselines.output
+    backwards = runner.invoke(main, ["evaluate", "--from", UNTIL.isoformat(), "--until", start])
+    assert backwards.exit_code != 0 and "应早于结束日" in backwards.output
+    unknown = runner.invoke(main, [*args[:5], "--version", "rk-nope"])
+    assert unknown.exit_code != 0 and "没有登记的模型 ranker rk-nope" in unknown.output

@@ -32,6 +32,7 @@ COMMANDS = {
     "models": "models",
     "train": "train",
     "rank": "rank",
+    "evaluate": "evaluate",
 }
 
 

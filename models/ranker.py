@@ -137,6 +137,15 @@ def baselines(split: Split, popularity: dict[str, float]) -> dict[str, np.ndarra
     }
 
 
+SCORER_LABELS = {
+    "ranker": "排序模型（LightGBM）",
+    "popularity": "热门度",
+    "tag_overlap": "标签重合度",
+    "ppr": "个性化 PageRank",
+    "eligible_by_amount": "符合者优先、按金额",
+}  # the model and the baselines, as analysts read them
+
+
 def gap_closed(model: float, best_baseline: float) -> float:
     """The share of the gap between the best baseline and a perfect ranking (1.0) that the model closes."""
     return (model - best_baseline) / (1.0 - best_baseline) if best_baseline < 1.0 else 0.0

@@ -44,14 +44,9 @@ def engine(db_url):
 @pytest.fixture
 def city(engine, small_world):
     """The 300-firm city imported as the platform holds it: policies, register, rosters, events."""
-    from service.io.importer import import_enterprises, import_events, import_policies
-    from service.io.rosters import import_rosters
-    from service.synth.params import REFERENCE_DATE
+    from service.io.world import import_world
 
-    assert import_policies(engine, small_world / "policies").committed
-    assert import_enterprises(engine, small_world / "enterprises.csv").committed
-    assert import_rosters(engine, small_world / "rosters", REFERENCE_DATE).committed
-    assert import_events(engine, small_world / "events.jsonl").committed
+    import_world(engine, small_world)
     return engine
 
 

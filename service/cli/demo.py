@@ -35,38 +35,22 @@ def _stage(msg: str) -> None:
 def cli(workdir: Path, enterprises: int, seed: int, city: str, port: int, no_serve: bool) -> None:
     """一键演示：建库、生成城市、导入、创建演示密钥并启动服务。"""
     from service.app import create_app
+    from service.errors import ServiceError
     from service.http import auth
-    from service.io.importer import import_enterprises, import_events, import_policies
-    from service.io.rosters import import_rosters
+    from service.io.world import demo_city
     from service.ledger.sweeps import run_sweep
-    from service.store import make_engine, session_scope, upgrade
-    from service.synth.params import REFERENCE_DATE
-    from service.synth.world import generate_world
+    from service.store import make_engine, session_scope
 
     if not no_serve:
         _check_port(port)
     started = time.perf_counter()
-    workdir.mkdir(parents=True, exist_ok=True)
-    db_file = (workdir / "zhida.sqlite3").resolve()
-    if db_file.exists():
-        db_file.unlink()  # the demo always starts from an empty database
-    url = f"sqlite:///{db_file}"
-
-    _stage(f"建库 {db_file}")
-    upgrade(url)
+    try:
+        built = demo_city(workdir, enterprises, seed, city, progress=_stage)
+    except ServiceError as e:
+        raise click.ClickException(f"演示数据导入失败：{e}") from None
+    url, db_file = built.url, built.database
     engine = make_engine(url)
-
-    _stage(f"生成 {city} 的 {enterprises} 家企业、政策与互动记录")
-    world = workdir / "world"
-    generate_world(enterprises, seed, city, world)
-
-    _stage(f"导入政策、企业、名单（截至 {REFERENCE_DATE}）与事件")
-    import_policies(engine, world / "policies")
-    ent_report = import_enterprises(engine, world / "enterprises.csv")
-    for report in (ent_report, import_rosters(engine, world / "rosters", REFERENCE_DATE, actor="system:demo")):
-        if not report.committed:
-            raise click.ClickException("演示数据导入失败：\n" + "\n".join(str(e) for e in report.errors[:20]))
-    import_events(engine, world / "events.jsonl")
+    ent_report = built.reports["enterprises"]
 
     _stage("创建演示密钥")
     with session_scope(engine) as session:

@@ -269,6 +269,7 @@ ARREARS_SHARE = 0.03  # firms in arrears on social insurance
 # calendar year to learn from and half a year to test on, and every annual
 # measure's application period met at least twice.
 EVENT_DAYS = 545
+HISTORY_START = REFERENCE_DATE - dt.timedelta(days=EVENT_DAYS)  # the first day of the history
 TRUTH_DAYS = 180  # truth/ describes the last 180 days (2026-01-01 on): the period a ranker is scored on
 CHAIN_MARGIN_DAYS = 60  # pushes start at least this long before the reference date
 # The platform pushes in rounds (one message bundling a few policies). Rounds

@@ -72,33 +72,13 @@ def _day(text: str | None) -> dt.date | None:
     return dt.date.fromisoformat(text) if text else None
 
 
-# Fonts with the Chinese glyphs, as Windows, macOS and Linux name them.
-CHINESE_FONTS = (
-    "Noto Sans CJK SC",
-    "Source Han Sans SC",
-    "WenQuanYi Micro Hei",
-    "WenQuanYi Zen Hei",
-    "Microsoft YaHei",
-    "SimHei",
-    "PingFang SC",
-    "Heiti SC",
-    "Hiragino Sans GB",
-    "Arial Unicode MS",
-)
-
-
 def use_chinese_font() -> str | None:
-    """Plots in the first Chinese font installed; None, with a note, when there is none (the glyphs then show
-    as boxes, and the warnings about each of them are silenced)."""
-    import matplotlib as mpl
-    from matplotlib import font_manager
+    """Plots in the first Chinese font installed (``service.plots.chinese_font``); None, with a note, when
+    there is none (the glyphs then show as boxes, and the warnings about each of them are silenced)."""
+    from service.plots import chinese_font
 
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    found = next((name for name in CHINESE_FONTS if name in installed), None)
+    found = chinese_font()
     if found is None:
         warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
-        print("未找到中文字体：图中的汉字将显示为方框（可安装 Noto Sans CJK SC，如 apt install fonts-noto-cjk）")
-        return None
-    mpl.rcParams["font.sans-serif"] = [found, *mpl.rcParams["font.sans-serif"]]
-    mpl.rcParams["axes.unicode_minus"] = False
+        print("未找到中文字体：图中的汉字将显示为方框（可安装 fonts-wqy-microhei 或 fonts-noto-cjk）")
     return found

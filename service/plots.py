@@ -9,25 +9,36 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# Fonts with the Chinese glyphs, as Linux, Windows and macOS name them.
 CJK_FONTS = (
     "WenQuanYi Micro Hei",
     "Noto Sans CJK SC",
     "Source Han Sans SC",
-    "SimHei",
+    "WenQuanYi Zen Hei",
     "Microsoft YaHei",
+    "SimHei",
     "PingFang SC",
+    "Heiti SC",
+    "Hiragino Sans GB",
+    "Arial Unicode MS",
 )
-SCORERS = {
-    "ranker": "排序模型",
-    "popularity": "热度",
-    "tag_overlap": "标签重合",
-    "ppr": "个性化 PageRank",
-    "eligible_by_amount": "符合者优先、按金额",
-}
 
 
 class PlotError(Exception):
     pass
+
+
+def chinese_font() -> str | None:
+    """Make matplotlib draw in the first Chinese font installed and return its name; None when there is none."""
+    import matplotlib as mpl
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    found = next((name for name in CJK_FONTS if name in installed), None)
+    if found is not None:
+        mpl.rcParams["font.sans-serif"] = [found, *mpl.rcParams["font.sans-serif"]]
+        mpl.rcParams["axes.unicode_minus"] = False
+    return found
 
 
 def _pyplot():
@@ -35,19 +46,16 @@ def _pyplot():
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib import font_manager
 
-    installed = {f.name for f in font_manager.fontManager.ttflist}
-    found = [name for name in CJK_FONTS if name in installed]
-    if not found:
+    if chinese_font() is None:
         raise PlotError("没有可显示中文的字体：请安装 fonts-wqy-microhei 或 fonts-noto-cjk（Debian 软件包）")
-    plt.rcParams["font.sans-serif"] = [found[0], "DejaVu Sans"]
-    plt.rcParams["axes.unicode_minus"] = False
     return plt
 
 
 def evaluation_chart(figures: dict, path: str | Path, title: str, slices: dict[str, str], metric: str = "ndcg@10"):
     """Grouped bars: ``metric`` of every scorer, one group per slice (``figures[slice][scorer][metric]``)."""
+    from models.ranker import SCORER_LABELS
+
     plt = _pyplot()
     names = [s for s in slices if s in figures]
     scorers = list(dict.fromkeys(sc for s in names for sc in figures[s]))
@@ -56,7 +64,7 @@ def evaluation_chart(figures: dict, path: str | Path, title: str, slices: dict[s
     for j, scorer in enumerate(scorers):
         xs = [i + (j - (len(scorers) - 1) / 2) * width for i in range(len(names))]
         ys = [figures[s].get(scorer, {}).get(metric, float("nan")) for s in names]
-        bars = ax.bar(xs, ys, width, label=SCORERS.get(scorer, scorer))
+        bars = ax.bar(xs, ys, width, label=SCORER_LABELS.get(scorer, scorer))
         ax.bar_label(bars, fmt="%.3f", fontsize=7, padding=2)
     labels = [f"{slices[s]}\n（{int(next(iter(figures[s].values()))['queries'])} 个查询）" for s in names]
     ax.set_xticks(range(len(names)), labels)

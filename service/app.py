@@ -12,6 +12,7 @@ from flask import Flask
 from flask.sessions import SessionInterface
 
 from service.http import problems
+from service.jobs import training
 from service.settings import settings, use_catalog
 from service.store import make_engine, upgrade
 
@@ -28,6 +29,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         AUTO_UPGRADE=True,
         APPROVAL_THRESHOLD=config.approval_threshold,
         APPLICATIONS_ON_DRIVER=True,  # PostgreSQL: 即申即办 on the driver (False: the session path, same writes)
+        TRAINING_RUNNER=None,  # runner(engine, job_id) for training jobs; None: a thread of this process
         JSON_SORT_KEYS=False,
     )
     if test_config:
@@ -43,6 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         upgrade(app.config["DATABASE_URL"])
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["zhida.engine"] = engine
+    app.extensions["zhida.training_runner"] = app.config["TRAINING_RUNNER"] or training.start_thread
 
     problems.init_app(app)
 

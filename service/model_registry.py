@@ -14,9 +14,20 @@ from sqlalchemy import select
 
 from models.registry import Artifact, ModelError, load, save
 from service import audit
-from service.errors import BadRequest, NotFound
-from service.store import session_scope
+from service.errors import BadRequest, Conflict, NotFound
+from service.store import session_scope, write_scope
 from service.store.models import ModelVersion, utcnow
+
+STATUS_LABELS = {"candidate": "候选", "production": "在用", "retired": "已退役"}
+
+
+def serving_schema(kind: str) -> str | None:
+    """The feature schema hash this code serves ``kind`` with (None for a kind it does not serve)."""
+    if kind == "ranker":
+        from models.features import SCHEMA_HASH
+
+        return SCHEMA_HASH
+    return None
 
 
 def models_dir() -> Path:
@@ -28,7 +39,7 @@ def models_dir() -> Path:
 def register(engine, artifact: Artifact, directory: Path | None = None, actor: str = "system:train") -> ModelVersion:
     """Save the file and record it as a candidate (a retrained model never serves until promoted)."""
     path = save(artifact, directory or models_dir())
-    with session_scope(engine) as session:
+    with write_scope(engine) as session:  # joins the caller's transaction (a training job's) when there is one
         if session.scalar(
             select(ModelVersion).where(ModelVersion.kind == artifact.kind, ModelVersion.version == artifact.version)
         ):
@@ -51,12 +62,25 @@ def register(engine, artifact: Artifact, directory: Path | None = None, actor: s
         return row
 
 
-def versions(engine, kind: str) -> list[ModelVersion]:
+def versions(engine, kind: str | None = None) -> list[ModelVersion]:
+    """The versions of ``kind`` (of every kind when None), oldest first."""
+    stmt = select(ModelVersion).order_by(ModelVersion.kind, ModelVersion.id)
+    if kind is not None:
+        stmt = stmt.where(ModelVersion.kind == kind)
     with session_scope(engine) as session:
-        rows = list(session.scalars(select(ModelVersion).where(ModelVersion.kind == kind).order_by(ModelVersion.id)))
+        rows = list(session.scalars(stmt))
         for r in rows:
             session.expunge(r)
         return rows
+
+
+def get(engine, kind: str, version: str) -> ModelVersion:
+    with session_scope(engine) as session:
+        row = session.scalar(select(ModelVersion).where(ModelVersion.kind == kind, ModelVersion.version == version))
+        if row is None:
+            raise NotFound(f"没有登记的模型 {kind} {version}")
+        session.expunge(row)
+        return row
 
 
 def production(engine, kind: str) -> ModelVersion | None:
@@ -67,14 +91,31 @@ def production(engine, kind: str) -> ModelVersion | None:
         return row
 
 
-def promote(engine, kind: str, version: str, by: str) -> ModelVersion:
-    """Make ``version`` the one that serves; the one serving before is retired (and can be rolled back to)."""
+def promote(
+    engine,
+    kind: str,
+    version: str,
+    by: str,
+    reason: str | None = None,
+    expected_schema: str | None = None,
+    action: str = "model.promote",
+) -> ModelVersion:
+    """Make ``version`` the one that serves; the one serving before is retired (and can be rolled back to).
+
+    ``expected_schema``: refuse a model trained on another feature schema than the one the code serves with
+    (see :func:`serving_schema`). ``reason`` goes to the audit record. Joins the caller's write transaction."""
     if not by or not by.strip():
         raise BadRequest("须说明由谁推广模型（--by）", field="by")
-    with session_scope(engine) as session:
+    with write_scope(engine) as session:
         row = session.scalar(select(ModelVersion).where(ModelVersion.kind == kind, ModelVersion.version == version))
         if row is None:
             raise NotFound(f"没有登记的模型 {kind} {version}")
+        if expected_schema is not None and row.schema_hash != expected_schema:
+            raise Conflict(
+                f"模型 {kind} {version} 的特征结构 {row.schema_hash or '未记录'} 与当前代码的 "
+                f"{expected_schema} 不一致，不能推广（请用当前代码重新训练）",
+                field="version",
+            )
         if not Path(row.artifact_path).exists():
             raise BadRequest(f"模型文件 {row.artifact_path} 不存在，不能推广", field="version")
         current = session.scalar(
@@ -87,18 +128,18 @@ def promote(engine, kind: str, version: str, by: str) -> ModelVersion:
         audit.append(
             session,
             by.strip(),
-            "model.promote",
+            action,
             f"{kind}:{version}",
-            {"previous": current.version if current is not None else None},
+            {"previous": current.version if current is not None else None, "reason": reason},
         )
         session.flush()
         session.expunge(row)
         return row
 
 
-def rollback(engine, kind: str, by: str) -> ModelVersion:
-    """Serve again the model that served before the current one."""
-    with session_scope(engine) as session:
+def rollback(engine, kind: str, by: str, reason: str | None = None, expected_schema: str | None = None) -> ModelVersion:
+    """Serve again the model that served before the current one (audited as ``model.rollback``)."""
+    with write_scope(engine) as session:
         rows = list(
             session.scalars(
                 select(ModelVersion)
@@ -110,7 +151,7 @@ def rollback(engine, kind: str, by: str) -> ModelVersion:
     earlier = [r for r in rows if r.status == "retired" and (current is None or r.promoted_at < current.promoted_at)]
     if not earlier:
         raise BadRequest(f"{kind} 没有此前推广过的模型可以回滚", field="kind")
-    return promote(engine, kind, earlier[0].version, by)
+    return promote(engine, kind, earlier[0].version, by, reason, expected_schema, action="model.rollback")
 
 
 def load_production(engine, kind: str, expected_schema: str) -> Artifact | None:

@@ -305,11 +305,25 @@ class TrainReport:
     best_iteration: int
     artifact: object = None
 
+    def summary(self) -> dict:
+        """The report as a training job keeps it: version, window, rows and queries per period, figures (slice ->
+        scorer -> metrics), the share of the gap closed, the best baseline and the early-stopping iteration."""
+        return {
+            "version": self.version,
+            "window": self.window,
+            "rows": self.rows,
+            "figures": self.figures,
+            "gap_closed": self.gap_closed,
+            "best_baseline": self.artifact.metrics["best_baseline"] if self.artifact is not None else None,
+            "best_iteration": self.best_iteration,
+        }
+
     def table(self) -> str:
         return _table(self.figures)
 
 
 PERIODS = {"train": "训练", "valid": "验证", "test": "测试"}
+PERIOD_DAYS = (7, 366)  # the least and most days of the validation and of the test period
 SLICES = {
     "overall": "全部",
     "non_automatic": "非免申即享政策",

@@ -61,7 +61,8 @@ def test_promote_and_roll_back(engine, tmp_path):
     assert statuses == {"v1": "production", "v2": "candidate", "v3": "retired"}
     with engine.connect() as conn:
         actions = conn.scalars(select(AuditRecord.action).where(AuditRecord.action.like("model.%"))).all()
-    assert actions.count("model.promote") == 3 and actions.count("model.register") == 3
+    assert actions.count("model.promote") == 2 and actions.count("model.rollback") == 1
+    assert actions.count("model.register") == 3
 
 
 def test_bad_requests_change_nothing(engine, tmp_path):

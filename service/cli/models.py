@@ -6,8 +6,6 @@ import click
 
 from service.cli import store_engine
 
-STATUS = {"candidate": "候选", "production": "在用", "retired": "已退役"}
-
 
 def _errors(fn):
     from service.errors import ServiceError
@@ -31,14 +29,15 @@ def cli() -> None:
 @click.argument("kind", default="ranker")
 def list_cmd(kind: str) -> None:
     """列出某类模型的全部版本：训练窗口、特征结构、指标与状态。"""
-    from service.model_registry import versions
+    from service.model_registry import STATUS_LABELS, versions
 
     rows = versions(store_engine(), kind)
     for r in rows:
         window = f"{r.trained_from or '—'} 至 {r.trained_until or '—'}"
         figures = "，".join(f"{k} {v}" for k, v in sorted((r.metrics or {}).items()) if not isinstance(v, dict))
         promoted = f"，{r.promoted_by} 于 {r.promoted_at:%Y-%m-%d %H:%M} 推广" if r.promoted_at else ""
-        click.echo(f"  {r.version}  {STATUS[r.status]}  训练 {window}  特征 {r.schema_hash}  {figures}{promoted}")
+        status = STATUS_LABELS[r.status]
+        click.echo(f"  {r.version}  {status}  训练 {window}  特征 {r.schema_hash}  {figures}{promoted}")
     current = next((r.version for r in rows if r.status == "production"), "无")
     click.echo(f"{kind}：共 {len(rows)} 个版本，在用 {current}")
 

@@ -4,4 +4,13 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-from service.http import applications, enterprises, payouts, policies, reference, reviews, sweeps  # noqa: E402,F401
+from service.http import (  # noqa: E402,F401
+    applications,
+    enterprises,
+    models,
+    payouts,
+    policies,
+    reference,
+    reviews,
+    sweeps,
+)

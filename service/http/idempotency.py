@@ -1,6 +1,6 @@
 """Idempotency-Key for write endpoints (IETF draft-ietf-httpapi-idempotency-key-header, as Stripe does it).
 
-- The same key with the same request returns the first response, byte for byte.
+- The same key with the same request returns the first response, byte for byte (with its Location header).
 - The same key with a different request (method, path or body) is 422.
 - A request whose twin is still running is 409.
 - Keys are scoped to the caller's API key and expire after :data:`TTL` (24 hours).
@@ -194,6 +194,8 @@ def answer_twin(engine, principal: str, key: str, digest: str):
         raise Conflict("同一 Idempotency-Key 的请求仍在处理中，请稍后重试")
     resp = make_response(row.response_body, row.response_status)
     resp.headers["Content-Type"] = row.response_type
+    if row.response_location:
+        resp.headers["Location"] = row.response_location
     resp.headers["Idempotent-Replayed"] = "true"
     return resp
 
@@ -208,6 +210,7 @@ def answer_row(principal: str, key: str, digest: str, resp, now) -> dict:
         "response_status": resp.status_code,
         "response_body": resp.get_data(),
         "response_type": resp.headers.get("Content-Type"),
+        "response_location": resp.headers.get("Location"),
         "created_at": now,
         "expires_at": now + TTL,
     }
@@ -218,7 +221,10 @@ _TRY_CLAIM = text(
     "(SELECT expires_at FROM idempotency_keys WHERE principal = :p AND key = :k)"
 )
 _THIS = (IdempotencyKey.principal == bindparam("p")) & (IdempotencyKey.key == bindparam("k"))  # the caller's key
-_DONE_COLUMNS = ["principal", "key", "request_hash", "status", "response_status", "response_body", "response_type"]
+_DONE_COLUMNS = [
+    *("principal", "key", "request_hash", "status"),
+    *("response_status", "response_body", "response_type", "response_location"),
+]
 _DONE_RETURNING = insert_or_skip(
     IdempotencyKey.__table__, [*_DONE_COLUMNS, "created_at", "expires_at"], ["principal", "key"], returning="id"
 )
@@ -245,6 +251,7 @@ _STORE = (
         response_status=bindparam("answer_status"),
         response_body=bindparam("answer_body"),
         response_type=bindparam("answer_type"),
+        response_location=bindparam("answer_location"),
     )
 )
 
@@ -286,6 +293,7 @@ def _store(s, principal: str, key: str, resp) -> None:
             "answer_status": resp.status_code,
             "answer_body": resp.get_data(),
             "answer_type": resp.headers.get("Content-Type"),
+            "answer_location": resp.headers.get("Location"),
         },
     )
 

@@ -403,6 +403,44 @@ class ModelVersion(Base):
     promoted_by: Mapped[str | None] = mapped_column(String(64))
 
 
+TRAINING_STATUSES = ("queued", "running", "done", "failed")
+TRAINING_ACTIVE = ("queued", "running")
+
+
+class TrainingJob(Base):
+    """A training run asked for over HTTP (``service.jobs.training``): its parameters, who asked, its progress
+    and outcome — the registered model and its figures, or the reason it failed. One queued or running job per
+    kind, by the database's own index; ``heartbeat_at`` is refreshed while it runs, so a job whose process died
+    is known by its silence."""
+
+    __tablename__ = "training_jobs"
+    __table_args__ = (
+        CheckConstraint(_in("status", TRAINING_STATUSES), name="status"),
+        Index(
+            "ix_training_jobs_one_active",
+            "kind",
+            unique=True,
+            postgresql_where=text(_in("status", TRAINING_ACTIVE)),
+            sqlite_where=text(_in("status", TRAINING_ACTIVE)),
+        ),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    requested_by: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict] = mapped_column(JSON)  # until, period_days, seed
+    graph_path: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    owner: Mapped[str | None] = mapped_column(String(128))  # host:pid of the process running it
+    progress: Mapped[str | None] = mapped_column(Text)  # the last step it reported
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("model_registry.id"))
+    result: Mapped[dict | None] = mapped_column(JSON)  # the training report: window, rows, figures, gap closed
+    error: Mapped[str | None] = mapped_column(Text)  # why it failed, in Chinese
+
+
 class IdempotencyKey(Base):
     """A write request's key and its first response, replayed byte for byte (see service/http/idempotency.py)."""
 
@@ -416,6 +454,7 @@ class IdempotencyKey(Base):
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     response_type: Mapped[str | None] = mapped_column(String(100))
+    response_location: Mapped[str | None] = mapped_column(String(500))  # the answer's Location header, replayed
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 

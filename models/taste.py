@@ -46,46 +46,61 @@ def fit(
     theta: np.ndarray | None = None,
 ) -> Communities:
     """``opened[f, p]``: pushes of policy p to firm f in rounds it opened; ``viewed[f, p]``: how many of them
-    it viewed; ``fields``: one integer code per firm for each field of the prior. ``theta``: a start (the
-    previous snapshot's), else a seeded random one."""
+    it viewed; ``fields``: one integer code per firm for each field of the prior. ``theta``: a start, else a
+    seeded random one. Only firms with a history enter the iterations; the others' posterior is their prior."""
     n, m = opened.shape
     mean = (viewed.sum(0) + 1.0) / (opened.sum(0) + 2.0)
     if theta is None or theta.shape != (k, m):
         rng = np.random.default_rng(seed)
         theta = np.clip(mean[None, :] * np.exp(rng.normal(0.0, 0.5, (k, m))), 0.01, 0.99)
     share = np.full(k, 1.0 / k)
-    has = opened.sum(1) > 0
-    log_prior = np.full((n, k), -np.log(k))
-    resp = np.full((n, k), 1.0 / k)
-    missed = opened - viewed
+    has = np.flatnonzero(opened.sum(1) > 0)
+    seen, missed, pushed = viewed[has], (opened - viewed)[has], opened[has]
+    codes = [np.asarray(c, dtype=np.int64) for c in fields]
+    log_prior = np.full((len(has), k), -np.log(k))
+    resp = np.full((len(has), k), 1.0 / k)
     it = 0
     for it in range(1, MAX_ITER + 1):
-        log_post = viewed @ np.log(theta).T + missed @ np.log1p(-theta).T + log_prior
-        log_post -= log_post.max(1, keepdims=True)
-        new = np.exp(log_post)
-        new /= new.sum(1, keepdims=True)
-        moved = float(np.abs(new - resp).max())
+        log_post = seen @ np.log(theta).T + missed @ np.log1p(-theta).T + log_prior
+        new = _softmax(log_post)
+        moved = float(np.abs(new - resp).max()) if len(has) else 0.0
         resp = new
-        r = resp[has]
-        theta = np.clip((r.T @ viewed[has] + mean[None, :]) / (r.T @ opened[has] + 1.0), 1e-3, 1 - 1e-3)
-        share = (r.sum(0) + 1.0) / (has.sum() + k)
+        theta = np.clip((resp.T @ seen + mean[None, :]) / (resp.T @ pushed + 1.0), 1e-3, 1 - 1e-3)
+        share = (resp.sum(0) + 1.0) / (len(has) + k)
         if it >= 5:  # the fields' prior, once the communities have taken shape
-            log_prior = _field_prior(resp, has, fields, share)
+            tables = _field_tables(resp, [c[has] for c in codes], share)
+            log_prior = _log_prior(tables, [c[has] for c in codes], share, len(has))
         if it > 5 and moved < TOL:
             break
-    return Communities(resp, theta, share, it)
+    everyone = _softmax(_log_prior(_field_tables(resp, [c[has] for c in codes], share), codes, share, n))
+    everyone[has] = resp
+    return Communities(everyone, theta, share, it)
 
 
-def _field_prior(resp: np.ndarray, has: np.ndarray, fields: list[np.ndarray], share: np.ndarray) -> np.ndarray:
-    log_share = np.log(share)
-    out = np.tile(log_share, (len(resp), 1))
-    for codes in fields:
-        groups = int(codes.max()) + 1 if len(codes) else 0
-        mass = np.zeros((groups, len(share)))
-        np.add.at(mass, codes[has], resp[has])
-        count = np.bincount(codes[has], minlength=groups)
-        within = (mass + PRIOR_STRENGTH * share) / (count[:, None] + PRIOR_STRENGTH)
-        out += np.log(within[codes]) - log_share[None, :]
+def _softmax(log_p: np.ndarray) -> np.ndarray:
+    p = np.exp(log_p - log_p.max(1, keepdims=True))
+    return p / p.sum(1, keepdims=True)
+
+
+def _field_tables(resp: np.ndarray, codes: list[np.ndarray], share: np.ndarray) -> list[np.ndarray]:
+    """Per field, per value: the log ratio of the value's community shares (among the firms with a history,
+    smoothed towards ``share``) to ``share`` — naive Bayes over the fields."""
+    tables = []
+    for c in codes:
+        groups = int(c.max(initial=-1)) + 1
+        mass = np.column_stack([np.bincount(c, weights=resp[:, j], minlength=groups) for j in range(len(share))])
+        count = np.bincount(c, minlength=groups)
+        tables.append(np.log((mass + PRIOR_STRENGTH * share) / (count[:, None] + PRIOR_STRENGTH)) - np.log(share))
+    return tables
+
+
+def _log_prior(tables: list[np.ndarray], codes: list[np.ndarray], share: np.ndarray, n: int) -> np.ndarray:
+    """Each firm's log prior over communities from its field values (a value no firm with a history has: no
+    evidence)."""
+    out = np.tile(np.log(share), (n, 1))
+    for table, c in zip(tables, codes, strict=True):
+        inside = c < len(table)
+        out[inside] += table[c[inside]]
     return out
 
 

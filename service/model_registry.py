@@ -8,6 +8,7 @@ schema hash the caller computes features with.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from sqlalchemy import select
@@ -48,7 +49,7 @@ def register(engine, artifact: Artifact, directory: Path | None = None, actor: s
             kind=artifact.kind,
             version=artifact.version,
             artifact_path=str(path),
-            metrics=artifact.metrics,
+            metrics=json_safe(artifact.metrics),
             status="candidate",
             schema_hash=artifact.schema_hash,
             params=artifact.params,
@@ -173,3 +174,16 @@ def load_version(engine, kind: str, version: str, expected_schema: str) -> Artif
             raise NotFound(f"没有登记的模型 {kind} {version}（zhida models list 列出已登记的模型）")
         path = row.artifact_path
     return load(path, expected_schema)
+
+
+def json_safe(value):
+    """``value`` with NaN and infinities as None (JSON has no such numbers; a metric over no query is NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # a numpy scalar
+        return json_safe(value.item())
+    return value

@@ -102,3 +102,11 @@ def test_cli_lists_promotes_and_rolls_back(engine, db_url, tmp_path, monkeypatch
     assert back.exit_code == 0 and "已回滚到 v1" in back.output
     bad = runner.invoke(main, ["models", "promote", "ranker", "v9", "--by", "甲"])
     assert bad.exit_code != 0 and "没有登记的模型" in bad.output
+
+
+def test_a_metric_over_no_query_is_stored_as_null(engine, tmp_path):
+    nan = artifact("v-nan")
+    nan.metrics = {"figures": {"cold_start": {"ranker": {"ndcg@10": float("nan"), "queries": 0.0}}}}
+    registry.register(engine, nan, tmp_path)  # PostgreSQL's JSON has no NaN: it would refuse the row
+    (row,) = registry.versions(engine, "ranker")
+    assert row.metrics["figures"]["cold_start"]["ranker"] == {"ndcg@10": None, "queries": 0.0}

@@ -98,7 +98,7 @@ def _iso(at: dt.datetime | dt.date | None) -> str | None:
 def model_json(row) -> dict:
     """A registered model: status, training window, feature schema (and whether this code serves it), figures."""
     expected = registry.serving_schema(row.kind)
-    metrics = training.json_safe(row.metrics or {})
+    metrics = registry.json_safe(row.metrics or {})
     return {
         "kind": row.kind,
         "version": row.version,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import os
 import socket
 import threading
@@ -176,7 +175,7 @@ def run_job(engine, job_id: int) -> None:
     from matcher.errors import MatcherError
     from models.registry import ModelError
     from service.errors import ServiceError
-    from service.model_registry import register
+    from service.model_registry import json_safe, register
     from service.ranking import train_ranker
 
     owner = f"{socket.gethostname()}:{os.getpid()}"
@@ -263,19 +262,6 @@ class _Heartbeat:
                     s.execute(update(TrainingJob).where(mine).values(heartbeat_at=utcnow()))
             except Exception:  # noqa: BLE001 - a missed beat is retried; STALE allows several
                 log.warning("training job %s: heartbeat not recorded", self._job_id, exc_info=True)
-
-
-def json_safe(value):
-    """``value`` with NaN and infinities as None (JSON has no such numbers; a metric over no query is NaN)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):  # a numpy scalar
-        return json_safe(value.item())
-    return value
 
 
 def _aware(at: dt.datetime) -> dt.datetime:

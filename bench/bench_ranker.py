@@ -53,25 +53,20 @@ def child(args: list[str], env: dict) -> tuple[float, float, str]:
 
 def month_with(engine, rows: int) -> tuple[dt.date, int]:
     """The first day of the month by which the log holds at least ``rows`` events, and how many it holds."""
-    from sqlalchemy import func, select
+    import pandas as pd
+    from sqlalchemy import select
 
     from service.store.models import Event
 
     with engine.connect() as conn:
-        per_month = conn.execute(
-            select(func.min(Event.occurred_at), func.count()).group_by(
-                func.extract("year", Event.occurred_at), func.extract("month", Event.occurred_at)
-            )
-        ).all()
-    total = 0
-    for first, count in sorted(per_month):
-        total += count
-        if total >= rows:
-            day = first.date().replace(day=1)
-            if day.month == 12:
-                return day.replace(year=day.year + 1, month=1), total
-            return day.replace(month=day.month + 1), total
-    raise SystemExit(f"日志只有 {total:,} 行事件，不足 {rows:,} 行：请生成更大的城市（--enterprises）")
+        times = pd.to_datetime(pd.Series(conn.execute(select(Event.occurred_at)).scalars().all()), utc=True)
+    months = times.dt.strftime("%Y-%m").value_counts().sort_index().cumsum()
+    enough = months[months >= rows]
+    if enough.empty:
+        raise SystemExit(f"日志只有 {len(times):,} 行事件，不足 {rows:,} 行：请生成更大的城市（--enterprises）")
+    year, month = map(int, enough.index[0].split("-"))
+    first = dt.date(year + month // 12, month % 12 + 1, 1)
+    return first, int((times < pd.Timestamp(first, tz="UTC")).sum())
 
 
 def main() -> None:

@@ -60,7 +60,7 @@ def evaluation_chart(figures: dict, path: str | Path, title: str, slices: dict[s
     names = [s for s in slices if s in figures]
     scorers = list(dict.fromkeys(sc for s in names for sc in figures[s]))
     width = 0.8 / max(len(scorers), 1)
-    fig, ax = plt.subplots(figsize=(2.4 + 2.2 * len(names), 4.2), dpi=120)
+    fig, ax = plt.subplots(figsize=(4.4 + 2.2 * len(names), 4.2), dpi=120)
     for j, scorer in enumerate(scorers):
         xs = [i + (j - (len(scorers) - 1) / 2) * width for i in range(len(names))]
         ys = [figures[s].get(scorer, {}).get(metric, float("nan")) for s in names]
@@ -72,7 +72,7 @@ def evaluation_chart(figures: dict, path: str | Path, title: str, slices: dict[s
     ax.set_ylim(max(0.0, low - 0.1), 1.0)
     ax.set_ylabel(metric.upper())
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -343,7 +343,8 @@ def known_from(kg: KnowledgeGraph) -> dict[str, dt.date]:
 def score_slices(model, split, labels: pd.DataFrame, before: pd.DataFrame, kg: KnowledgeGraph, cutoff: dt.date):
     """One evaluator for the model (None: baselines only) and every baseline on ``split`` (whose rows are
     ``labels``'), overall, on the policies that are not 免申即享, and on the cold-start slice (policies known
-    only from ``cutoff``, the end of the model's training data). Popularity is the take-up in ``before``."""
+    only from ``cutoff``, the end of the model's training data). Popularity is the take-up in ``before``: all
+    that was known before the period scored, as the model's own features know it."""
     from models import ranker
 
     popularity = (before["label"] >= ranker.RELEVANT).groupby(before["policy"]).mean().to_dict()
@@ -476,7 +477,7 @@ def train_ranker(
     model = ranker.fit(splits["train"], splits["valid"], seed)
     best_iteration = int(model.best_iteration_ or model.n_estimators)
     test_part = labels[period == "test"].reset_index(drop=True)
-    figures = score_slices(model, splits["test"], test_part, labels[period == "train"], kg, valid_from.date())
+    figures = score_slices(model, splits["test"], test_part, labels[period != "test"], kg, valid_from.date())
     overall = figures["overall"]
     best = max((m["ndcg@10"], s) for s, m in overall.items() if s != "ranker")
     closed = ranker.gap_closed(overall["ranker"]["ndcg@10"], best[0])

@@ -52,6 +52,8 @@ def test_training_is_deterministic_and_registered(city, tmp_path, db_url, monkey
     out = CliRunner().invoke(main, ["train", "--until", UNTIL.isoformat(), "--period-days", "45", "--seed", "3"])
     assert out.exit_code == 0, out.output
     assert f"排序模型 {first.version}" in out.output and "已登记为候选模型" in out.output
+    twice = CliRunner().invoke(main, ["train", "--until", UNTIL.isoformat(), "--period-days", "45", "--seed", "3"])
+    assert twice.exit_code == 0 and "同一版本（相同的数据、参数与种子）已登记过" in twice.output
     listed = CliRunner().invoke(main, ["models", "list"])
     assert first.version in listed.output and "在用 无" in listed.output
 

@@ -26,7 +26,7 @@ def cli(until: str | None, period_days: int, seed: int, graph_path: Path | None,
     from graph.knowledge import KnowledgeGraph
     from service import knowledge
     from service.errors import ServiceError
-    from service.model_registry import register
+    from service.model_registry import register, versions
     from service.ranking import train_ranker
 
     day = parse_day(until, "--until")
@@ -48,13 +48,17 @@ def cli(until: str | None, period_days: int, seed: int, graph_path: Path | None,
     except ServiceError as e:
         raise click.ClickException(str(e)) from None
     click.echo(report.table())
-    if not no_register:
+    registered = f"已登记为候选模型（推广：zhida models promote ranker {report.version} --by 姓名）"
+    if no_register:
+        registered = "未登记"
+    elif any(r.version == report.version for r in versions(engine, "ranker")):
+        registered = "同一版本（相同的数据、参数与种子）已登记过，不重复登记"
+    else:
         register(engine, report.artifact)
     best = report.artifact.metrics["best_baseline"]
-    registered = f"已登记为候选模型（推广：zhida models promote ranker {report.version} --by 姓名）"
     click.echo(
         f"排序模型 {report.version}：测试期 NDCG@10 {report.figures['overall']['ranker']['ndcg@10']:.3f}，"
         f"最佳基线 {best} {report.figures['overall'][best]['ndcg@10']:.3f}，缩小差距 {report.gap_closed:.0%}；"
-        f"{registered if not no_register else '未登记'}"
+        f"{registered}"
         f"，用时 {time.perf_counter() - started:.1f} s"
     )

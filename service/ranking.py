@@ -52,6 +52,7 @@ class Snapshot:
     specs: dict[str, object]  # policy id -> parsed spec
     progress: dict[str, dict] = field(default_factory=dict)  # policy id -> progress_columns(...)
     taste: dict | None = None  # models.taste.preferences(...) as of ``day``, with its policy index
+    bands: dict[str, int] = field(default_factory=dict)  # uscc -> size band, every firm of the register
 
     def progress_of(self, slug: str) -> dict:
         found = self.progress.get(slug)
@@ -60,12 +61,20 @@ class Snapshot:
         return found
 
 
-def take_snapshot(engine, kg: KnowledgeGraph, day: dt.date, stored: tuple | None = None) -> Snapshot:
-    """``stored``: one read of the register (``service.ledger.sweeps.read_register``) shared by many days."""
-    from service.ledger.sweeps import verified_table
+def take_snapshot(
+    engine, kg: KnowledgeGraph, day: dt.date, stored: tuple | None = None, usccs: set[str] | None = None
+) -> Snapshot:
+    """``stored``: one read of the register (``service.ledger.sweeps.read_register``) shared by many days;
+    ``usccs``: the firms whose facts are wanted (default all; the graph's index always holds every firm, whose
+    counts its features read)."""
+    from service.ledger.sweeps import read_register, verified_table
 
-    table, ids = verified_table(engine, day, stored)
-    return Snapshot(day, FeatureIndex(kg, day), table, rows_by_uscc(engine, ids), current_specs(engine))
+    stored = stored if stored is not None else read_register(engine)
+    ids = None if usccs is None else {e.id for e in stored[1] if e.uscc in usccs}
+    table, ids = verified_table(engine, day, stored, ids)
+    snap = Snapshot(day, FeatureIndex(kg, day), table, rows_by_uscc(engine, ids), current_specs(engine))
+    snap.bands = size_bands(stored, day)
+    return snap
 
 
 def policy_text(spec) -> str:
@@ -99,7 +108,12 @@ def load_events(engine, until: dt.datetime | None = None) -> pd.DataFrame:
 
 
 def feature_matrix(
-    engine, kg: KnowledgeGraph, queries: pd.DataFrame, events: pd.DataFrame, snapshots: dict | None = None
+    engine,
+    kg: KnowledgeGraph,
+    queries: pd.DataFrame,
+    events: pd.DataFrame,
+    snapshots: dict | None = None,
+    progress=None,
 ) -> np.ndarray:
     """Features of ``queries`` (enterprise uscc, policy id, at: tz-aware time; ``rank``: the position the
     policy was shown at, for past pushes — a candidate being served is at position 1) in ``models.features``
@@ -121,16 +135,20 @@ def feature_matrix(
     stored = None
     outcomes = None
     fields = _register_fields(engine)
-    for day in sorted(days.unique()):
+    say = progress or (lambda text: None)
+    chosen = sorted(days.unique())
+    for done, day in enumerate(chosen, 1):
+        rows = np.flatnonzero((days == day).to_numpy())
+        part = queries.iloc[rows]
+        wanted = set(part["enterprise"])
         snap = snapshots.get(day)
-        if snap is None:
+        if snap is None or not wanted <= snap.row.keys():  # a snapshot holds the facts of the firms it served
             if stored is None:
                 from service.ledger.sweeps import read_register
 
                 stored = read_register(engine)
-            snap = snapshots[day] = take_snapshot(engine, kg, day, stored)
-        rows = np.flatnonzero((days == day).to_numpy())
-        part = queries.iloc[rows]
+            firms = wanted | (snap.row.keys() if snap is not None else set())
+            snap = snapshots[day] = take_snapshot(engine, kg, day, stored, firms)
         _graph_part(snap, part, rows, put)
         _profile_part(snap, part, rows, put)
         _policy_part(snap, kg, part, rows, put)
@@ -139,6 +157,7 @@ def feature_matrix(
             outcomes = taste.push_outcomes(events) if outcomes is None else outcomes
             snap.taste = _communities(snap, kg, outcomes, fields, departments)
         _taste_part(snap, part, rows, put)
+        say(f"快照 {day}（{done}/{len(chosen)}）：{len(rows):,} 行")
     group = queries["enterprise"].map({u: f"{ind}|{reg}" for u, (ind, reg) in fields.items()}).to_numpy()
     q = queries.assign(department=queries["policy"].map(departments), group=group)
     shown = queries["rank"] if "rank" in queries else pd.Series(SERVED_RANK, index=queries.index)
@@ -268,13 +287,26 @@ def _communities(snap: Snapshot, kg: KnowledgeGraph, outcomes: pd.DataFrame, fie
         for f in _facets(snap.specs[p], departments.get(p)):
             facets[policies[p], facet_ix[f]] = 1.0
     day = pd.Timestamp(snap.day, tz="UTC")
-    opened, viewed = taste.counts_before(outcomes, day, snap.row, policies)
-    order = sorted(snap.row, key=snap.row.get)  # the table's rows, in order
-    employees, known = snap.table.numeric("employees")
-    band = np.where(known, np.digitize(np.nan_to_num(employees), SIZE_BANDS), len(SIZE_BANDS) + 1)
-    codes = [pd.factorize(pd.Series([fields.get(u, ("", ""))[i] for u in order]))[0] for i in (0, 1)]
-    fitted = taste.fit(opened, viewed, [*codes, band.astype(np.int64)])
-    return {"policies": policies, **taste.preferences(fitted, opened, viewed, facets)}
+    order = list(fields)  # every firm of the register: the communities are everyone's
+    firms = {u: i for i, u in enumerate(order)}
+    opened, viewed = taste.counts_before(outcomes, day, firms, policies)
+    band = np.array([snap.bands.get(u, len(SIZE_BANDS) + 1) for u in order], dtype=np.int64)
+    codes = [pd.factorize(pd.Series([fields[u][i] for u in order]))[0] for i in (0, 1)]
+    fitted = taste.fit(opened, viewed, [*codes, band])
+    return {"policies": policies, "firms": firms, **taste.preferences(fitted, opened, viewed, facets)}
+
+
+def size_bands(stored: tuple, day: dt.date) -> dict[str, int]:
+    """Each firm's size band (employees below 10, 100, 300, or more; unknown: a band of its own) from its
+    verified head count as of ``day``."""
+    from matcher.facts import pick_frame
+
+    _, ents, facts = stored
+    heads = pick_frame(facts[facts["field"] == "employees"], day.isoformat(), verified_only=True)
+    count = pd.to_numeric(heads.set_index("enterprise_id")["value"], errors="coerce").dropna()
+    band = np.digitize(count.to_numpy(), SIZE_BANDS)
+    by_id = dict(zip(count.index, band.tolist(), strict=True))
+    return {e.uscc: by_id.get(e.id, len(SIZE_BANDS) + 1) for e in ents}
 
 
 def _facets(spec, department: str | None) -> list[str]:
@@ -283,7 +315,7 @@ def _facets(spec, department: str | None) -> list[str]:
 
 def _taste_part(snap: Snapshot, part: pd.DataFrame, rows: np.ndarray, put) -> None:
     policies = snap.taste["policies"]
-    f = part["enterprise"].map(snap.row)
+    f = part["enterprise"].map(snap.taste["firms"])
     p = part["policy"].map(policies)
     have = (f.notna() & p.notna()).to_numpy()
     fi, pi = f[have].astype(int).to_numpy(), p[have].astype(int).to_numpy()
@@ -465,7 +497,7 @@ def train_ranker(
     queries = labels.rename(columns={"pushed_at": "at"})[["enterprise", "policy", "at", "rank"]]
     snapshots: dict = {}
     say("计算特征……")
-    x = feature_matrix(engine, kg, queries, events, snapshots)
+    x = feature_matrix(engine, kg, queries, events, snapshots, progress=say)
     splits = {}
     for p in ("train", "valid", "test"):
         mask = period == p
@@ -560,7 +592,9 @@ def rank(engine, kg: KnowledgeGraph, day: dt.date, out, usccs: list[str] | None 
     queries = pd.DataFrame(pairs, columns=["enterprise", "policy"]).assign(at=at)
     say(f"候选：{len(chosen)} 家企业，{len(queries)} 项候选政策")
     events = load_events(engine, until=at.to_pydatetime())
-    x = feature_matrix(engine, kg, queries, events)
+    say(f"事件 {len(events):,} 行；计算特征……")
+    x = feature_matrix(engine, kg, queries, events, progress=say)
+    say("打分……")
     if artifact is not None:
         scores = ranker.score(artifact.model, x)
     else:

@@ -129,11 +129,17 @@ def automatic_versions(session, as_of: dt.date) -> dict[str, _Version]:
     return out
 
 
-def verified_table(engine, as_of: dt.date, stored: tuple | None = None) -> tuple[Table, list[int]]:
+def verified_table(
+    engine, as_of: dt.date, stored: tuple | None = None, ids: set[int] | None = None
+) -> tuple[Table, list[int]]:
     """Every enterprise's verified facts as of a date, roster fields settled by the rosters on record
     (:func:`matcher.facts.settle_frame`), as a column table (and their ids, row by row). ``stored``: what
-    :func:`read_register` returned, for tables of several dates from one read of the store."""
+    :func:`read_register` returned, for tables of several dates from one read of the store; ``ids``: only
+    these enterprises (the same rows as in the whole table, fewer of them)."""
     rosters, ents, facts = stored if stored is not None else read_register(engine)
+    if ids is not None:
+        ents = [e for e in ents if e.id in ids]
+        facts = facts[facts["enterprise_id"].isin(ids)]
     day = as_of.isoformat()
     current, settled = settle_frame(pick_frame(facts, day, verified_only=True), rosters, day)
     wide = current.pivot(index="enterprise_id", columns="field", values="value")

@@ -48,6 +48,7 @@ def child(args: list[str], env: dict) -> tuple[float, float, str]:
         output = log.read()
     if proc.returncode:
         raise SystemExit(f"zhida {' '.join(args)} 失败：\n{output}")
+    say("".join(f"    {line}\n" for line in output.splitlines() if line.startswith("[")).rstrip())  # its progress
     return wall, usage.ru_maxrss / 1024**2, output
 
 

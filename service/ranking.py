@@ -127,7 +127,10 @@ def feature_matrix(
     parts: dict[str, np.ndarray] = {}
 
     def put(name: str, rows: np.ndarray, values) -> None:
-        parts.setdefault(name, np.full(n, np.nan))[rows] = values
+        column = parts.get(name)
+        if column is None:  # (not setdefault: its default would be built on every call)
+            column = parts[name] = np.full(n, np.nan)
+        column[rows] = values
 
     departments = {
         n.split(":", 1)[1]: d.get("department") for n, d in kg.g.nodes(data=True) if d.get("kind") == "policy"
@@ -207,19 +210,16 @@ def _profile_part(snap: Snapshot, part: pd.DataFrame, rows: np.ndarray, put) -> 
 
 
 def _policy_part(snap: Snapshot, kg: KnowledgeGraph, part: pd.DataFrame, rows: np.ndarray, put) -> None:
-    day = part["at"].map(lambda a: a.date()).to_numpy()
-    for name in MODE_COLUMNS.values():
-        put(name, rows, 0.0)
-    deadline, in_force = np.full(len(rows), np.nan), np.full(len(rows), np.nan)
-    for k, (slug, d) in enumerate(zip(part["policy"], day, strict=True)):
-        node = kg.g.nodes.get(f"policy:{slug}")
-        if node is None:
-            continue
-        put(MODE_COLUMNS[node["mode"]], rows[k : k + 1], 1.0)
-        deadline[k] = (node["valid_to"] - d).days
-        in_force[k] = (d - node["valid_from"]).days
-    put("days_to_deadline", rows, deadline)
-    put("days_in_force", rows, in_force)
+    nodes = {slug: kg.g.nodes.get(f"policy:{slug}") for slug in part["policy"].unique()}
+    known = {slug: node for slug, node in nodes.items() if node is not None}
+    mode = part["policy"].map({slug: node["mode"] for slug, node in known.items()})
+    for name, column in MODE_COLUMNS.items():
+        put(column, rows, (mode == name).to_numpy(dtype=float))
+    day = pd.to_datetime(part["at"].map(lambda a: a.date())).to_numpy(dtype="datetime64[D]")
+    for name, key, sign in (("days_to_deadline", "valid_to", 1), ("days_in_force", "valid_from", -1)):
+        bound = part["policy"].map({slug: np.datetime64(node[key], "D") for slug, node in known.items()})
+        days = (bound.to_numpy(dtype="datetime64[D]") - day).astype("timedelta64[D]").astype(float) * sign
+        put(name, rows, np.where(bound.isna(), np.nan, days))
 
 
 def _progress_part(snap: Snapshot, part: pd.DataFrame, rows: np.ndarray, put) -> None:

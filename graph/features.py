@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -65,8 +65,12 @@ class Profile:
 class FeatureIndex:
     """Sparse views of the graph as of a date; cheap to query, updated in place by the graph's changes."""
 
-    def __init__(self, kg: KnowledgeGraph, as_of: dt.date):
+    def __init__(self, kg: KnowledgeGraph, as_of: dt.date, shared: dict | None = None):
+        """``shared``: a dict kept by the caller across indexes of one unchanging graph at several dates (a
+        training run's monthly snapshots): what does not depend on the date (a firm's tags expanded, its
+        receipts) is read from the graph once."""
         self.kg, self.as_of = kg, as_of
+        self._shared = shared
         tags = list(kg.taxonomy)
         self.tag_ix = {t: i for i, t in enumerate(tags)}
         self.tag_kind = np.array([kg.taxonomy[t].kind for t in tags])
@@ -164,14 +168,17 @@ class FeatureIndex:
         self._ppr_matrix = None
 
     def profile_of_node(self, node: str) -> Profile:
-        kg, data = self.kg, self.kg.g.nodes[node]
-        leaf = [t for t, _ in kg.edges_of(node, "has_tag")]
-        received = []
-        for target, edge in kg.edges_of(node, "received"):
-            p = self.pol_ix.get(target.split(":", 1)[1])
-            if p is not None and edge["on"] <= self.as_of:
-                received.append((p, edge["on"]))
-        return self.profile(leaf, data.get("known", frozenset()), received, key=node.split(":", 1)[1])
+        found = self._shared.get(node) if self._shared is not None else None
+        if found is None:
+            kg, data = self.kg, self.kg.g.nodes[node]
+            leaf = [t for t, _ in kg.edges_of(node, "has_tag")]
+            receipts = [(target.split(":", 1)[1], edge["on"]) for target, edge in kg.edges_of(node, "received")]
+            found = (self.profile(leaf, data.get("known", frozenset()), (), key=node.split(":", 1)[1]), receipts)
+            if self._shared is not None:
+                self._shared[node] = found
+        undated, receipts = found
+        received = [(self.pol_ix[slug], on) for slug, on in receipts if slug in self.pol_ix and on <= self.as_of]
+        return replace(undated, received=received)
 
     def profile(
         self, tags: list[str], known: frozenset[str] = frozenset(), received=(), key: str | None = None
@@ -209,6 +216,8 @@ class FeatureIndex:
     def update_enterprise(self, key: str) -> None:
         """Re-read one enterprise from the graph (its tags, receipts), or drop it if the graph has none."""
         old = self.profiles.pop(key, None)
+        if self._shared is not None:
+            self._shared.pop(enterprise_node(key), None)  # the graph changed: read it again
         if old is not None:
             self._add_profile(old, -1)
         node = enterprise_node(key)

@@ -62,17 +62,23 @@ class Snapshot:
 
 
 def take_snapshot(
-    engine, kg: KnowledgeGraph, day: dt.date, stored: tuple | None = None, usccs: set[str] | None = None
+    engine,
+    kg: KnowledgeGraph,
+    day: dt.date,
+    stored: tuple | None = None,
+    usccs: set[str] | None = None,
+    shared: dict | None = None,
 ) -> Snapshot:
     """``stored``: one read of the register (``service.ledger.sweeps.read_register``) shared by many days;
     ``usccs``: the firms whose facts are wanted (default all; the graph's index always holds every firm, whose
-    counts its features read)."""
+    counts its features read); ``shared``: ``graph.features.FeatureIndex``'s cache across the snapshots of
+    one graph."""
     from service.ledger.sweeps import read_register, verified_table
 
     stored = stored if stored is not None else read_register(engine)
     ids = None if usccs is None else {e.id for e in stored[1] if e.uscc in usccs}
     table, ids = verified_table(engine, day, stored, ids)
-    snap = Snapshot(day, FeatureIndex(kg, day), table, rows_by_uscc(engine, ids), current_specs(engine))
+    snap = Snapshot(day, FeatureIndex(kg, day, shared), table, rows_by_uscc(engine, ids), current_specs(engine))
     snap.bands = size_bands(stored, day)
     return snap
 
@@ -137,6 +143,7 @@ def feature_matrix(
     }
     stored = None
     outcomes = None
+    shared: dict = {}  # the graph's undated profiles, read once for all the snapshots of this call
     fields = _register_fields(engine)
     say = progress or (lambda text: None)
     chosen = sorted(days.unique())
@@ -151,7 +158,7 @@ def feature_matrix(
 
                 stored = read_register(engine)
             firms = wanted | (snap.row.keys() if snap is not None else set())
-            snap = snapshots[day] = take_snapshot(engine, kg, day, stored, firms)
+            snap = snapshots[day] = take_snapshot(engine, kg, day, stored, firms, shared)
         _graph_part(snap, part, rows, put)
         _profile_part(snap, part, rows, put)
         _policy_part(snap, kg, part, rows, put)

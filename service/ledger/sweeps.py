@@ -167,17 +167,14 @@ def read_register(engine) -> tuple[list, list, pd.DataFrame]:
             ).order_by(Enterprise.id)
         ).all()
         # plain driver rows: dates and times as the store keeps them, compared as ISO text (they order alike)
-        rows = conn.exec_driver_sql(
-            "SELECT enterprise_id, field, value, source, as_of, recorded_at, id FROM field_values"
-        ).fetchall()
-    names = ["enterprise_id", "field", "value", "source", "as_of", "recorded_at", "row_id"]
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
-    # column by column as object arrays: no type inference over a million values, str() as astype(str) does
-    facts = pd.DataFrame({name: np.array(col, dtype=object) for name, col in zip(names, columns, strict=True)})
-    facts["as_of"] = np.array([str(v) for v in facts["as_of"]], dtype=object)
-    facts["recorded_at"] = np.array([str(v) for v in facts["recorded_at"]], dtype=object)
-    facts["enterprise_id"] = facts["enterprise_id"].astype(np.int64)
-    facts["row_id"] = facts["row_id"].astype(np.int64)
+        facts = pd.DataFrame(
+            conn.exec_driver_sql(
+                "SELECT enterprise_id, field, value, source, as_of, recorded_at, id FROM field_values"
+            ).fetchall(),
+            columns=["enterprise_id", "field", "value", "source", "as_of", "recorded_at", "row_id"],
+        )
+    facts["as_of"] = facts["as_of"].astype(str)
+    facts["recorded_at"] = facts["recorded_at"].astype(str)
     return rosters, ents, facts
 
 

@@ -43,16 +43,14 @@ def fit(
     fields: list[np.ndarray],
     k: int = COMMUNITIES,
     seed: int = 1,
-    theta: np.ndarray | None = None,
 ) -> Communities:
     """``opened[f, p]``: pushes of policy p to firm f in rounds it opened; ``viewed[f, p]``: how many of them
-    it viewed; ``fields``: one integer code per firm for each field of the prior. ``theta``: a start, else a
-    seeded random one. Only firms with a history enter the iterations; the others' posterior is their prior."""
+    it viewed; ``fields``: one integer code per firm for each field of the prior. The start is seeded. Only
+    firms with a history enter the iterations; the others' posterior is their prior."""
     n, m = opened.shape
     mean = (viewed.sum(0) + 1.0) / (opened.sum(0) + 2.0)
-    if theta is None or theta.shape != (k, m):
-        rng = np.random.default_rng(seed)
-        theta = np.clip(mean[None, :] * np.exp(rng.normal(0.0, 0.5, (k, m))), 0.01, 0.99)
+    rng = np.random.default_rng(seed)
+    theta = np.clip(mean[None, :] * np.exp(rng.normal(0.0, 0.5, (k, m))), 0.01, 0.99)
     share = np.full(k, 1.0 / k)
     has = np.flatnonzero(opened.sum(1) > 0)
     seen, missed, pushed = viewed[has], (opened - viewed)[has], opened[has]

@@ -438,10 +438,10 @@ def evaluate_period(engine, kg: KnowledgeGraph, start: dt.date, until: dt.date, 
     cutoff = artifact.trained_until if artifact is not None else start
     say(f"评估期 {start} 至 {until}：{len(part)} 行/{part['query'].nunique()} 个查询；计算特征……")
     queries = part.rename(columns={"pushed_at": "at"})[["enterprise", "policy", "at"]]  # served at position 1
-    x = feature_matrix(engine, kg, queries, events)
+    x = feature_matrix(engine, kg, queries, events, progress=say)
     split = ranker.Split(x, part["label"].to_numpy(), query_sizes(part), part["policy"].to_numpy())
     model = artifact.model if artifact is not None else None
-    figures = score_slices(model, split, part, labels[~inside & (first < lo).to_numpy()], kg, cutoff)
+    figures = score_slices(model, split, part, labels[~inside], kg, cutoff)
     closed = None
     if model is not None:
         best = max(m["ndcg@10"] for s, m in figures["overall"].items() if s != "ranker")

@@ -2,7 +2,8 @@
 
 Every feature of an (enterprise, policy, time) triple is named in :data:`FEATURES`, in order, grouped by where
 it comes from: the graph (``graph.features``), the enterprise's profile, the policy, the rule progress
-(``matcher.progress.progress_columns``), the amount, the text, and past engagement. :func:`engagement` and
+(``matcher.progress.progress_columns``), the amount, the text, past engagement and the communities of
+taste (``models.taste``). :func:`engagement` and
 :func:`text_similarity` are computed here; the others are passed in by the caller (``service.ranking``), and
 :func:`assemble` puts them in the schema's order, refusing a missing one. :data:`SCHEMA_HASH` changes when the
 list or this file's definitions change, and a model trained on another schema is refused

@@ -22,6 +22,7 @@ from graph import industries
 from graph.errors import UnknownCode
 from matcher.facts import pick
 from models import scope_classifier as sc
+from service.io.importer import RowError
 from service.settings import settings
 
 VARIANTS = 4  # generated scopes per 小类: business_scope's variants 0…3, each in both wordings
@@ -71,23 +72,13 @@ def load_or_train(model_file: Path | None = None, *, say: Say = lambda _: None) 
 
 
 @dataclass(frozen=True)
-class LineError:
-    file: str
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.reason}"
-
-
-@dataclass(frozen=True)
 class ScopeRow:
     id: str | int
     business_scope: str
     industry: str | None  # the recorded 大类, or None
 
 
-def read_rows(path: Path) -> tuple[list[ScopeRow], list[LineError]]:
+def read_rows(path: Path) -> tuple[list[ScopeRow], list[RowError]]:
     """The lines of a JSON Lines file of ``{id, business_scope, industry?}``, and every bad line's error."""
     rows, errors = [], []
     name = str(path)
@@ -97,7 +88,7 @@ def read_rows(path: Path) -> tuple[list[ScopeRow], list[LineError]]:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as e:
                 errors.append(
-                    LineError(name, number, f"不是 UTF-8 编码的文本（第 {e.start + 1} 字节）{_gbk_hint(raw)}")
+                    RowError(name, number, None, f"不是 UTF-8 编码的文本（第 {e.start + 1} 字节）{_gbk_hint(raw)}")
                 )
                 continue
             if number == 1:
@@ -106,7 +97,7 @@ def read_rows(path: Path) -> tuple[list[ScopeRow], list[LineError]]:
                 continue
             row = _row(text)
             if isinstance(row, str):
-                errors.append(LineError(name, number, row))
+                errors.append(RowError(name, number, None, row))
             else:
                 rows.append(row)
     return rows, errors

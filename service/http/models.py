@@ -45,12 +45,18 @@ def _body(allowed: tuple[str, ...], example: str) -> dict:
     return body
 
 
+def _shown(value, limit: int = 40) -> str:
+    """A value as an error names it: cut, so that a huge one is not sent back whole."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}…（共 {len(text)} 个字符）"
+
+
 def _integer(body: dict, name: str, default: int, low: int, high: int) -> int:
     value = body.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise BadRequest(f"{name} 应为整数（收到 {value!r}）", field=name)
+        raise BadRequest(f"{name} 应为整数（收到 {_shown(value)}）", field=name)
     if not low <= value <= high:
-        raise Unprocessable(f"{name} 应在 {low} 到 {high} 之间（收到 {value}）", field=name)
+        raise Unprocessable(f"{name} 应在 {low} 到 {high} 之间（收到 {_shown(value)}）", field=name)
     return value
 
 
@@ -62,12 +68,12 @@ def training_params(body: dict, today: dt.date) -> dict:
     if until is None:
         day = today
     elif not isinstance(until, str) or not DAY.fullmatch(until):
-        raise BadRequest(f"until 应为 YYYY-MM-DD 格式的日期（收到 {until!r}）", field="until")
+        raise BadRequest(f"until 应为 YYYY-MM-DD 格式的日期（收到 {_shown(until)}）", field="until")
     else:
         try:
             day = dt.date.fromisoformat(until)
         except ValueError:
-            raise BadRequest(f"until 不是有效日期（收到 {until!r}）", field="until") from None
+            raise BadRequest(f"until 不是有效日期（收到 {_shown(until)}）", field="until") from None
     if day > today:
         raise Unprocessable(f"until 不能晚于今天 {today}（收到 {day}）：测试期须是已经过去的日子", field="until")
     return {

@@ -78,6 +78,7 @@ class FeatureIndex:
         self._build_policies()
         self._build_enterprises()
         self._ppr_matrix = None
+        self._ppr_rows = None
 
     # -- building ----------------------------------------------------------------------------------------
 
@@ -268,21 +269,21 @@ class FeatureIndex:
             self._region_cache[region] = found
         return found
 
-    def features(self, prof: Profile, policies: np.ndarray, ppr: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    def features(
+        self, prof: Profile, policies: np.ndarray, ppr: np.ndarray | None = None, views: dict | None = None
+    ) -> dict[str, np.ndarray]:
         """The features of :data:`FEATURES` for the firm and each policy index given (``ppr``: the firm's row
-        of a batched :meth:`ppr`, when the caller computed many firms at once)."""
-        idf = self.idf
-        cols = prof.tags
-        held = np.asarray(self.targets[:, cols] @ idf[cols]).ravel()
-        total = np.asarray(self.targets @ idf).ravel()
+        of a batched :meth:`ppr`; ``views``: its row of :meth:`tag_views`, when the caller did many firms at
+        once)."""
+        views = self.tag_views([prof], 0) if views is None else views
+        held, total = views["held"], views["total"]
         out = {
             "tag_overlap": np.divide(held, total, out=np.full_like(held, np.nan), where=total > 0)[policies],
             "tag_overlap_idf": held[policies],
         }
-        for kind, (m, pols) in self.closeness.items():
-            per_target = np.asarray(m[:, cols].sum(axis=1)).ravel()
+        for kind, (_, pols) in self.closeness.items():
             best = np.full(len(self.policies), np.nan)
-            np.fmax.at(best, pols, per_target)
+            np.fmax.at(best, pols, views[kind])
             out[f"{kind}_closeness"] = best[policies]
         out["ppr"] = (self.ppr([prof])[0] if ppr is None else ppr)[policies]
         own = np.zeros(len(self.policies))
@@ -298,6 +299,21 @@ class FeatureIndex:
         out["department_history"] = dept[self.dept[policies]]
         out["received_before"] = own[policies]
         return out
+
+    def tag_views(self, profiles: list[Profile], row: int | None = None):
+        """What the firms' tags meet of every policy, batched as one sparse product: ``held`` (IDF weight of
+        the policy's targets the firm holds, firm × policy), ``total`` (the policy's whole weight) and, per
+        closeness kind, each target's closeness (firm × target). ``row``: that firm's row alone, as a dict."""
+        idf = self.idf
+        cols = np.concatenate([p.tags for p in profiles]) if profiles else np.zeros(0, dtype=np.int64)
+        firm = np.repeat(np.arange(len(profiles)), [len(p.tags) for p in profiles])
+        has = sp.csr_matrix((np.ones(len(cols)), (firm, cols)), shape=(len(profiles), len(self.tag_ix)))
+        out = {"held": (has @ sp.diags(idf) @ self.targets.T).toarray(), "total": self.targets @ idf}
+        for kind, (m, _) in self.closeness.items():
+            out[kind] = (has @ m.T).toarray()
+        if row is None:
+            return out
+        return {k: (v if k == "total" else v[row]) for k, v in out.items()}
 
     # -- personalised PageRank ---------------------------------------------------------------------------
 
@@ -346,26 +362,49 @@ class FeatureIndex:
         degree = np.asarray(a.sum(axis=0)).ravel()
         degree[degree == 0] = 1.0
         self._ppr_matrix = (a @ sp.diags(1.0 / degree)).tocsr()
+        self._ppr_rows = None
         self._ppr_size = n
         return self._ppr_matrix
 
     def ppr(self, profiles: list[Profile]) -> np.ndarray:
-        """Personalised PageRank of every policy for each firm: ``(len(profiles), n_policies)``, batched as
-        sparse-matrix iterations (the firms are columns of one restart matrix)."""
-        t = self._transition()
-        n_tags, n = len(self.tag_ix), self._ppr_size
-        restart = np.zeros((n, len(profiles)))
+        """Personalised PageRank of every policy for each firm: ``(len(profiles), n_policies)``.
+
+        ``PPR_STEPS`` power iterations from a restart vector ``r`` are a fixed linear map ``x = A r``; only the
+        policies' rows of ``A`` are read, so they are computed once per transition matrix by running the same
+        iterations on ``Tᵀ`` from the policies (:meth:`_policy_rows`), and each firm is one sparse dot product."""
+        rows = self._policy_rows()
+        n_tags = len(self.tag_ix)
         idf = self.idf
+        r_rows, r_cols, r_vals = [], [], []
         for j, prof in enumerate(profiles):
             if len(prof.tags):
-                restart[prof.tags, j] = idf[prof.tags] / idf[prof.tags].sum() * (0.5 if prof.received else 1.0)
+                w = idf[prof.tags] / idf[prof.tags].sum() * (0.5 if prof.received else 1.0)
+                r_rows.extend(prof.tags.tolist())
+                r_cols.extend([j] * len(prof.tags))
+                r_vals.extend(w.tolist())
             if prof.received:
                 got = sorted({p for p, _ in prof.received})
-                restart[[n_tags + p for p in got], j] += (0.5 if len(prof.tags) else 1.0) / len(got)
-        x = restart.copy()
-        for _ in range(PPR_STEPS):
-            x = ALPHA * restart + (1 - ALPHA) * (t @ x)
-        return x[n_tags : n_tags + len(self.policies)].T
+                r_rows.extend(n_tags + p for p in got)
+                r_cols.extend([j] * len(got))
+                r_vals.extend([(0.5 if len(prof.tags) else 1.0) / len(got)] * len(got))
+        restart = sp.csc_matrix((r_vals, (r_rows, r_cols)), shape=(self._ppr_size, len(profiles)))
+        return np.asarray(restart.T @ rows.T)
+
+    def _policy_rows(self) -> np.ndarray:
+        """The policies' rows of the PageRank map ``A = α Σ_{i<K} ((1-α)T)^i + ((1-α)T)^K`` (``x_K`` after
+        ``K`` steps of ``x ← α r + (1-α) T x`` from ``x_0 = r``), as ``(n_policies, n_nodes)``."""
+        t = self._transition()
+        if self._ppr_rows is None:
+            n_tags, n_pol = len(self.tag_ix), len(self.policies)
+            z = np.zeros((self._ppr_size, n_pol))
+            z[n_tags + np.arange(n_pol), np.arange(n_pol)] = 1.0
+            tt = t.T.tocsr()
+            total = np.zeros_like(z)
+            for _ in range(PPR_STEPS):
+                total += ALPHA * z
+                z = (1 - ALPHA) * (tt @ z)
+            self._ppr_rows = (total + z).T
+        return self._ppr_rows
 
     def rank_hint(self, prof: Profile, policies: np.ndarray) -> np.ndarray:
         """A graph-only order of candidates (overlap, then PageRank) for callers that have no ranker yet."""

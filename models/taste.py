@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 COMMUNITIES = 12
 PRIOR_STRENGTH = 20.0  # pseudo-firms pulling a field value's community shares towards the overall shares
@@ -53,7 +54,9 @@ def fit(
     theta = np.clip(mean[None, :] * np.exp(rng.normal(0.0, 0.5, (k, m))), 0.01, 0.99)
     share = np.full(k, 1.0 / k)
     has = np.flatnonzero(opened.sum(1) > 0)
-    seen, missed, pushed = viewed[has], (opened - viewed)[has], opened[has]
+    # sparse: a firm opened a handful of the policies (the iterations are a few sparse products)
+    seen, missed, pushed = (sparse.csr_matrix(a[has]) for a in (viewed, opened - viewed, opened))
+    seen_t, pushed_t = seen.T.tocsr(), pushed.T.tocsr()
     codes = [np.asarray(c, dtype=np.int64) for c in fields]
     log_prior = np.full((len(has), k), -np.log(k))
     resp = np.full((len(has), k), 1.0 / k)
@@ -63,7 +66,7 @@ def fit(
         new = _softmax(log_post)
         moved = float(np.abs(new - resp).max()) if len(has) else 0.0
         resp = new
-        theta = np.clip((resp.T @ seen + mean[None, :]) / (resp.T @ pushed + 1.0), 1e-3, 1 - 1e-3)
+        theta = np.clip(((seen_t @ resp).T + mean[None, :]) / ((pushed_t @ resp).T + 1.0), 1e-3, 1 - 1e-3)
         share = (resp.sum(0) + 1.0) / (len(has) + k)
         if it >= 5:  # the fields' prior, once the communities have taken shape
             tables = _field_tables(resp, [c[has] for c in codes], share)

@@ -35,6 +35,16 @@ def chinese_font() -> str | None:
 
     installed = {f.name for f in font_manager.fontManager.ttflist}
     found = next((name for name in CJK_FONTS if name in installed), None)
+    if found is None:  # matplotlib's font cache predates a font installed since: look at the system's fonts
+        known = {f.fname for f in font_manager.fontManager.ttflist}
+        for path in font_manager.findSystemFonts():
+            if path not in known:
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    continue  # a file matplotlib cannot read is not a font it could draw with
+        installed = {f.name for f in font_manager.fontManager.ttflist}
+        found = next((name for name in CJK_FONTS if name in installed), None)
     if found is not None:
         mpl.rcParams["font.sans-serif"] = [found, *mpl.rcParams["font.sans-serif"]]
         mpl.rcParams["axes.unicode_minus"] = False

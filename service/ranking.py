@@ -10,6 +10,8 @@ schema (``models.features``), so what the model learnt from is what it is served
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -120,12 +122,16 @@ def feature_matrix(
     events: pd.DataFrame,
     snapshots: dict | None = None,
     progress=None,
+    workers: int = 1,
 ) -> np.ndarray:
     """Features of ``queries`` (enterprise uscc, policy id, at: tz-aware time; ``rank``: the position the
     policy was shown at, for past pushes — a candidate being served is at position 1) in ``models.features``
     order.
 
-    ``snapshots`` caches :class:`Snapshot` by day across calls (a training run featuring many months)."""
+    ``snapshots`` caches :class:`Snapshot` by day across calls (a training run featuring many months).
+    ``workers`` > 1: the months are featured in that many forked processes (each month is independent of the
+    others, so the matrix is the same); the snapshots they take are not cached. Only for a process that runs
+    no other threads (the CLI): a fork copies one thread."""
     snapshots = {} if snapshots is None else snapshots
     queries = queries.reset_index(drop=True)
     n = len(queries)
@@ -141,33 +147,24 @@ def feature_matrix(
     departments = {
         n.split(":", 1)[1]: d.get("department") for n, d in kg.g.nodes(data=True) if d.get("kind") == "policy"
     }
-    stored = None
-    outcomes = None
-    shared: dict = {}  # the graph's undated profiles, read once for all the snapshots of this call
-    fields = _register_fields(engine)
     say = progress or (lambda text: None)
+    job = _Months(engine, kg, queries, events, snapshots, _register_fields(engine), departments)
     chosen = sorted(days.unique())
-    for done, day in enumerate(chosen, 1):
-        rows = np.flatnonzero((days == day).to_numpy())
-        part = queries.iloc[rows]
-        wanted = set(part["enterprise"])
-        snap = snapshots.get(day)
-        if snap is None or not wanted <= snap.row.keys():  # a snapshot holds the facts of the firms it served
-            if stored is None:
-                from service.ledger.sweeps import read_register
-
-                stored = read_register(engine)
-            firms = wanted | (snap.row.keys() if snap is not None else set())
-            snap = snapshots[day] = take_snapshot(engine, kg, day, stored, firms, shared)
-        _graph_part(snap, part, rows, put)
-        _profile_part(snap, part, rows, put)
-        _policy_part(snap, kg, part, rows, put)
-        _progress_part(snap, part, rows, put)
-        if snap.taste is None:
-            outcomes = taste.push_outcomes(events) if outcomes is None else outcomes
-            snap.taste = _communities(snap, kg, outcomes, fields, departments)
-        _taste_part(snap, part, rows, put)
-        say(f"快照 {day}（{done}/{len(chosen)}）：{len(rows):,} 行")
+    months = [(day, np.flatnonzero((days == day).to_numpy())) for day in chosen]
+    if workers > 1 and len(months) > 2 and "fork" in multiprocessing.get_all_start_methods():
+        done, (day, rows) = 1, months[0]
+        job.featurise(day, rows, put)  # in this process: warms what the forked months share (the graph's profiles)
+        say(f"快照 {day}（1/{len(months)}）：{len(rows):,} 行；其余 {len(months) - 1} 个月分 {workers} 个进程计算")
+        for day, rows, columns in job.forked(months[1:], workers):
+            for name, values in columns.items():
+                put(name, rows, values)
+            done += 1
+            say(f"快照 {day}（{done}/{len(months)}）：{len(rows):,} 行")
+    else:
+        for done, (day, rows) in enumerate(months, 1):
+            job.featurise(day, rows, put)
+            say(f"快照 {day}（{done}/{len(chosen)}）：{len(rows):,} 行")
+    fields = job.fields
     group = queries["enterprise"].map({u: f"{ind}|{reg}" for u, (ind, reg) in fields.items()}).to_numpy()
     q = queries.assign(department=queries["policy"].map(departments), group=group)
     shown = queries["rank"] if "rank" in queries else pd.Series(SERVED_RANK, index=queries.index)
@@ -178,19 +175,93 @@ def feature_matrix(
     return assemble(parts, n)
 
 
+@dataclass
+class _Months:
+    """The month-by-month part of :func:`feature_matrix`: each month's queries featured from its snapshot."""
+
+    engine: object
+    kg: KnowledgeGraph
+    queries: pd.DataFrame
+    events: pd.DataFrame
+    snapshots: dict
+    fields: dict
+    departments: dict
+    stored: tuple | None = None
+    outcomes: pd.DataFrame | None = None
+    shared: dict = field(default_factory=dict)  # the graph's undated profiles, read once for all the months
+
+    def featurise(self, day: dt.date, rows: np.ndarray, put) -> None:
+        part = self.queries.iloc[rows]
+        wanted = set(part["enterprise"])
+        snap = self.snapshots.get(day)
+        if snap is None or not wanted <= snap.row.keys():  # a snapshot holds the facts of the firms it served
+            if self.stored is None:
+                from service.ledger.sweeps import read_register
+
+                self.stored = read_register(self.engine)
+            firms = wanted | (snap.row.keys() if snap is not None else set())
+            snap = self.snapshots[day] = take_snapshot(self.engine, self.kg, day, self.stored, firms, self.shared)
+        _graph_part(snap, part, rows, put)
+        _profile_part(snap, part, rows, put)
+        _policy_part(snap, self.kg, part, rows, put)
+        _progress_part(snap, part, rows, put)
+        if snap.taste is None:
+            self.outcomes = taste.push_outcomes(self.events) if self.outcomes is None else self.outcomes
+            snap.taste = _communities(snap, self.kg, self.outcomes, self.fields, self.departments)
+        _taste_part(snap, part, rows, put)
+
+    def forked(self, months: list, workers: int):
+        """Feature ``months`` in ``workers`` forked processes; yields ``(day, rows, {feature: values})`` in
+        order. The children inherit this object (nothing large is pickled); each opens its own connections."""
+        global _FORKED
+        self.outcomes = taste.push_outcomes(self.events) if self.outcomes is None else self.outcomes
+        _FORKED = self
+        try:
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_forked_start) as pool:
+                for (day, rows), columns in zip(months, pool.map(_forked_month, months), strict=True):
+                    yield day, rows, columns
+        finally:
+            _FORKED = None
+
+
+_FORKED: _Months | None = None  # the job a forked worker inherits
+
+
+def _forked_start() -> None:
+    _FORKED.engine.dispose(close=False)  # the parent's pooled connections are not the child's to use
+
+
+def _forked_month(month: tuple) -> dict[str, np.ndarray]:
+    day, rows = month
+    out: dict[str, np.ndarray] = {}
+
+    def put(name: str, at: np.ndarray, values) -> None:  # ``at``: rows of the whole matrix, ``rows`` sorted
+        column = out.get(name)
+        if column is None:
+            column = out[name] = np.full(len(rows), np.nan)
+        column[np.searchsorted(rows, at)] = values
+
+    _FORKED.featurise(day, rows, put)
+    _FORKED.snapshots.pop(day, None)  # a month is featured once: keep the child's memory flat
+    return out
+
+
 def _graph_part(snap: Snapshot, part: pd.DataFrame, rows: np.ndarray, put) -> None:
     ix = snap.index
     groups = [(u, idx) for u, idx in part.groupby("enterprise").indices.items() if u in ix.profiles]
-    for start in range(0, len(groups), 2000):  # PageRank batched: the firms are columns of one matrix
+    for start in range(0, len(groups), 2000):  # PageRank and tag views batched: a few sparse products
         batch = groups[start : start + 2000]
-        ppr = ix.ppr([ix.profiles[u] for u, _ in batch])
-        for (uscc, idx), ppr_row in zip(batch, ppr, strict=True):
+        profiles = [ix.profiles[u] for u, _ in batch]
+        ppr, views = ix.ppr(profiles), ix.tag_views(profiles)
+        for j, ((uscc, idx), ppr_row) in enumerate(zip(batch, ppr, strict=True)):
             pols = part["policy"].to_numpy()[idx]
             known = np.array([p in ix.pol_ix for p in pols])
             if not known.any():
                 continue
             at = rows[idx][known]
-            feats = ix.features(ix.profiles[uscc], np.array([ix.pol_ix[p] for p in pols[known]]), ppr_row)
+            row = {k: (v if k == "total" else v[j]) for k, v in views.items()}
+            feats = ix.features(ix.profiles[uscc], np.array([ix.pol_ix[p] for p in pols[known]]), ppr_row, row)
             for name, values in feats.items():
                 put(name, at, values)
 
@@ -416,7 +487,9 @@ class EvaluationReport:
         return _table(self.figures)
 
 
-def evaluate_period(engine, kg: KnowledgeGraph, start: dt.date, until: dt.date, artifact=None, progress=None):
+def evaluate_period(
+    engine, kg: KnowledgeGraph, start: dt.date, until: dt.date, artifact=None, progress=None, workers: int = 1
+):
     """Score the pushes of ``start`` … ``until`` (exclusive) with ``artifact`` (a ``models.registry.Artifact``
     of the current schema; None: the baselines only) and every baseline, as they would be served. The
     cold-start slice holds the policies known only after the model's training data ended."""
@@ -438,7 +511,7 @@ def evaluate_period(engine, kg: KnowledgeGraph, start: dt.date, until: dt.date, 
     cutoff = artifact.trained_until if artifact is not None else start
     say(f"评估期 {start} 至 {until}：{len(part)} 行/{part['query'].nunique()} 个查询；计算特征……")
     queries = part.rename(columns={"pushed_at": "at"})[["enterprise", "policy", "at"]]  # served at position 1
-    x = feature_matrix(engine, kg, queries, events, progress=say)
+    x = feature_matrix(engine, kg, queries, events, progress=say, workers=workers)
     split = ranker.Split(x, part["label"].to_numpy(), query_sizes(part), part["policy"].to_numpy())
     model = artifact.model if artifact is not None else None
     figures = score_slices(model, split, part, labels[~inside], kg, cutoff)
@@ -469,8 +542,10 @@ def train_ranker(
     period_days: int = 60,
     seed: int = 1,
     progress=None,
+    workers: int = 1,
 ) -> TrainReport:
-    """Train on the past, stop early on the next period, test on the one after (ending at ``until``)."""
+    """Train on the past, stop early on the next period, test on the one after (ending at ``until``).
+    ``workers``: processes featuring the months (:func:`feature_matrix`)."""
     import hashlib
     import json
 
@@ -504,7 +579,7 @@ def train_ranker(
     queries = labels.rename(columns={"pushed_at": "at"})[["enterprise", "policy", "at", "rank"]]
     snapshots: dict = {}
     say("计算特征……")
-    x = feature_matrix(engine, kg, queries, events, snapshots, progress=say)
+    x = feature_matrix(engine, kg, queries, events, snapshots, progress=say, workers=workers)
     splits = {}
     for p in ("train", "valid", "test"):
         mask = period == p

@@ -40,3 +40,17 @@ def test_features_of_pushed_policies_and_no_look_ahead(city):
     a = feature_matrix(city, kg, first, events, snapshots)
     b = feature_matrix(city, kg, first, earlier, snapshots)
     np.testing.assert_array_equal(np.nan_to_num(a, nan=-1), np.nan_to_num(b, nan=-1))
+
+
+def test_months_featured_in_forked_workers_give_the_same_matrix(city):
+    kg = knowledge.build(city, REFERENCE_DATE)
+    events = load_events(city)
+    automatic = {n.split(":", 1)[1] for n, d in kg.g.nodes(data=True) if d.get("mode") == "automatic"}
+    labels = graded_labels(events, automatic)
+    queries = labels.rename(columns={"pushed_at": "at"})[["enterprise", "policy", "at", "rank"]]
+    assert queries["at"].map(snapshot_day).nunique() > 3  # the parent's month and at least two forked ones
+    said: list[str] = []
+    serial = feature_matrix(city, kg, queries, events)
+    forked = feature_matrix(city, kg, queries, events, progress=said.append, workers=2)
+    np.testing.assert_array_equal(np.nan_to_num(serial, nan=-7), np.nan_to_num(forked, nan=-7))
+    assert "2 个进程" in said[0] and len(said) == queries["at"].map(snapshot_day).nunique()

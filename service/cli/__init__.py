@@ -89,6 +89,18 @@ def parse_day(value: str | None, hint: str):
         raise click.BadParameter(f"日期格式应为 YYYY-MM-DD（收到 {value!r}）", param_hint=hint) from None
 
 
+def workers_option(command):
+    """``--workers N``: processes that feature the months of a training or evaluation run (default: the
+    machine's cores). Forked from the CLI, which runs no other thread."""
+    return click.option(
+        "--workers",
+        type=click.IntRange(1, 64),
+        default=lambda: os.cpu_count() or 1,
+        show_default="CPU 核数",
+        help="并行计算各月特征的进程数",
+    )(command)
+
+
 def store_engine():
     """The engine of the configured database (``ZHIDA_DATABASE_URL``), migrated to the newest schema."""
     from service.store import database_url, make_engine, upgrade

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from service.cli import parse_day, store_engine
+from service.cli import parse_day, store_engine, workers_option
 
 
 @click.command("evaluate")
@@ -24,8 +24,9 @@ from service.cli import parse_day, store_engine
 )
 @click.option("--graph", "graph_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="知识图谱文件（默认 $ZHIDA_MODELS_DIR/graph.pickle）")  # fmt: skip
+@workers_option
 def cli(start: str, until: str | None, version: str | None, plot: Path | None, as_json: Path | None,
-        graph_path: Path | None) -> None:  # fmt: skip
+        graph_path: Path | None, workers: int) -> None:  # fmt: skip
     """在留出期上评估排序模型与各基线：NDCG@5/10、MAP、recall@10、覆盖率，分全部、非免申即享、冷启动。"""
     from graph.errors import GraphError
     from graph.knowledge import KnowledgeGraph
@@ -55,7 +56,7 @@ def cli(start: str, until: str | None, version: str | None, plot: Path | None, a
         )
         if artifact is None:
             say("没有在用的排序模型：只评估基线")
-        report = evaluate_period(engine, kg, first, last, artifact, progress=say)
+        report = evaluate_period(engine, kg, first, last, artifact, progress=say, workers=workers)
     except (GraphError, ServiceError, ModelError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(report.table())

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from service.cli import parse_day, store_engine
+from service.cli import parse_day, store_engine, workers_option
 
 
 @click.command("train")
@@ -20,7 +20,8 @@ from service.cli import parse_day, store_engine
 @click.option("--graph", "graph_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="知识图谱文件（默认 $ZHIDA_MODELS_DIR/graph.pickle；没有则先构建）")  # fmt: skip
 @click.option("--no-register", is_flag=True, help="只训练与评估，不登记模型")
-def cli(until: str | None, period_days: int, seed: int, graph_path: Path | None, no_register: bool) -> None:
+@workers_option
+def cli(until: str | None, period_days: int, seed: int, graph_path: Path | None, no_register: bool, workers: int):
     """训练排序模型（LightGBM lambdarank）：按时间划分训练、验证、测试三期，早停，与基线比较。"""
     from graph.errors import GraphError
     from graph.knowledge import KnowledgeGraph
@@ -44,7 +45,7 @@ def cli(until: str | None, period_days: int, seed: int, graph_path: Path | None,
         kg = knowledge.build(engine, day)
         kg.save(path)
     try:
-        report = train_ranker(engine, kg, day, period_days, seed, progress=say)
+        report = train_ranker(engine, kg, day, period_days, seed, progress=say, workers=workers)
     except ServiceError as e:
         raise click.ClickException(str(e)) from None
     click.echo(report.table())

@@ -5,9 +5,15 @@ from __future__ import annotations
 import os
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 
-from service.store import make_engine, upgrade
+from service.app import create_app
+from service.http import auth
+from service.io.importer import import_enterprises, import_events, import_policies
+from service.io.rosters import import_rosters
+from service.store import make_engine, session_scope, upgrade
+from service.store.models import Enterprise
+from service.synth.params import REFERENCE_DATE
 
 PG_ENV = "ZHIDA_TEST_POSTGRES_URL"
 PG_SKIP = f"{PG_ENV} not set: PostgreSQL cases skipped (set it to a PostgreSQL URL to run them)"
@@ -80,3 +86,25 @@ def tagger_dir(held_out_tagger, tmp_path, monkeypatch):
     policy_tagger.save(held_out_tagger, folder)
     monkeypatch.setenv("ZHIDA_MODELS_DIR", str(folder))
     return folder
+
+
+# -- the API tests' world: an imported small city behind the app, and a key of every role ----------------
+
+
+@pytest.fixture
+def app(engine, db_url, small_world):
+    import_policies(engine, small_world / "policies")
+    import_enterprises(engine, small_world / "enterprises.csv")
+    import_rosters(engine, small_world / "rosters", REFERENCE_DATE)
+    import_events(engine, small_world / "events.jsonl")
+    return create_app({"DATABASE_URL": db_url, "TESTING": True})
+
+
+@pytest.fixture
+def keys(app, engine):
+    with session_scope(engine) as s:
+        usccs = s.scalars(select(Enterprise.uscc).order_by(Enterprise.id).limit(2)).all()
+        out = {role: auth.create_key(s, role)[1] for role in ("admin", "officer", "analyst", "system")}
+        out["enterprise"] = auth.create_key(s, "enterprise", enterprise_uscc=usccs[0])[1]
+    out["own"], out["other"] = usccs
+    return out

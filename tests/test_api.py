@@ -1,39 +1,11 @@
 """The HTTP API and pages: keys, roles, enterprise scoping, clear errors."""
 
 import pytest
+from api_world import get
 from sqlalchemy import select
 
 from service.app import create_app
-from service.http import auth
-from service.io.importer import import_enterprises, import_events, import_policies
-from service.io.rosters import import_rosters
-from service.store import session_scope
-from service.store.models import Enterprise, FieldValue
-from service.synth.params import REFERENCE_DATE
-
-
-@pytest.fixture
-def app(engine, db_url, small_world):
-    import_policies(engine, small_world / "policies")
-    import_enterprises(engine, small_world / "enterprises.csv")
-    import_rosters(engine, small_world / "rosters", REFERENCE_DATE)
-    import_events(engine, small_world / "events.jsonl")
-    return create_app({"DATABASE_URL": db_url, "TESTING": True})
-
-
-@pytest.fixture
-def keys(app, engine):
-    with session_scope(engine) as s:
-        usccs = s.scalars(select(Enterprise.uscc).order_by(Enterprise.id).limit(2)).all()
-        out = {role: auth.create_key(s, role)[1] for role in ("admin", "officer", "analyst", "system")}
-        out["enterprise"] = auth.create_key(s, "enterprise", enterprise_uscc=usccs[0])[1]
-    out["own"], out["other"] = usccs
-    return out
-
-
-def get(client, url, key=None):
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return client.get(url, headers=headers)
+from service.store.models import FieldValue
 
 
 def test_health_and_reference_are_public(app):

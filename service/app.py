@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import secrets
 
+from apiflask import APIFlask
 from flask import Flask
 from flask.sessions import SessionInterface
 
-from service.http import problems
+from service.http import hardening, ops, problems
 from service.jobs import training
 from service.settings import settings, use_catalog
 from service.store import make_engine, upgrade
@@ -19,7 +20,18 @@ from service.store import make_engine, upgrade
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: defaults, then environment, then ``test_config``."""
-    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    app = APIFlask(
+        __name__,
+        title="直达 zhida API",
+        version=_version(),
+        spec_path="/openapi.json",
+        docs_path="/docs",
+        json_errors=False,  # every error is problem+json, from service.http.problems
+        template_folder="web/templates",
+        static_folder="web/static",
+    )
+    app.json = hardening.StrictJSON(app)
+    app.url_map.converters["int"] = hardening.BoundedInt  # before any route is added
     config = settings()
     use_catalog(config.catalog)  # the deployment's own fields, before anything reads a fact
     app.config.from_mapping(
@@ -31,6 +43,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         APPLICATIONS_ON_DRIVER=True,  # PostgreSQL: 即申即办 on the driver (False: the session path, same writes)
         TRAINING_RUNNER=None,  # runner(engine, job_id) for training jobs; None: a thread of this process
         JSON_SORT_KEYS=False,
+        RATE_LIMIT=config.rate_limit,  # per API key, or per address without one
+        VALIDATION_ERROR_STATUS_CODE=400,  # a body or a parameter of the wrong shape; 422: it means nothing
+        DOCS_UI="redoc",
+        REDOC_USE_GOOGLE_FONT=False,
+        REDOC_STANDALONE_JS="https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js",
+        INFO={"description": "惠企政策直达平台的接口：政策匹配、即申即办、免申即享、审核、兑付与模型（docs/api.md）。"},
     )
     if test_config:
         app.config.from_mapping(test_config)
@@ -38,7 +56,6 @@ def create_app(test_config: dict | None = None) -> Flask:
         if app.config["ZHIDA_ENV"] == "production":
             raise RuntimeError("ZHIDA_SECRET_KEY 未设置：生产环境必须配置会话密钥")
         app.config["SECRET_KEY"] = secrets.token_hex(32)  # per-process, development only
-    app.json.ensure_ascii = False  # Chinese stays readable in JSON
     app.session_interface = _NoSessions()
 
     if app.config["AUTO_UPGRADE"]:
@@ -48,6 +65,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["zhida.training_runner"] = app.config["TRAINING_RUNNER"] or training.start_thread
 
     problems.init_app(app)
+    limiter = hardening.init_app(app, config)
+    ops.init_app(app, limiter)
 
     from service.http import bp as api_bp
     from service.web import bp as web_bp
@@ -55,6 +74,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(web_bp)
     return app
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("zhida")
+    except PackageNotFoundError:
+        return "0"
 
 
 class _NoSessions(SessionInterface):

@@ -24,6 +24,12 @@ CJK_FONTS = (
 )
 
 
+DEBIAN_CJK_FILES = (  # where Debian's fonts-wqy-microhei and fonts-noto-cjk put them
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+)
+
+
 class PlotError(Exception):
     pass
 
@@ -37,7 +43,8 @@ def chinese_font() -> str | None:
     found = next((name for name in CJK_FONTS if name in installed), None)
     if found is None:  # matplotlib's font cache predates a font installed since: look at the system's fonts
         known = {f.fname for f in font_manager.fontManager.ttflist}
-        for path in font_manager.findSystemFonts():
+        debian = [p for p in DEBIAN_CJK_FILES if Path(p).exists()]  # first: found without asking fontconfig
+        for path in [*debian, *font_manager.findSystemFonts()]:
             if path not in known:
                 try:
                     font_manager.fontManager.addfont(path)

@@ -27,6 +27,9 @@ class Settings:
     access_log: str | None  # ZHIDA_ACCESS_LOG: a path, or - for stderr
     catalog: str | None = None  # ZHIDA_CATALOG: the deployment's field catalog file(s), ":"-separated
     models_dir: str = "zhida-models"  # ZHIDA_MODELS_DIR: trained taggers and graphs, by version
+    redis_url: str | None = None  # ZHIDA_REDIS_URL: rate-limit counters shared by every process
+    rate_limit: str = "600 per minute"  # ZHIDA_RATE_LIMIT: per API key (or per address without one)
+    cors_origins: tuple[str, ...] = ()  # ZHIDA_CORS_ORIGINS: ","-separated origins allowed to call the API
 
     @property
     def production(self) -> bool:
@@ -52,6 +55,17 @@ def settings(environ=None) -> Settings:
     mode = _text(env, "ZHIDA_ENV") or "development"
     if mode not in ("development", "production"):
         raise SetupError(f"ZHIDA_ENV 应为 development 或 production（收到 {mode!r}）")
+    limit = _text(env, "ZHIDA_RATE_LIMIT") or "600 per minute"
+    try:
+        from limits import parse_many
+
+        parse_many(limit)
+    except ValueError:
+        raise SetupError(f"ZHIDA_RATE_LIMIT 应形如 600 per minute 或 10/second（收到 {limit!r}）") from None
+    origins = tuple(o.strip().rstrip("/") for o in (_text(env, "ZHIDA_CORS_ORIGINS") or "").split(",") if o.strip())
+    bad = [o for o in origins if not o.startswith(("http://", "https://")) or o.count("/") != 2]
+    if bad:
+        raise SetupError(f"ZHIDA_CORS_ORIGINS 应为以逗号分隔的来源，如 https://a.example.cn（收到 {bad[0]!r}）")
     return Settings(
         database_url=_text(env, "ZHIDA_DATABASE_URL") or DEFAULT_DATABASE_URL,
         env=mode,
@@ -63,6 +77,9 @@ def settings(environ=None) -> Settings:
         access_log=_text(env, "ZHIDA_ACCESS_LOG"),
         catalog=_text(env, "ZHIDA_CATALOG"),
         models_dir=_text(env, "ZHIDA_MODELS_DIR") or "zhida-models",
+        redis_url=_text(env, "ZHIDA_REDIS_URL"),
+        rate_limit=limit,
+        cors_origins=origins,
     )
 
 

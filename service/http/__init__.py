@@ -1,8 +1,8 @@
 """The JSON API under ``/api``: one module per concern, all registered on one blueprint."""
 
-from flask import Blueprint
+from apiflask import APIBlueprint
 
-bp = Blueprint("api", __name__, url_prefix="/api")
+bp = APIBlueprint("api", __name__, url_prefix="/api", tag="API")
 
 from service.http import (  # noqa: E402,F401
     applications,

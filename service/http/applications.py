@@ -8,7 +8,7 @@ from flask import current_app, jsonify, request
 from sqlalchemy import insert, select
 
 from service.errors import NotFound
-from service.http import bp
+from service.http import bp, schemas
 from service.http.guard import current_principal, require
 from service.http.idempotency import idempotent
 from service.http.verdicts import answer, application_row, asked, check_access, judge, name_missing
@@ -24,7 +24,8 @@ _NEW_APPLICATION = insert(Application.__table__).returning(Application.__table__
 
 @bp.post("/applications")
 @require("enterprise", "system", "admin")
-def apply():
+@bp.input(schemas.ApplicationIn, arg_name="body")
+def apply(body: dict):
     """Apply for a policy; instant policies are decided and settled in the same request.
 
     On PostgreSQL the request runs on the driver in two round trips

@@ -35,6 +35,11 @@ class Principal:
     enterprise_id: int | None = None
     enterprise_uscc: str | None = None
 
+    def may_name(self, uscc: str) -> bool:
+        """Whether this key may ask about the enterprise ``uscc`` — decided from the key alone, before any
+        lookup, so that the answer never depends on whether another enterprise exists (docs/api.md)."""
+        return self.role != "enterprise" or uscc == self.enterprise_uscc
+
     def can_access_enterprise(self, enterprise_id: int) -> bool:
         """Staff and systems see every enterprise; an enterprise key only its own."""
         if self.role == "enterprise":

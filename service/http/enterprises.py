@@ -15,7 +15,7 @@ from matcher.errors import InvalidFieldValue, InvalidUSCC
 from matcher.registry import derive
 from service import audit
 from service.errors import AccessDenied, BadRequest, NotFound, Unprocessable
-from service.http import bp
+from service.http import bp, schemas
 from service.http.guard import current_principal, require
 from service.http.idempotency import idempotent
 from service.ledger.clawbacks import list_enterprise
@@ -35,11 +35,11 @@ def _load(session, uscc: str) -> Enterprise:
         code = uscc_codes.validate(uscc)
     except InvalidUSCC as e:
         raise BadRequest(str(e), field="uscc") from None
+    if not current_principal().may_name(code):  # before the lookup: the same answer whether it exists or not
+        raise AccessDenied("企业密钥只能访问本企业的数据")
     ent = session.scalar(select(Enterprise).where(Enterprise.uscc == code))
     if ent is None:
         raise NotFound(f"企业 {uscc} 不存在")
-    if not current_principal().can_access_enterprise(ent.id):
-        raise AccessDenied("企业密钥只能访问本企业的数据")
     return ent
 
 
@@ -150,16 +150,14 @@ def _date_arg(name: str) -> dt.date | None:
 
 @bp.post("/enterprises/<uscc>/declarations")
 @require("enterprise", "system", "admin")
+@bp.input(schemas.DeclarationIn, arg_name="body")
 @idempotent
-def declare(uscc: str):
+def declare(uscc: str, body: dict):
     """Self-reported facts under a credit commitment (信用承诺); verified data still wins."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise BadRequest('请求体应为 JSON 对象：{"commitment": true, "facts": {...}}')
-    if body.get("commitment") is not True:
+    if body["commitment"] is not True:
         raise BadRequest("申报须同意信用承诺：commitment 应为 true", field="commitment")
-    facts = body.get("facts")
-    if not isinstance(facts, dict) or not facts:
+    facts = body["facts"]
+    if not facts:
         raise BadRequest("facts 应为非空对象，键为字段名", field="facts")
     today = dt.date.today()
     parsed = {}
@@ -235,13 +233,10 @@ def _check_consistent(session, ent: Enterprise, declared: dict, today: dt.date) 
 
 @bp.post("/enterprises/<uscc>/listings")
 @require("officer", "admin")
+@bp.input(schemas.ListingIn, arg_name="body")
 @idempotent
-def add_listing(uscc: str):
+def add_listing(uscc: str, body: dict):
     """An officer lists an enterprise (失信 or 经营异常) after a finding; every later decision refuses it."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or set(body) - {"list", "reason"}:
-        lists = " | ".join(f'"{name}"' for name in catalog.REFUSALS)
-        raise BadRequest(f'请求体应为 {{"list": {lists}, "reason": "…"}}')
     principal = current_principal()
     with write_scope(_engine()) as session:
         ent = _load(session, uscc)

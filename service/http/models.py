@@ -11,7 +11,7 @@ from flask import after_this_request, current_app, jsonify, request
 from service import knowledge
 from service import model_registry as registry
 from service.errors import BadRequest, Conflict, Unprocessable
-from service.http import bp
+from service.http import bp, schemas
 from service.http.guard import current_principal, require
 from service.http.idempotency import idempotent
 from service.jobs import training
@@ -30,19 +30,6 @@ def _actor() -> str:
 
 def _engine():
     return current_app.extensions["zhida.engine"]
-
-
-def _body(allowed: tuple[str, ...], example: str) -> dict:
-    """The request's JSON object (an empty body is ``{}``); an unknown member is 400 naming it."""
-    body = request.get_json(silent=True)
-    if body is None and not request.get_data():
-        body = {}
-    if not isinstance(body, dict):
-        raise BadRequest(f"请求体应为 JSON 对象，如 {example}")
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise BadRequest(f"未知字段：{'、'.join(unknown)}（可用：{'、'.join(allowed)}）", field=unknown[0])
-    return body
 
 
 def _shown(value, limit: int = 40) -> str:
@@ -83,10 +70,9 @@ def training_params(body: dict, today: dt.date) -> dict:
     }
 
 
-def _reason() -> str:
-    body = _body(("reason",), '{"reason": "…"}')
-    reason = body.get("reason")
-    if not isinstance(reason, str) or not reason.strip():
+def _reason(body: dict) -> str:
+    reason = body["reason"]
+    if not reason.strip():
         raise BadRequest('须说明理由：{"reason": "…"}（写入审计记录）', field="reason")
     if len(reason) > REASON_MAX:
         raise BadRequest(f"reason 过长（最多 {REASON_MAX} 个字符）", field="reason")
@@ -155,11 +141,11 @@ def job_json(job, model) -> dict:
 
 @bp.post("/models/<kind>/training")
 @require("analyst", "admin")
+@bp.input(schemas.TrainingIn, arg_name="body")
 @idempotent
-def start_training(kind: str):
+def start_training(kind: str, body: dict):
     """Queue a training run (202 with the job); it runs in the background, one at a time per kind."""
     training.trainable(kind)
-    body = _body(("until", "period_days", "seed"), '{"until": "2026-06-30", "period_days": 60, "seed": 1}')
     params = training_params(body, dt.date.today())
     graph = knowledge.default_path().resolve()
     if not graph.is_file():
@@ -218,19 +204,21 @@ def get_model(kind: str, version: str):
 
 @bp.post("/models/<kind>/<version>/promotion")
 @require("analyst", "admin")
+@bp.input(schemas.ReasonIn, arg_name="body")
 @idempotent
-def promote_model(kind: str, version: str):
+def promote_model(kind: str, version: str, body: dict):
     """Serve this version (the one serving before is retired); refused for a model of another feature schema."""
-    reason = _reason()
+    reason = _reason(body)
     row = registry.promote(_engine(), kind, version, _actor(), reason, registry.serving_schema(kind))
     return jsonify(model_json(row)), 200
 
 
 @bp.post("/models/<kind>/rollback")
 @require("analyst", "admin")
+@bp.input(schemas.ReasonIn, arg_name="body")
 @idempotent
-def rollback_model(kind: str):
+def rollback_model(kind: str, body: dict):
     """Serve again the version that served before the current one."""
-    reason = _reason()
+    reason = _reason(body)
     row = registry.rollback(_engine(), kind, _actor(), reason, registry.serving_schema(kind))
     return jsonify(model_json(row)), 200

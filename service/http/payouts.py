@@ -7,8 +7,7 @@ import datetime as dt
 from flask import current_app, jsonify, request
 from sqlalchemy import select
 
-from service.errors import BadRequest
-from service.http import bp
+from service.http import bp, schemas
 from service.http.guard import current_principal, require
 from service.http.idempotency import idempotent
 from service.ledger.clawbacks import claw_back, revise
@@ -53,23 +52,13 @@ def _actor() -> str:
     return f"{principal.role}:{principal.key_prefix}"
 
 
-def _body(allowed: set[str]) -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise BadRequest(f"请求体应为 JSON 对象，可含：{'、'.join(sorted(allowed))}")
-    unknown = set(body) - allowed
-    if unknown:
-        raise BadRequest(f"未知字段：{'、'.join(sorted(unknown))}", field=sorted(unknown)[0])
-    return body
-
-
 @bp.post("/payouts/<int:payout_id>/clawback")
 @require("officer", "admin")
+@bp.input(schemas.ClawbackIn, arg_name="body")
 @idempotent
-def clawback(payout_id: int):
+def clawback(payout_id: int, body: dict):
     """追回 after a finding that declared facts were false: the payout taken back (``amount``, default all of
     it), or stopped if it has not left yet. Listing the enterprise is a separate action."""
-    body = _body({"reason", "amount"})
     with write_scope(current_app.extensions["zhida.engine"]) as s:
         out = claw_back(s, payout_id, body.get("reason"), _actor(), body.get("amount"))
     return jsonify(out), 201
@@ -77,10 +66,10 @@ def clawback(payout_id: int):
 
 @bp.post("/payouts/<int:payout_id>/revision")
 @require("officer", "admin", "system")
+@bp.input(schemas.RevisionIn, arg_name="body")
 @idempotent
-def revision(payout_id: int):
+def revision(payout_id: int, body: dict):
     """复核: decide the payout's measure again on the facts as recorded now; pay or claw back the difference."""
-    body = _body({"reason"})
     with write_scope(current_app.extensions["zhida.engine"]) as s:
         plan = revise(s, payout_id, body.get("reason"), _actor(), dt.date.today())
     items = [

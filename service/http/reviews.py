@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-from flask import current_app, jsonify, request
+from flask import current_app, jsonify
 from sqlalchemy import select
 
 from matcher import catalog
 from matcher.decision import decide
 from service import audit
 from service.errors import BadRequest, Conflict, NotFound
-from service.http import bp
+from service.http import bp, schemas
 from service.http.guard import current_principal, require
 from service.http.idempotency import idempotent
 from service.ledger.executor import Target
@@ -71,14 +71,12 @@ def review_queue():
 
 @bp.post("/reviews/<int:application_id>")
 @require("officer", "admin")
+@bp.input(schemas.ReviewIn, arg_name="body")
 @idempotent
-def review(application_id: int):
+def review(application_id: int, body: dict):
     """Approve (the payout is settled on today's verified data) or reject, with a comment."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or body.get("action") not in ("approve", "reject"):
-        raise BadRequest('请求体应为 {"action": "approve" | "reject", "comment": "…"}', field="action")
-    comment = body.get("comment")
-    if not isinstance(comment, str) or not comment.strip():
+    comment = body["comment"]
+    if not comment.strip():
         raise BadRequest("审核意见 comment 不能为空", field="comment")
     principal = current_principal()
     actor = f"{principal.role}:{principal.key_prefix}"

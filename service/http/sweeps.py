@@ -8,7 +8,7 @@ from decimal import Decimal
 from flask import current_app, jsonify, request
 
 from service.errors import BadRequest, NotFound
-from service.http import bp
+from service.http import bp, schemas
 from service.http.guard import current_principal, require
 from service.http.idempotency import idempotent
 from service.ledger.batches import decide, list_batches
@@ -22,27 +22,17 @@ def _actor() -> str:
 
 @bp.post("/sweeps")
 @require("officer", "admin", "system")
+@bp.input(schemas.SweepIn, arg_name="body")
 @idempotent(atomic=False)  # commits batch by batch; a retry after a crash resumes
-def sweep():
-    """Sweep one automatic policy or all, or dry-run it. The approval threshold is the server's setting."""
-    body = request.get_json(silent=True)
-    if body is None and not request.get_data():
-        body = {}
-    if not isinstance(body, dict):
-        raise BadRequest('请求体应为 JSON 对象，如 {"policy_id": "…", "dry_run": true}')
-    unknown = set(body) - {"policy_id", "as_of", "dry_run"}
-    if unknown:
-        raise BadRequest(f"未知字段：{'、'.join(sorted(unknown))}", field=sorted(unknown)[0])
+def sweep(body: dict):
+    """Sweep one automatic policy (``policy_id``) or, asked for by name, all of them (``scope: "all"``), or
+    dry-run it. The approval threshold is the server's setting."""
     slug = body.get("policy_id")
-    if slug is not None and not isinstance(slug, str):
-        raise BadRequest("policy_id 应为字符串", field="policy_id")
-    dry_run = body.get("dry_run", False)
-    if not isinstance(dry_run, bool):
-        raise BadRequest("dry_run 应为 true 或 false", field="dry_run")
+    dry_run = body["dry_run"]
     try:
         as_of = dt.date.fromisoformat(body["as_of"]) if body.get("as_of") else dt.date.today()
-    except (TypeError, ValueError):
-        raise BadRequest(f"as_of 应为 YYYY-MM-DD（收到 {body.get('as_of')!r}）", field="as_of") from None
+    except ValueError:
+        raise BadRequest(f"as_of 应为 YYYY-MM-DD（收到 {body['as_of']!r}）", field="as_of") from None
     threshold = resolve_threshold(current_app.config.get("APPROVAL_THRESHOLD") or "")
     reports = run_sweep(
         current_app.extensions["zhida.engine"],
@@ -90,14 +80,10 @@ def payout_batches():
 
 @bp.post("/payout-batches/<int:batch_id>")
 @require("officer", "admin")
+@bp.input(schemas.BatchDecisionIn, arg_name="body")
 @idempotent
-def decide_payout_batch(batch_id: int):
+def decide_payout_batch(batch_id: int, body: dict):
     """批准 (payouts go to the bank on the next send) or 驳回 (cancelled, reservation returned), with a comment."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or body.get("action") not in ("approve", "reject"):
-        raise BadRequest('请求体应为 {"action": "approve" | "reject", "comment": "…"}', field="action")
     comment = body.get("comment")
-    if comment is not None and not isinstance(comment, str):
-        raise BadRequest("comment 应为字符串", field="comment")
     out = decide(current_app.extensions["zhida.engine"], batch_id, body["action"] == "approve", comment, _actor())
     return jsonify(out), 200

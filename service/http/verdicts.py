@@ -52,6 +52,8 @@ def asked(body) -> Asked:
         code = uscc_codes.validate(body.get("uscc", current_principal().enterprise_uscc))
     except InvalidUSCC as e:
         raise BadRequest(str(e), field="uscc") from None
+    if not current_principal().may_name(code):  # before any lookup: the answer never tells who exists
+        raise AccessDenied("企业密钥只能为本企业申报")
     return Asked(code, slug, declared)
 
 

@@ -1,0 +1,130 @@
+"""The request bodies of the write endpoints, checked before any handler runs (unknown members refused: no
+mass assignment; every text bounded; types checked). The same schemas write the OpenAPI document."""
+
+from __future__ import annotations
+
+import math
+
+from apiflask import Schema
+from apiflask.fields import Boolean, Dict, Integer, String
+from apiflask.validators import Length, OneOf
+from marshmallow import RAISE, ValidationError, fields, validates_schema
+
+REASON = 500  # characters of a reason or a comment: they are copied into the audit log
+SLUG = 100  # characters of a policy id
+FIELD_NAME = 64  # characters of a catalog field's name
+VALUE_TEXT = 200  # characters of a declared value given as text
+MAX_FACTS = 50  # facts declared in one request
+NUMBER_LIMIT = 1e15  # a number declared: yuan, people, per cent — none reaches a thousand trillion
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE  # a member the API does not know is refused, never ignored nor stored
+
+
+class Scalar(fields.Field):
+    """A fact's value as declared: text, a number or true/false (never an object or a list); its meaning is
+    the field catalog's to check."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value is None or isinstance(value, bool):
+            return value
+        if isinstance(value, (int, float)):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValidationError("应为有限的数值")
+            if abs(value) >= NUMBER_LIMIT:
+                raise ValidationError("数值超出范围：绝对值应小于 10^15")
+            return value
+        if isinstance(value, str):
+            if len(value) > VALUE_TEXT:
+                raise ValidationError(f"长度不能超过 {VALUE_TEXT} 个字符")
+            return value
+        raise ValidationError("应为文本、数值或 true/false")
+
+
+def _facts(description: str, required: bool = False) -> Dict:
+    return Dict(
+        keys=String(validate=Length(1, FIELD_NAME)),
+        values=Scalar(metadata={"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}),
+        validate=Length(max=MAX_FACTS),
+        required=required,
+        metadata={"description": description},
+    )
+
+
+def _reason(required: bool = True, what: str = "理由") -> String:
+    return String(required=required, validate=Length(1, REASON), metadata={"description": f"{what}（记入审计日志）"})
+
+
+def _commitment() -> Boolean:
+    return Boolean(
+        required=True,
+        error_messages={"required": "申报须同意信用承诺：commitment 应为 true"},
+        metadata={"description": "同意信用承诺（须为 true）"},
+    )
+
+
+class ApplicationIn(Strict):
+    uscc = String(validate=Length(18, 18), metadata={"description": "统一社会信用代码（企业密钥可省略：本企业）"})
+    policy_id = String(
+        required=True,
+        validate=Length(1, SLUG),
+        error_messages={"required": "缺少 policy_id"},
+        metadata={"description": "政策编号"},
+    )
+    declared = _facts("在信用承诺下申报的字段值：字段名 → 值")
+    commitment = _commitment()
+
+
+class DeclarationIn(Strict):
+    commitment = _commitment()
+    facts = _facts("申报的字段值：字段名 → 值（非空）", required=True)
+
+
+class ListingIn(Strict):
+    list = String(required=True, validate=Length(1, 64), metadata={"description": "名单（失信、经营异常等）"})
+    reason = _reason()
+
+
+class ClawbackIn(Strict):
+    reason = _reason()
+    amount = String(validate=Length(1, 32), metadata={"description": "追回金额（元，两位小数；默认全额）"})
+
+
+class RevisionIn(Strict):
+    reason = _reason()
+
+
+class ReviewIn(Strict):
+    action = String(required=True, validate=OneOf(["approve", "reject"]))
+    comment = _reason(what="审核意见")
+
+
+class BatchDecisionIn(Strict):
+    action = String(required=True, validate=OneOf(["approve", "reject"]))
+    comment = _reason(required=False, what="意见")
+
+
+class SweepIn(Strict):
+    policy_id = String(validate=Length(1, SLUG), metadata={"description": "扫描这一项免申即享政策"})
+    scope = String(validate=OneOf(["all"]), metadata={"description": '"all"：扫描全部免申即享政策（须明确指定）'})
+    as_of = String(validate=Length(10, 10), metadata={"description": "按此日的核验数据 YYYY-MM-DD（默认今天）"})
+    dry_run = Boolean(load_default=False, metadata={"description": "只演算，不写入"})
+
+    @validates_schema
+    def _one_scope(self, data, **kwargs):
+        if ("policy_id" in data) == ("scope" in data):
+            raise ValidationError('须指定扫描范围：policy_id（一项政策）或 scope: "all"（全部），二者选一', "scope")
+
+
+class TrainingIn(Strict):
+    """Types here; the dates and ranges are checked by ``service.http.models.training_params`` (422)."""
+
+    until = String(validate=Length(max=40), metadata={"description": "测试期结束日 YYYY-MM-DD（默认今天）"})
+    period_days = Integer(strict=True, metadata={"description": "验证期与测试期各多少天（7–366）"})
+    seed = Integer(strict=True, metadata={"description": "随机种子（0–2147483647）"})
+
+
+class ReasonIn(Strict):
+    reason = _reason()

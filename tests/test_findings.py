@@ -97,7 +97,7 @@ def test_money_is_never_decided_for_a_future_date(engine, db_url, tmp_path, monk
     client = create_app({"DATABASE_URL": db_url, "TESTING": True}).test_client()
     r = client.post(
         "/api/sweeps",
-        json={"as_of": future},
+        json={"scope": "all", "as_of": future},
         headers={"Authorization": f"Bearer {system_key(engine, 'officer')}", "Idempotency-Key": "f1"},
     )
     assert r.status_code == 400 and "未来日期" in r.json["detail"]

@@ -71,7 +71,11 @@ def problem(status: int, detail: str, **extra):
 
 
 def _wants_page() -> bool:
-    return not request.path.startswith(API_PREFIXES) and request.path != "/api"
+    """A page was asked for: a GET outside the API's paths, from a client that does not prefer JSON."""
+    if request.method not in ("GET", "HEAD") or request.path.startswith(API_PREFIXES) or request.path == "/api":
+        return False
+    accept = request.accept_mimetypes
+    return accept.quality("text/html") >= accept.quality("application/json")
 
 
 def _page(status: int, body: dict):
@@ -115,6 +119,7 @@ VALIDATION = {  # marshmallow's messages (the API schemas'), in Chinese
     "Not a valid mapping type.": "应为对象",
     "Not a valid list.": "应为数组",
     "Invalid input type.": "类型有误",
+    "请求体应为 JSON 对象": "请求体应为 JSON 对象",
     "Invalid value.": "取值无效",
     "Shorter than minimum length 1.": "不能为空",
 }
@@ -148,6 +153,9 @@ def validation_errors(detail) -> list[dict]:
     out = []
 
     def walk(location: str, path: str, node) -> None:
+        if path == "_schema":  # the body as a whole: not an object, or a rule across members
+            path = ""
+            node = ["请求体应为 JSON 对象" if m == "Invalid input type." else m for m in node]
         if isinstance(node, dict):
             for key, sub in node.items():
                 walk(location, f"{path}.{key}" if path else str(key), sub)
@@ -176,7 +184,8 @@ def init_app(app: Flask) -> None:
             if status in (400, 422) and isinstance(e.detail, dict) and e.detail:
                 errors = validation_errors(e.detail)
                 said = "；".join(f"{x['location']} {x['field']}：{x['message']}".strip() for x in errors[:5])
-                return problem(400, said or "请求内容不符合要求", errors=errors)
+                first = errors[0]["field"] if errors else None
+                return problem(400, said or "请求内容不符合要求", errors=errors, **({"field": first} if first else {}))
             return problem(status, e.message if e.message and _has_han(e.message) else TITLES.get(status, "错误"))
 
     @app.errorhandler(ServiceError)

@@ -13,9 +13,8 @@ from marshmallow import RAISE, ValidationError, fields, validates_schema
 REASON = 500  # characters of a reason or a comment: they are copied into the audit log
 SLUG = 100  # characters of a policy id
 FIELD_NAME = 64  # characters of a catalog field's name
-VALUE_TEXT = 200  # characters of a declared value given as text
+VALUE_TEXT = 1000  # characters of a declared value given as text (its meaning: the catalog's, 422)
 MAX_FACTS = 50  # facts declared in one request
-NUMBER_LIMIT = 1e15  # a number declared: yuan, people, per cent — none reaches a thousand trillion
 
 
 class Strict(Schema):
@@ -30,11 +29,9 @@ class Scalar(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs):
         if value is None or isinstance(value, bool):
             return value
-        if isinstance(value, (int, float)):
+        if isinstance(value, (int, float)):  # its range is the field's (matcher.catalog: 422 beyond it)
             if isinstance(value, float) and not math.isfinite(value):
                 raise ValidationError("应为有限的数值")
-            if abs(value) >= NUMBER_LIMIT:
-                raise ValidationError("数值超出范围：绝对值应小于 10^15")
             return value
         if isinstance(value, str):
             if len(value) > VALUE_TEXT:
@@ -121,7 +118,10 @@ class SweepIn(Strict):
 class TrainingIn(Strict):
     """Types here; the dates and ranges are checked by ``service.http.models.training_params`` (422)."""
 
-    until = String(validate=Length(max=40), metadata={"description": "测试期结束日 YYYY-MM-DD（默认今天）"})
+    until = String(
+        error_messages={"invalid": "应为 YYYY-MM-DD 格式的日期（字符串）"},
+        metadata={"description": "测试期结束日 YYYY-MM-DD（默认今天；不晚于今天）"},
+    )
     period_days = Integer(strict=True, metadata={"description": "验证期与测试期各多少天（7–366）"})
     seed = Integer(strict=True, metadata={"description": "随机种子（0–2147483647）"})
 

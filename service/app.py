@@ -12,7 +12,7 @@ from apiflask import APIFlask
 from flask import Flask
 from flask.sessions import SessionInterface
 
-from service.http import hardening, ops, problems
+from service.http import hardening, openapi, ops, problems
 from service.jobs import training
 from service.settings import settings, use_catalog
 from service.store import make_engine, upgrade
@@ -65,6 +65,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["zhida.training_runner"] = app.config["TRAINING_RUNNER"] or training.start_thread
 
     problems.init_app(app)
+    app.spec_processor(openapi.finish)
     limiter = hardening.init_app(app, config)
     ops.init_app(app, limiter)
 

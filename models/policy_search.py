@@ -30,6 +30,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -51,7 +52,7 @@ STOPWORDS = frozenset(
     政策 相关 方面 一下 一些 和 与 及 以及 或 或者 在 对 给 为 从 向 把 被 做 搞 干 还 也 都 就 请 谢谢
     目前 现在 最近 资金 钱 补贴 补助 奖励 奖补 资助 扶持 支持 优惠 帮助 帮扶 项目 多少 额度 标准 条件
     规定 办法 措施 若干 关于 进一步 实施 管理 工作 通知 意见 方案 细则 发展 推进 促进 加快 高质量 市 区
-    县 年 年度 上年 上年度 当年 万元 元 以上 以下
+    县 年 年度 上年 上年度 当年 万元 元 以上 以下 了解 知道 看看 查询 介绍
     """.split()
 )
 _MEANINGFUL = re.compile(r"[\u4e00-\u9fff]|[a-z]")  # a word must hold a Chinese character or a letter
@@ -92,12 +93,10 @@ def search_tokenizer():
             if _tokenizer is None:
                 import jieba
 
-                from models.query_understanding import vocabulary
-
                 jieba.setLogLevel(logging.WARNING)
                 tok = jieba.Tokenizer()
                 tok.initialize()
-                for word in sorted({*DOMAIN_WORDS, *vocabulary()}):
+                for word in sorted(_vocabulary()):
                     if len(word) > 1:
                         tok.add_word(word, freq=50_000)
                 _tokenizer = tok
@@ -115,8 +114,8 @@ class Term:
 
 
 def query_terms(understanding) -> tuple[list[Term], list[str]]:
-    """The query's weighted words (see the module docstring) and the words left out, from a
-    :class:`models.query_understanding.Understanding`."""
+    """The query's weighted words (see the module docstring) and the words left out as carrying no topic,
+    from a :class:`models.query_understanding.Understanding`."""
     text = understanding.text
     firm, facts = understanding.firm_spans(), understanding.fact_spans()
     inside = lambda spans, s, e: any(a <= s and e <= b for a, b in spans)  # noqa: E731
@@ -125,16 +124,25 @@ def query_terms(understanding) -> tuple[list[Term], list[str]]:
     dropped: list[str] = []
     cut = _cut(text)
     for word, start, end in cut:
-        if any(inside([(a, b)], start, end) for a, b in firm) and _covered(start, end, cut):
-            continue  # a firm's word matches whole: 高新技术企业, not 技术
-        if not _keep(word) or overlaps(facts, start, end):
-            if word.strip() and _MEANINGFUL.search(word) and word not in dropped:
+        if inside(firm, start, end) and _covered(start, end, cut) and word not in _vocabulary():
+            continue  # a firm's word matches whole or by the known words in it: 高新技术企业, not 技术
+        if overlaps(facts, start, end):
+            continue  # an age, a head count, a revenue: read as facts, no words to rank by
+        if not _keep(word):
+            if _MEANINGFUL.search(word) and word not in dropped:
                 dropped.append(word)
             continue
         term = Term(word, FIRM_WEIGHT, "firm") if inside(firm, start, end) else Term(word, 1.0, "ask")
         if word not in best or best[word].weight < term.weight:
             best[word] = term
     return list(best.values()), dropped
+
+
+@lru_cache(maxsize=1)
+def _vocabulary() -> frozenset[str]:
+    from models.query_understanding import vocabulary
+
+    return frozenset({*DOMAIN_WORDS, *vocabulary()})
 
 
 def _covered(start: int, end: int, cut: list[tuple[str, int, int]]) -> bool:
@@ -235,9 +243,16 @@ def rank(index: SearchIndex, understanding, terms: Sequence[Term], taxonomy: Map
     return hits
 
 
-def asks(understanding, terms: Sequence[Term]) -> bool:
-    """Whether the query asks about something (a topic or a word of its own) or only describes the firm."""
-    return bool(understanding.topics) or any(t.role == "ask" for t in terms)
+def asks(understanding, terms: Sequence[Term], index: SearchIndex) -> bool:
+    """Whether the query asks about something the policies speak of (a topic, or a word of its own that some
+    policy uses), or only describes the firm ("我们是高新技术企业，今年有什么"): then every policy the firm
+    may meet is an answer."""
+    return bool(understanding.topics) or any(t.role == "ask" and index.informative(t.word) for t in terms)
+
+
+def unmatched(terms: Sequence[Term], index: SearchIndex) -> list[str]:
+    """The query's own words that no policy uses (said back, so the firm knows what was not found)."""
+    return [t.word for t in terms if t.role == "ask" and not index.df.get(t.word)]
 
 
 def _up(taxonomy: Mapping, tag: str) -> list[str]:
@@ -292,6 +307,7 @@ __all__ = [
     "Hit",
     "Term",
     "asks",
+    "unmatched",
     "policy_document",
     "policy_topics",
     "query_terms",

@@ -197,7 +197,6 @@ ASPIRATION_AFTER = re.compile(r"^(认定|评定|评价|申报|申请|入库|培�
 
 _DIGIT = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _UNIT = {"十": 10, "百": 100, "千": 1000}
-NUM = r"(?:\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千]+)"
 
 
 def chinese_number(text: str) -> Decimal | None:
@@ -290,9 +289,8 @@ class Understanding:
             return None
         allowed = set(found[0].value)
         for f in found[1:]:
-            allowed &= set(f.value) or allowed
-        order = ("large", "medium", "small", "micro")
-        return tuple(s for s in order if s in (allowed or set(found[-1].value)))
+            allowed = (allowed & set(f.value)) or set(f.value)  # words that contradict: the last one said
+        return tuple(s for s in ("large", "medium", "small", "micro") if s in allowed)
 
     @property
     def established(self) -> tuple[dt.date | None, dt.date | None] | None:

@@ -31,6 +31,7 @@ from models.policy_search import (
     policy_topics,
     query_terms,
     rank,
+    unmatched,
 )
 from models.query_understanding import Understanding, understand
 from service.errors import BadRequest
@@ -114,7 +115,7 @@ def search_policies(engine, q: str, day: dt.date, limit: int = 10) -> SearchResu
     u = understand(text, day, taxonomy, home)
     terms, dropped = query_terms(u)
     hits = rank(catalogue.index, u, terms, taxonomy)
-    browse = not asks(u, terms) and any(f.kind not in ("topic", "wish") for f in u.findings)
+    browse = not asks(u, terms, catalogue.index) and any(f.kind not in ("topic", "wish") for f in u.findings)
     partial = partial_of(u)
     kept, left_out = [], []
     found = 0
@@ -139,6 +140,9 @@ def search_policies(engine, q: str, day: dt.date, limit: int = 10) -> SearchResu
     order = {"eligible": 0, "undetermined": 1}
     kept.sort(key=lambda k: (-k[0].score, order[k[2].outcome], k[1].slug))
     notes = []
+    missed = unmatched(terms, catalogue.index)
+    if missed:
+        notes.append(f"没有政策提到：{'、'.join(missed)}")
     if not u.findings and not any(t.role == "ask" for t in terms):
         notes.append("未能识别出企业情况或政策主题：请说明企业的行业、规模、成立年限、所在区和想了解的支持方向")
     elif not kept and not left_out:

@@ -233,6 +233,15 @@ def test_a_range_is_decided_at_the_policys_own_thresholds():
     assert decide_partial(spec, Partial(within=region, ranges={"employees": (50, None)}), DAY).outcome == "eligible"
 
 
+def test_an_age_is_decided_at_the_policys_date_too():
+    spec = _spec([{"after": [{"var": "established_on"}, "2024-01-01"]}])
+    region = {"region": ("320115",)}
+    two_years = Partial(within=region, ranges={"established_on": (dt.date(2023, 7, 1), dt.date(2024, 6, 30))})
+    assert decide_partial(spec, two_years, DAY).outcome == "undetermined"  # before or after New Year 2024
+    older = Partial(within=region, ranges={"established_on": (None, dt.date(2023, 6, 30))})
+    assert decide_partial(spec, older, DAY).outcome == "not_eligible"
+
+
 def test_qualifications_held_and_the_others_unknown():
     region = {"region": ("320115",)}
     held = Partial(within=region, held=frozenset({"high_tech"}))
@@ -278,6 +287,15 @@ def test_search_leaves_out_policies_not_in_force(city):
     body = search_policies(city, "大型企业稳岗返还", DAY).to_json()
     assert body["results"][0]["policy_id"] == "wengang-fanhuan-daqiye"
     assert body["left_out"]["by_reason"] == [{"reason": "not_eligible", "label": "所述企业不符合条件", "count": 4}]
+
+
+def test_a_query_that_only_describes_the_firm_lists_what_it_may_meet(city):
+    body = search_policies(city, "我们是雨花台区的高企，今年有啥", DAY, limit=50).to_json()
+    assert body["browse"] and body["results"][0]["policy_id"] == "qu-gaoqi-peiyu"  # its district's, for 高企
+    shown = {r["policy_id"] for r in body["results"]}
+    assert "qu-xiaowei-wengang" not in shown  # 秦淮区's measure
+    assert len(shown) + body["left_out"]["count"] == body["found"] == body["considered"]
+    assert search_policies(city, "软件企业想了解航天", DAY).to_json()["notes"] == ["没有政策提到：航天"]
 
 
 # -- bad input -------------------------------------------------------------------------------------------

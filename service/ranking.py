@@ -260,14 +260,33 @@ def guest_history(
     """The guest's history features (engagement, the position shown) against ``policies`` at ``at``.
 
     For a guest with no event of its own they depend only on its peer group and the policy (every engagement
-    feature is keyed by the firm, whose counts are then zero, or by the policy), so a caller may keep them
-    per group."""
+    feature is keyed by the firm, whose counts are then zero, or by the policy): :func:`group_histories`."""
     queries = pd.DataFrame({"enterprise": guest.key, "policy": list(policies), "at": at})
     parts: dict[str, np.ndarray] = {}
     # only the guest's own events and those of these policies count: the same values from fewer rows
     mine = (events["enterprise"] == guest.key) | events["policy"].isin(list(policies))
     _history_parts(parts, queries, events[mine], {**fields, guest.key: guest.group}, departments)
     return parts
+
+
+def group_histories(
+    groups: list[tuple[str, str]],
+    policies: list[str],
+    at: pd.Timestamp,
+    events: pd.DataFrame,
+    fields: dict,
+    departments: dict,
+) -> dict[tuple[str, str], dict[str, np.ndarray]]:
+    """:func:`guest_history` of a firm with no events of its own in each peer group, against ``policies``:
+    one pass over the events for all the groups."""
+    keys = [f"guest:{industry}|{district}" for industry, district in groups]
+    queries = pd.DataFrame(
+        {"enterprise": np.repeat(keys, len(policies)), "policy": np.tile(np.array(policies, dtype=object), len(keys))}
+    ).assign(at=at)
+    parts: dict[str, np.ndarray] = {}
+    _history_parts(parts, queries, events, {**fields, **dict(zip(keys, groups, strict=True))}, departments)
+    n = len(policies)
+    return {g: {name: values[i * n : (i + 1) * n] for name, values in parts.items()} for i, g in enumerate(groups)}
 
 
 @dataclass

@@ -39,8 +39,8 @@ from service.ranking import (
     Scorer,
     current_specs,
     feature_matrix,
+    group_histories,
     guest_features,
-    guest_history,
     load_events,
     policy_departments,
     register_fields,
@@ -50,7 +50,8 @@ from service.ranking import (
     take_snapshot,
 )
 
-GROUPS_KEPT = 512  # peer groups whose history features a snapshot keeps for profiles (a few KB each)
+GROUPS_KEPT = 512  # peer groups outside the register whose history features a snapshot keeps for profiles
+HISTORY_ROWS = 500_000  # at most this many (group × policy) rows of history features computed with the snapshot
 
 
 @dataclass
@@ -71,7 +72,8 @@ class Serving:
     seconds: float = 0.0  # how long the build took
     _idf: dict | None = field(default=None, repr=False)
     _event_firms: set | None = field(default=None, repr=False)
-    _histories: OrderedDict = field(default_factory=OrderedDict, repr=False)  # group -> history features
+    _register_histories: dict = field(default_factory=dict, repr=False)  # peer group -> history features
+    _histories: OrderedDict = field(default_factory=OrderedDict, repr=False)  # other groups, the latest kept
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -112,14 +114,18 @@ class Serving:
 
     def _group_history(self, group: tuple[str, str]) -> dict[str, np.ndarray]:
         """The history features of a firm with no events of its own, in ``group``, against every policy of the
-        day's index (:func:`service.ranking.guest_history`), kept for the next firm of the group."""
+        day's index (:func:`service.ranking.group_histories`): the register's groups computed with the
+        snapshot, any other kept for the next firm of the group."""
+        found = self._register_histories.get(group)
+        if found is not None:
+            return found
         with self._lock:
             found = self._histories.get(group)
             if found is not None:
                 self._histories.move_to_end(group)
                 return found
-        nobody = Guest("guest:" + "|".join(group), None, None, group)
-        found = guest_history(nobody, self.index.policies, self.at, self.events, self.fields, self.departments)
+        found = group_histories([group], self.index.policies, self.at, self.events, self.fields,
+                                self.departments)[group]  # fmt: skip
         with self._lock:
             self._histories[group] = found
             while len(self._histories) > GROUPS_KEPT:
@@ -171,6 +177,11 @@ def build(engine, kg: KnowledgeGraph, day: dt.date, progress=None) -> Serving:
         deadlines=application_deadlines(events, day),
         promoted=promoted.version if promoted is not None else None,
     )
+    groups = sorted(set(serving.fields.values()))  # profiles are most often of a group the register has
+    if len(groups) * len(index.policies) <= HISTORY_ROWS:
+        say(f"同组历史特征：{len(groups):,} 个行业与地区组合")
+        serving._register_histories = group_histories(groups, index.policies, at, events, serving.fields,
+                                                      serving.departments)  # fmt: skip
     serving.seconds = time.perf_counter() - started
     say(f"服务快照已就绪（{scorer.label}），用时 {serving.seconds:.1f} s")
     return serving

@@ -303,15 +303,20 @@ def test_a_guest_is_featured_as_a_stored_firm(served):
     assert {i.policy_id: i.decision for i in fresh.items} == {i.policy_id: i.decision for i in held.items}
     assert [i.score for i in fresh.items] == sorted((i.score for i in fresh.items), reverse=True)
     assert fresh.items[0].graph["paths"][0]["nodes"][0] == f"enterprise:{uscc}"
-    # a firm with no events of its own: the history features kept per peer group are the ones computed for it
+    # a firm with no events of its own: the history features kept per peer group (computed with the snapshot for
+    # the register's groups, on demand for another) are the ones computed for it alone
     subject = stored_subject(engine, firms_with_candidates(serving, 1)[0], DAY)
     profile_guest = guest_of(serving, dataclasses.replace(subject, key="profile:test"))
+    assert profile_guest.group in serving._register_histories
     policies = list(serving.index.policies)
-    kept = serving._group_history(profile_guest.group)
-    fresh = guest_history(profile_guest, policies, serving.at, events, serving.fields, serving.departments)
-    assert set(kept) == set(fresh)
-    for name in fresh:
-        np.testing.assert_array_equal(np.nan_to_num(kept[name], nan=-1), np.nan_to_num(fresh[name], nan=-1))
+    for group in (profile_guest.group, ("C39", "320199")):
+        alone = dataclasses.replace(profile_guest, group=group)
+        kept = serving._group_history(group)
+        fresh = guest_history(alone, policies, serving.at, events, serving.fields, serving.departments)
+        assert set(kept) == set(fresh)
+        for name in fresh:
+            np.testing.assert_array_equal(np.nan_to_num(kept[name], nan=-1), np.nan_to_num(fresh[name], nan=-1))
+    assert ("C39", "320199") in serving._histories
 
 
 def serving_queries(uscc, policies):

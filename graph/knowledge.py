@@ -203,6 +203,11 @@ class KnowledgeGraph:
             self.g.remove_node(node)
             self.changes += 1
 
+    def most_specific(self, tags: list[str]) -> list[str]:
+        """The tags an enterprise with ``tags`` (ancestors included or not) has edges to: the most specific of
+        each tree, as :meth:`set_enterprise` keeps them."""
+        return [e.tag for e in self._most_specific([TagEdge(t, "rule") for t in tags])]
+
     def _most_specific(self, tags: list[TagEdge]) -> list[TagEdge]:
         """Drop a tag that is an ancestor of another tag given (the chain is in the taxonomy already)."""
         named = {e.tag for e in tags}

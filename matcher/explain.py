@@ -129,6 +129,16 @@ def comparison(op: str, label: str, shown: str, limit: str, outcome: bool, gap_t
     return f"{label} {shown}，{words[0 if outcome else 1]} {limit}{tail}"
 
 
+def distance_of(sentence: str) -> tuple[str, str] | None:
+    """The distance a comparison's sentence reports, as :func:`comparison` wrote it: ``("还差", "20万元")``,
+    ``("超出", "3年")``; None when it reports none (a condition met, or one that is no comparison)."""
+    for word in ("还差", "超出"):
+        _, sep, tail = sentence.rpartition(f"，{word} ")
+        if sep:
+            return word, tail
+    return None
+
+
 def unknown(labels) -> str:
     return f"{'、'.join(labels)}未提供，请补充申报"
 

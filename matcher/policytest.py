@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from matcher import catalog
+from matcher import catalog, explain
 from matcher.decision import Decision, decide
 from matcher.errors import MatcherError, RuleError, SpecError
 from matcher.settlement import (
@@ -178,11 +178,7 @@ def distance_problems(d: Decision, key: str, want: Decimal | str) -> list[str]:
 
 def _distance_text(leaf) -> tuple[str, str]:
     """The distance as the leaf's sentence reads it: its tail after 还差 or 超出 (matcher.explain.comparison)."""
-    for word in ("还差", "超出"):
-        head, sep, tail = leaf.sentence.rpartition(f"，{word} ")
-        if sep:
-            return word, tail
-    return "差距", str(leaf.gap)
+    return explain.distance_of(leaf.sentence) or ("差距", str(leaf.gap))
 
 
 _ASCII = str.maketrans({"-": "−", "*": "×", "/": "÷", "(": "（", ")": "）"})

@@ -14,10 +14,10 @@ from decimal import Decimal, InvalidOperation
 
 import numpy as np
 
-from matcher.decision import compute_amount, decide
+from matcher.decision import Decision, Step, compute_amount, decide
 from matcher.engine import UNKNOWN, Leaf, evaluate_rule
 from matcher.errors import MatcherError
-from matcher.registry import DERIVED, with_derived
+from matcher.registry import DERIVED, facts_to_declare, with_derived
 from matcher.spec import PolicySpec
 
 
@@ -30,6 +30,10 @@ class Progress:
     amount: Decimal | None  # the decision's amount, or what the formula gives on the facts known (an estimate)
     nearest_gap: float | None  # the smallest relative gap of an unmet threshold (gap / |threshold|)
     leaves: tuple[Leaf, ...] = field(default=(), repr=False)  # unmet and unknown conditions, explained
+    met_leaves: tuple[Leaf, ...] = field(default=(), repr=False)  # the conditions met, explained
+    missing: tuple[str, ...] = ()  # the facts to declare for the unknown conditions (derived ones: their inputs)
+    steps: tuple[Step, ...] = field(default=(), repr=False)  # how the amount was reached (decided or estimated)
+    decision: Decision | None = field(default=None, repr=False, compare=False)  # the decision it agrees with
 
     @property
     def total(self) -> int:
@@ -48,9 +52,16 @@ def conditions_of(spec: PolicySpec) -> list:
     return list(c) if isinstance(c, list) else [c]
 
 
-def rule_progress(spec: PolicySpec, facts: dict, as_of: dt.date, sources: dict | None = None) -> Progress:
-    """Progress of typed ``facts`` under ``spec`` as of a date."""
-    decision = decide(spec, facts, as_of, sources)
+def rule_progress(
+    spec: PolicySpec,
+    facts: dict,
+    as_of: dt.date,
+    sources: dict | None = None,
+    decision: Decision | None = None,
+) -> Progress:
+    """Progress of typed ``facts`` under ``spec`` as of a date (``decision``: the spec's decision on these
+    facts when the caller has it — a supplement's, decided with its parent's amount)."""
+    decision = decision if decision is not None else decide(spec, facts, as_of, sources)
     data = with_derived(facts, as_of)
     srcs = dict(sources or {})
     for name in DERIVED:
@@ -58,24 +69,48 @@ def rule_progress(spec: PolicySpec, facts: dict, as_of: dt.date, sources: dict |
     met = unmet = unknown = 0
     gaps: list[float] = []
     leaves: list[Leaf] = []
+    met_leaves: list[Leaf] = []
+    missing: set[str] = set()
     for condition in conditions_of(spec):
         ev = evaluate_rule(condition, data, srcs, as_of, checked=True, thorough=True)
         if ev.value is UNKNOWN:
             unknown += 1
             leaves += ev.trace
+            missing |= ev.missing
         elif ev.value:
             met += 1
+            met_leaves += ev.trace
         else:
             unmet += 1
             leaves += ev.trace
             gaps += [g for g in (_relative_gap(leaf) for leaf in ev.trace) if g is not None]
-    amount = decision.amount
+    amount, steps = decision.amount, decision.steps
     if amount is None and decision.outcome != "eligible":
-        try:  # the formula over facts that do not qualify may give nothing sensible (a negative growth)
-            amount, _, _ = compute_amount(spec.amount, data, as_of)
-        except MatcherError:
-            amount = None
-    return Progress(decision.outcome, met, unmet, unknown, amount, min(gaps) if gaps else None, tuple(leaves))
+        amount, steps = estimate(spec, data, as_of)
+    return Progress(
+        decision.outcome,
+        met,
+        unmet,
+        unknown,
+        amount,
+        min(gaps) if gaps else None,
+        tuple(leaves),
+        tuple(met_leaves),
+        facts_to_declare(missing, facts) if missing else (),
+        steps,
+        decision,
+    )
+
+
+def estimate(spec: PolicySpec, data: dict, as_of: dt.date) -> tuple[Decimal | None, tuple[Step, ...]]:
+    """What the amount formula gives on the facts known (``data``: with the derived fields), explained step by
+    step: an estimate for a firm that does not (yet) qualify, never a payout; None when the data do not give
+    one (a missing fact, or a formula that gives nothing sensible on facts that do not qualify)."""
+    try:
+        amount, missing, steps = compute_amount(spec.amount, data, as_of)
+    except MatcherError:
+        return None, ()
+    return (amount, steps) if not missing else (None, ())
 
 
 def _relative_gap(leaf: Leaf) -> float | None:

@@ -4,7 +4,8 @@ A query (an enterprise, a policy, a time) is featured from a **snapshot** taken 
 feature index, the verified facts and the rule progress as of the first day of the query's month, and the
 events strictly before the query's time. Training features past queries from the snapshots of their months;
 serving features today's candidates from today's snapshot — one code path (:func:`feature_matrix`), one
-schema (``models.features``), so what the model learnt from is what it is served.
+schema (``models.features``), so what the model learnt from is what it is served. A firm the snapshot does not
+hold (a profile to match, :class:`Guest`) is featured by the same parts (:func:`guest_features`).
 """
 
 from __future__ import annotations
@@ -137,18 +138,10 @@ def feature_matrix(
     n = len(queries)
     days = queries["at"].map(snapshot_day)
     parts: dict[str, np.ndarray] = {}
-
-    def put(name: str, rows: np.ndarray, values) -> None:
-        column = parts.get(name)
-        if column is None:  # (not setdefault: its default would be built on every call)
-            column = parts[name] = np.full(n, np.nan)
-        column[rows] = values
-
-    departments = {
-        n.split(":", 1)[1]: d.get("department") for n, d in kg.g.nodes(data=True) if d.get("kind") == "policy"
-    }
+    put = _putter(parts, n)
+    departments = policy_departments(kg)
     say = progress or (lambda text: None)
-    job = _Months(engine, kg, queries, events, snapshots, _register_fields(engine), departments)
+    job = _Months(engine, kg, queries, events, snapshots, register_fields(engine), departments)
     chosen = sorted(days.unique())
     months = [(day, np.flatnonzero((days == day).to_numpy())) for day in chosen]
     if workers > 1 and len(months) > 2 and "fork" in multiprocessing.get_all_start_methods():
@@ -165,6 +158,32 @@ def feature_matrix(
             job.featurise(day, rows, put)
             say(f"快照 {day}（{done}/{len(chosen)}）：{len(rows):,} 行")
     fields = job.fields
+    _history_parts(parts, queries, events, fields, departments)
+    return assemble(parts, n)
+
+
+def _putter(parts: dict[str, np.ndarray], n: int):
+    def put(name: str, rows: np.ndarray, values) -> None:
+        column = parts.get(name)
+        if column is None:  # (not setdefault: its default would be built on every call)
+            column = parts[name] = np.full(n, np.nan)
+        column[rows] = values
+
+    return put
+
+
+def _snapshot_parts(snap: Snapshot, kg: KnowledgeGraph, part: pd.DataFrame, rows: np.ndarray, put) -> None:
+    """What the snapshot of the queries' month says: the graph, the profile, the policy, the rule progress,
+    the text and the communities of taste (fitted already)."""
+    _graph_part(snap, part, rows, put)
+    _profile_part(snap, part, rows, put)
+    _policy_part(snap, kg, part, rows, put)
+    _progress_part(snap, part, rows, put)
+    _taste_part(snap, part, rows, put)
+
+
+def _history_parts(parts: dict, queries: pd.DataFrame, events: pd.DataFrame, fields: dict, departments: dict) -> None:
+    """What the events strictly before each query say (engagement), and where the policy was shown."""
     group = queries["enterprise"].map({u: f"{ind}|{reg}" for u, (ind, reg) in fields.items()}).to_numpy()
     q = queries.assign(department=queries["policy"].map(departments), group=group)
     shown = queries["rank"] if "rank" in queries else pd.Series(SERVED_RANK, index=queries.index)
@@ -172,7 +191,102 @@ def feature_matrix(
     events = events.assign(department=events["policy"].map(departments))
     for name, values in engagement(events, q).items():
         parts[name] = values
+
+
+def policy_departments(kg: KnowledgeGraph) -> dict[str, str | None]:
+    """Each policy's department, as the graph has it."""
+    return {n.split(":", 1)[1]: d.get("department") for n, d in kg.g.nodes(data=True) if d.get("kind") == "policy"}
+
+
+# -- a firm that is not stored -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Guest:
+    """A firm the snapshot does not hold — a profile sent to be matched, or a firm registered since the graph
+    was built — featured as a stored one is: its graph profile (``FeatureIndex.profile``), its facts as a
+    one-row column table, its peer group (大类, district). It is nobody's peer; a profile has no history and no
+    community of taste (those features are empty, as for a firm never seen)."""
+
+    key: str  # no stored firm's uscc, so that no event is its own (or a stored firm's, to feature it anew)
+    profile: object  # graph.features.Profile
+    table: object  # matcher.columnar.Table of one row
+    group: tuple[str, str]  # (大类 code, district code)
+
+
+class _WithGuest:
+    """A snapshot's graph index that also knows the guest's profile. Everything else is the index's own, so
+    the guest is not counted among the firms (its peers are the stored firms alone)."""
+
+    def __init__(self, index: FeatureIndex, guest: Guest):
+        self._index = index
+        self.profiles = {guest.key: guest.profile}
+
+    def __getattr__(self, name: str):
+        return getattr(self._index, name)
+
+
+def guest_features(
+    snap: Snapshot,
+    kg: KnowledgeGraph,
+    guest: Guest,
+    policies: list[str],
+    at: pd.Timestamp,
+    events: pd.DataFrame,
+    fields: dict,
+    departments: dict,
+    history: dict[str, np.ndarray] | None = None,
+) -> np.ndarray:
+    """The features of ``guest`` against ``policies`` at ``at`` in ``models.features`` order: the same parts
+    as :func:`feature_matrix` over the snapshot of ``at``'s month (``snap``) and the events before ``at``.
+    ``fields`` and ``departments``: :func:`register_fields` and :func:`policy_departments`, read once by the
+    caller; ``history``: :func:`guest_history`'s answer for these policies, when the caller kept it."""
+    if snap.taste is None:
+        snap.taste = _communities(snap, kg, taste.push_outcomes(events), fields, departments)
+    queries = pd.DataFrame({"enterprise": guest.key, "policy": list(policies), "at": at})
+    n = len(queries)
+    parts: dict[str, np.ndarray] = {}
+    put = _putter(parts, n)
+    view = Snapshot(snap.day, _WithGuest(snap.index, guest), guest.table, {guest.key: 0}, snap.specs,
+                    taste=snap.taste, bands=snap.bands)  # fmt: skip
+    _snapshot_parts(view, kg, queries, np.arange(n), put)
+    parts.update(history if history is not None else guest_history(guest, policies, at, events, fields, departments))
     return assemble(parts, n)
+
+
+def guest_history(
+    guest: Guest, policies: list[str], at: pd.Timestamp, events: pd.DataFrame, fields: dict, departments: dict
+) -> dict[str, np.ndarray]:
+    """The guest's history features (engagement, the position shown) against ``policies`` at ``at``.
+
+    For a guest with no event of its own they depend only on its peer group and the policy (every engagement
+    feature is keyed by the firm, whose counts are then zero, or by the policy): :func:`group_histories`."""
+    queries = pd.DataFrame({"enterprise": guest.key, "policy": list(policies), "at": at})
+    parts: dict[str, np.ndarray] = {}
+    # only the guest's own events and those of these policies count: the same values from fewer rows
+    mine = (events["enterprise"] == guest.key) | events["policy"].isin(list(policies))
+    _history_parts(parts, queries, events[mine], {**fields, guest.key: guest.group}, departments)
+    return parts
+
+
+def group_histories(
+    groups: list[tuple[str, str]],
+    policies: list[str],
+    at: pd.Timestamp,
+    events: pd.DataFrame,
+    fields: dict,
+    departments: dict,
+) -> dict[tuple[str, str], dict[str, np.ndarray]]:
+    """:func:`guest_history` of a firm with no events of its own in each peer group, against ``policies``:
+    one pass over the events for all the groups."""
+    keys = [f"guest:{industry}|{district}" for industry, district in groups]
+    queries = pd.DataFrame(
+        {"enterprise": np.repeat(keys, len(policies)), "policy": np.tile(np.array(policies, dtype=object), len(keys))}
+    ).assign(at=at)
+    parts: dict[str, np.ndarray] = {}
+    _history_parts(parts, queries, events, {**fields, **dict(zip(keys, groups, strict=True))}, departments)
+    n = len(policies)
+    return {g: {name: values[i * n : (i + 1) * n] for name, values in parts.items()} for i, g in enumerate(groups)}
 
 
 @dataclass
@@ -201,14 +315,10 @@ class _Months:
                 self.stored = read_register(self.engine)
             firms = wanted | (snap.row.keys() if snap is not None else set())
             snap = self.snapshots[day] = take_snapshot(self.engine, self.kg, day, self.stored, firms, self.shared)
-        _graph_part(snap, part, rows, put)
-        _profile_part(snap, part, rows, put)
-        _policy_part(snap, self.kg, part, rows, put)
-        _progress_part(snap, part, rows, put)
         if snap.taste is None:
             self.outcomes = taste.push_outcomes(self.events) if self.outcomes is None else self.outcomes
             snap.taste = _communities(snap, self.kg, self.outcomes, self.fields, self.departments)
-        _taste_part(snap, part, rows, put)
+        _snapshot_parts(snap, self.kg, part, rows, put)
 
     def forked(self, months: list, workers: int):
         """Feature ``months`` in ``workers`` forked processes; yields ``(day, rows, {feature: values})`` in
@@ -342,7 +452,7 @@ def _progress_part(snap: Snapshot, part: pd.DataFrame, rows: np.ndarray, put) ->
         put("scope_similarity", rows[:0], [])
 
 
-def _register_fields(engine) -> dict[str, tuple[str, str]]:
+def register_fields(engine) -> dict[str, tuple[str, str]]:
     """Each firm's 大类 and district (one read of the register): its peer group, and the prior of its
     community of taste."""
     with engine.connect() as conn:
@@ -649,6 +759,47 @@ class RankReport:
     warning: str | None
 
 
+NO_MODEL = "没有在用的排序模型：按最佳基线（符合者优先、按金额）排序"
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """What orders the candidates: the promoted ranker, or — when none is promoted — the best baseline
+    (eligible first, by amount), with a warning saying so."""
+
+    name: str  # the model's version, or "eligible_by_amount"
+    artifact: object | None = field(default=None, repr=False)  # models.registry.Artifact
+    warning: str | None = None
+
+    @property
+    def label(self) -> str:
+        from models.ranker import SCORER_LABELS
+
+        return SCORER_LABELS["ranker"] + f" {self.name}" if self.artifact is not None else SCORER_LABELS[self.name]
+
+    def score(self, x: np.ndarray, policies) -> np.ndarray:
+        """Scores of the rows of ``x`` (features in ``models.features`` order; ``policies``: each row's)."""
+        from models import ranker
+
+        if not len(x):
+            return np.zeros(0)
+        if self.artifact is not None:
+            return ranker.score(self.artifact.model, x)
+        split = ranker.Split(x, np.zeros(len(x)), np.array([len(x)]), np.asarray(policies))
+        return ranker.baselines(split, {})[self.name]
+
+
+def serving_scorer(engine) -> Scorer:
+    """The promoted ranker of this code's feature schema, else the best baseline with :data:`NO_MODEL`."""
+    from models.features import SCHEMA_HASH
+    from service.model_registry import load_production
+
+    artifact = load_production(engine, "ranker", SCHEMA_HASH)
+    if artifact is not None:
+        return Scorer(artifact.version, artifact)
+    return Scorer("eligible_by_amount", None, NO_MODEL)
+
+
 def rank(engine, kg: KnowledgeGraph, day: dt.date, out, usccs: list[str] | None = None, progress=None) -> RankReport:
     """Write ``uscc,policy_id,score,decision`` for every candidate of the chosen enterprises (all if None),
     best first per enterprise: scored by the promoted ranker, or by the best baseline (eligible first, by
@@ -656,20 +807,16 @@ def rank(engine, kg: KnowledgeGraph, day: dt.date, out, usccs: list[str] | None 
     import csv
 
     from matcher.progress import progress_columns
-    from models import ranker
-    from models.features import SCHEMA_HASH
     from service.errors import NotFound
-    from service.model_registry import load_production
 
     say = progress or (lambda text: None)
-    artifact = load_production(engine, "ranker", SCHEMA_HASH)
-    warning = None if artifact else "没有在用的排序模型：按最佳基线（符合者优先、按金额）排序"
+    scorer = serving_scorer(engine)
     index = FeatureIndex(kg, day)
     chosen = list(index.profiles) if usccs is None else usccs
     for u in chosen:
         if u not in index.profiles:
             raise NotFound(f"图谱中没有企业 {u}（可先运行 zhida graph update）")
-    at = pd.Timestamp(dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=dt.UTC))
+    at = serving_time(day)
     pairs = [(u, index.policies[p]) for u in chosen for p in index.candidates(index.profiles[u], day)]
     queries = pd.DataFrame(pairs, columns=["enterprise", "policy"]).assign(at=at)
     say(f"候选：{len(chosen)} 家企业，{len(queries)} 项候选政策")
@@ -677,11 +824,7 @@ def rank(engine, kg: KnowledgeGraph, day: dt.date, out, usccs: list[str] | None 
     say(f"事件 {len(events):,} 行；计算特征……")
     x = feature_matrix(engine, kg, queries, events, progress=say)
     say("打分……")
-    if artifact is not None:
-        scores = ranker.score(artifact.model, x)
-    else:
-        split = ranker.Split(x, np.zeros(len(x)), np.array([len(x)]), queries["policy"].to_numpy())
-        scores = ranker.baselines(split, {})["eligible_by_amount"]
+    scores = scorer.score(x, queries["policy"].to_numpy())
     say("规则核验（当日事实）……")
     from service.ledger.sweeps import verified_table
 
@@ -700,8 +843,12 @@ def rank(engine, kg: KnowledgeGraph, day: dt.date, out, usccs: list[str] | None 
         w.writerow(["uscc", "policy_id", "score", "decision"])
         for u, p, s, d in zip(queries["enterprise"], queries["policy"], queries["score"], queries["decision"]):
             w.writerow([u, p, f"{s:.6f}", d])
-    scorer = artifact.version if artifact else "eligible_by_amount"
-    return RankReport(len(chosen), len(queries), scorer, warning)
+    return RankReport(len(chosen), len(queries), scorer.name, scorer.warning)
+
+
+def serving_time(day: dt.date) -> pd.Timestamp:
+    """The time today's candidates are served at: the end of ``day`` (every event of the day before it)."""
+    return pd.Timestamp(dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=dt.UTC))
 
 
 def current_specs(engine) -> dict:

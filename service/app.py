@@ -70,9 +70,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     ops.init_app(app, limiter)
 
     from service.http import bp as api_bp
+    from service.http.v1 import v1
+    from service.serving import ServingCache
     from service.web import bp as web_bp
 
     app.register_blueprint(api_bp)
+    app.register_blueprint(v1)
+    app.extensions["zhida.serving"] = ServingCache()  # today's ranked snapshot, built on first use
     app.register_blueprint(web_bp)
     return app
 

@@ -68,7 +68,8 @@ def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
 
 @bp.get("/enterprises")
 @require(*STAFF)
-def list_enterprises():
+@bp.input(schemas.EnterpriseListQuery, location="query", arg_name="query")
+def list_enterprises(query: dict):
     """Page through enterprises, filtered by region / industry subtree and name."""
     page = _int_arg("page", 1, 1, 10**6)
     per_page = _int_arg("per_page", 50, 1, MAX_PAGE)
@@ -131,7 +132,8 @@ def rosters_behind(name: str, source: str, day: dt.date, rosters: list[tuple]) -
 
 @bp.get("/enterprises/<uscc>")
 @require()
-def get_enterprise(uscc: str):
+@bp.input(schemas.AsOfQuery, location="query", arg_name="query")
+def get_enterprise(uscc: str, query: dict):
     """One enterprise's profile; an enterprise key sees only its own."""
     as_of = _date_arg("as_of") or dt.date.today()
     with session_scope(_engine()) as session:

@@ -173,7 +173,8 @@ def start_training(kind: str, body: dict):
 
 @bp.get("/models/training")
 @require(*READERS)
-def list_training_jobs():
+@bp.input(schemas.KindQuery, location="query", arg_name="query")
+def list_training_jobs(query: dict):
     """The latest training jobs, newest first (``?kind=``)."""
     rows = training.jobs(_engine(), request.args.get("kind") or None)
     return jsonify(total=len(rows), items=[job_json(job, model) for job, model in rows])
@@ -188,7 +189,8 @@ def get_training_job(job_id: int):
 
 @bp.get("/models")
 @require(*READERS)
-def list_models():
+@bp.input(schemas.KindQuery, location="query", arg_name="query")
+def list_models(query: dict):
     """The registry: every version of every kind (``?kind=``), with the one in production per kind."""
     rows = registry.versions(_engine(), request.args.get("kind") or None)
     production = {r.kind: r.version for r in rows if r.status == "production"}

@@ -17,7 +17,8 @@ from service.store.models import Enterprise, Payout, Policy
 
 @bp.get("/payouts")
 @require()
-def list_payouts():
+@bp.input(schemas.PayoutListQuery, location="query", arg_name="query")
+def list_payouts(query: dict):
     """Payouts, newest first; an enterprise key sees only its own (``?uscc=`` filters for staff)."""
     principal = current_principal()
     query = (

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from matcher.spec import MODE_LABELS as MODES
 from service.errors import BadRequest, NotFound
-from service.http import bp
+from service.http import bp, schemas
 from service.http.guard import require
 from service.store import session_scope
 from service.store.models import Budget, Policy, PolicyVersion
@@ -51,7 +51,8 @@ def _current(session):
 
 @bp.get("/policies")
 @require()
-def list_policies():
+@bp.input(schemas.PolicyListQuery, location="query", arg_name="query")
+def list_policies(query: dict):
     """Current version of every policy; ``?mode=automatic`` and ``?active_on=YYYY-MM-DD`` filter."""
     mode = request.args.get("mode")
     if mode is not None and mode not in MODES:

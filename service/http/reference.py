@@ -7,7 +7,7 @@ from flask import jsonify, request
 from graph import industries, regions
 from matcher.catalog import FIELDS, SOURCES
 from service.errors import BadRequest
-from service.http import bp
+from service.http import bp, schemas
 
 
 def _industry_json(ind):
@@ -55,7 +55,8 @@ def region(code: str):
 
 
 @bp.get("/reference/search")
-def search():
+@bp.input(schemas.ReferenceSearchQuery, location="query", arg_name="query")
+def search(query: dict):
     """Find industries or regions by exact Chinese name: ``?kind=industry&name=软件开发``."""
     kind, name = request.args.get("kind"), request.args.get("name", "").strip()
     if not name:

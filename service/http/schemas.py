@@ -128,3 +128,40 @@ class TrainingIn(Strict):
 
 class ReasonIn(Strict):
     reason = _reason()
+
+
+# -- query strings: documented and typed; the handlers check what the values mean -----------------------------
+
+
+class EnterpriseListQuery(Schema):
+    region = String(validate=Length(max=12), metadata={"description": "行政区划代码（含下级）"})
+    industry = String(validate=Length(max=8), metadata={"description": "国民经济行业代码（含下级）"})
+    q = String(validate=Length(max=100), metadata={"description": "名称包含"})
+    page = String(validate=Length(max=10), metadata={"description": "页码（从 1 起）"})
+    per_page = String(validate=Length(max=10), metadata={"description": "每页条数（≤200）"})
+
+
+class AsOfQuery(Schema):
+    as_of = String(validate=Length(max=10), metadata={"description": "YYYY-MM-DD（默认今天）"})
+
+
+class PolicyListQuery(Schema):
+    mode = String(validate=Length(max=20), metadata={"description": "automatic | instant | review"})
+    active_on = String(validate=Length(max=10), metadata={"description": "YYYY-MM-DD：当日有效的政策"})
+
+
+class PayoutListQuery(Schema):
+    uscc = String(validate=Length(max=18), metadata={"description": "统一社会信用代码（企业密钥：本企业）"})
+
+
+class KindQuery(Schema):
+    kind = String(validate=Length(max=40), metadata={"description": "模型种类，如 ranker"})
+
+
+class ReferenceSearchQuery(Schema):
+    kind = String(validate=Length(max=20), metadata={"description": "industry | region"})
+    name = String(validate=Length(max=100), metadata={"description": "中文名称（精确）"})
+
+
+class BatchListQuery(Schema):
+    all = String(validate=Length(max=5), metadata={"description": "1：全部批次（默认只列待审批的）"})

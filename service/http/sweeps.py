@@ -71,7 +71,8 @@ def sweep(body: dict):
 
 @bp.get("/payout-batches")
 @require("officer", "admin", "analyst")
-def payout_batches():
+@bp.input(schemas.BatchListQuery, location="query", arg_name="query")
+def payout_batches(query: dict):
     """Batches awaiting approval (``?all=1``: every batch, newest first)."""
     waiting = request.args.get("all", "") not in ("1", "true", "yes")
     items = list_batches(current_app.extensions["zhida.engine"], waiting_only=waiting)

@@ -40,11 +40,12 @@ class Scalar(fields.Field):
         raise ValidationError("应为文本、数值或 true/false")
 
 
-def _facts(description: str, required: bool = False) -> Dict:
+def facts_field(description: str, required: bool = False, least: int = 0, most: int = MAX_FACTS) -> Dict:
+    """Facts by the catalog's field names: ``{field: value}`` of :class:`Scalar` values."""
     return Dict(
         keys=String(validate=Length(1, FIELD_NAME)),
         values=Scalar(metadata={"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}),
-        validate=Length(max=MAX_FACTS),
+        validate=Length(least, most),
         required=required,
         metadata={"description": description},
     )
@@ -70,13 +71,13 @@ class ApplicationIn(Strict):
         error_messages={"required": "缺少 policy_id"},
         metadata={"description": "政策编号"},
     )
-    declared = _facts("在信用承诺下申报的字段值：字段名 → 值")
+    declared = facts_field("在信用承诺下申报的字段值：字段名 → 值")
     commitment = _commitment()
 
 
 class DeclarationIn(Strict):
     commitment = _commitment()
-    facts = _facts("申报的字段值：字段名 → 值（非空）", required=True)
+    facts = facts_field("申报的字段值：字段名 → 值（非空）", required=True)
 
 
 class ListingIn(Strict):

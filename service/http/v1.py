@@ -7,13 +7,13 @@ from __future__ import annotations
 import datetime as dt
 
 from apiflask import APIBlueprint, Schema
-from apiflask.fields import Dict, Integer, String
+from apiflask.fields import Integer, String
 from apiflask.validators import Length, Range
 from flask import current_app
 
 from service.errors import AccessDenied
 from service.http.guard import current_principal, require
-from service.http.schemas import FIELD_NAME, SLUG, Scalar, Strict
+from service.http.schemas import SLUG, Strict, facts_field
 
 v1 = APIBlueprint("v1", __name__, url_prefix="/v1", tag="匹配与检索")
 STAFF_AND_SYSTEMS = ("admin", "officer", "analyst", "system")
@@ -30,23 +30,16 @@ class MatchQuery(Schema):
     cursor = String(validate=Length(max=2000), metadata={"description": "上一页的 next_cursor"})
 
 
-def _profile(required: bool = True) -> Dict:
-    return Dict(
-        keys=String(validate=Length(1, FIELD_NAME)),
-        values=Scalar(metadata={"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}),
-        validate=Length(1, 200),
-        required=required,
-        metadata={"description": "企业画像：字段目录中的字段 → 值（docs/fields.md）；不保存、不记录"},
-    )
+PROFILE = "企业画像：字段目录中的字段 → 值（docs/fields.md）；不保存、不记录"
 
 
 class ProfileIn(Strict):
-    profile = _profile()
+    profile = facts_field(PROFILE, required=True, least=1, most=200)
 
 
 class SelfTestIn(Strict):
     policy_id = String(required=True, validate=Length(1, SLUG), metadata={"description": "政策编号"})
-    profile = _profile()
+    profile = facts_field(PROFILE, required=True, least=1, most=200)
 
 
 class SearchQuery(Schema):

@@ -135,7 +135,7 @@ def _request_id() -> str:
     return given if REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
-def _headers(response):
+def _headers(response, origins: tuple[str, ...] = ()):
     response.headers["X-Request-ID"] = g.get("request_id") or _request_id()
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
@@ -153,8 +153,7 @@ def _headers(response):
     if request.path.startswith(("/api/", "/v1/")):
         response.headers.setdefault("Cache-Control", "no-store")  # an enterprise's data is not for caches
     origin = request.headers.get("Origin")
-    allowed = g.get("cors_origins") or ()
-    if origin and origin.rstrip("/") in allowed:
+    if origin and origin.rstrip("/") in origins:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
         response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
@@ -219,12 +218,7 @@ def init_app(app: Flask, config):
     app.config.setdefault("MAX_CONTENT_LENGTH", MAX_BODY)
     app.before_request(_guard)
     origins = tuple(config.cors_origins)
-
-    @app.before_request
-    def _cors():
-        g.cors_origins = origins
-
-    app.after_request(_headers)
+    app.after_request(lambda response: _headers(response, origins))
     if not log.handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(JsonLogFormatter())

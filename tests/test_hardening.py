@@ -105,3 +105,27 @@ def test_the_openapi_document_covers_every_api_endpoint(engine, db_url):
     assert {"policy_id", "commitment"} <= set(schema["required"])
     page = c.get("/docs")
     assert page.status_code == 200 and "/openapi.json" in page.get_data(as_text=True)
+
+
+def test_rate_limits_are_shared_by_processes_through_redis(engine, db_url, monkeypatch):
+    """Two apps (two gunicorn workers, say) on one Redis count one key together: a limit of 3 holds across them."""
+    import os
+    import uuid
+
+    url = os.environ.get("ZHIDA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.exceptions.RedisError:
+        import pytest
+
+        pytest.skip(f"Redis not reachable at {url} (set ZHIDA_TEST_REDIS_URL): the shared-limit case is skipped")
+    monkeypatch.setenv("ZHIDA_REDIS_URL", url)
+    config = {"DATABASE_URL": db_url, "TESTING": True, "RATE_LIMIT": "3 per minute"}
+    config["RATELIMIT_KEY_PREFIX"] = uuid.uuid4().hex  # this run's counters only
+    one, two = (create_app(config).test_client() for _ in range(2))
+    key = _key(engine)
+    auth_header = {"Authorization": f"Bearer {key}"}
+    codes = [c.get("/api/policies", headers=auth_header).status_code for c in (one, two, one, two)]
+    assert codes == [200, 200, 200, 429]

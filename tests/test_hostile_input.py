@@ -187,3 +187,19 @@ def test_an_enterprise_key_naming_another_enterprise_gets_the_same_403_whether_i
         r = _send(c, "POST", "/api/applications", keys["enterprise"], body, **{"Idempotency-Key": f"n-{uscc}"})
         assert r.status_code == 403 and r.json["detail"] == "企业密钥只能为本企业申报"
     assert _send(c, "GET", f"/api/enterprises/{nobody}", keys["officer"]).status_code == 404  # staff may know
+
+
+def test_reasons_and_comments_copied_into_the_audit_log_are_bounded(app, keys, engine):
+    c = app.test_client()
+    before = _counts(engine)
+    long = "理" * 501
+    for url, role, body in [
+        ("/api/payouts/1/clawback", "officer", {"reason": long}),
+        ("/api/reviews/1", "officer", {"action": "reject", "comment": long}),
+        ("/api/models/ranker/rollback", "analyst", {"reason": long}),
+        (f"/api/enterprises/{keys['own']}/listings", "officer", {"list": "dishonest_debtors", "reason": long}),
+    ]:
+        r = _send(c, "POST", url, keys[role], json.dumps(body).encode())
+        _refused(r, 400)
+        assert r.json["field"] in ("reason", "comment") and "500" in r.json["detail"]
+    assert _counts(engine) == before

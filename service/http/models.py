@@ -20,7 +20,6 @@ from service.store import write_scope
 READERS = ("analyst", "admin", "officer")
 DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 SEED_MAX = 2**31 - 1  # LightGBM's seed is a 32-bit integer
-REASON_MAX = 500
 
 
 def _actor() -> str:
@@ -74,8 +73,6 @@ def _reason(body: dict) -> str:
     reason = body["reason"]
     if not reason.strip():
         raise BadRequest('须说明理由：{"reason": "…"}（写入审计记录）', field="reason")
-    if len(reason) > REASON_MAX:
-        raise BadRequest(f"reason 过长（最多 {REASON_MAX} 个字符）", field="reason")
     return reason.strip()
 
 

@@ -119,7 +119,6 @@ VALIDATION = {  # marshmallow's messages (the API schemas'), in Chinese
     "Not a valid mapping type.": "应为对象",
     "Not a valid list.": "应为数组",
     "Invalid input type.": "类型有误",
-    "请求体应为 JSON 对象": "请求体应为 JSON 对象",
     "Invalid value.": "取值无效",
     "Shorter than minimum length 1.": "不能为空",
 }

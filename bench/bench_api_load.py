@@ -6,8 +6,14 @@ with zero errors; ``POST /v1/match`` the same.
 
 Not timed: the city (``--database-url`` and ``--models-dir`` of an imported city with its graph and a promoted
 ranker), and each worker's first request, which builds its serving snapshot. Timed: ``wrk -t2 -c32`` for
-``--seconds`` on each endpoint (cycling through ``--firms`` stored firms, or through profiles made from their
-facts), beside the floor of the same server answering ``/healthz`` (the framework and gunicorn alone).
+``--seconds`` on each endpoint, beside the floor of the same server answering ``/healthz`` (the framework and
+gunicorn alone), in two load patterns that are reported apart because they differ by an order of magnitude:
+
+- *distinct*: every request names a firm (or sends a profile) not asked for before in the run — every stored
+  firm of the city in turn, profiles made from their facts: each page is computed;
+- *repeated*: ``--repeat`` firms (and 50 profiles) asked again and again, as a portal or a partner system
+  polls the same enterprises: their pages are kept by the snapshot (``service.serving.Serving.page``), and
+  the request reads the firm's facts, checks their digest and answers.
 
     python bench/bench_api_load.py --database-url URL --models-dir DIR [--workers 2] [--seconds 20]
 """
@@ -51,16 +57,24 @@ def wrk(url: str, script: Path | None, seconds: int, connections: int) -> dict:
 
 
 def lua(paths: list[str], key: str, bodies: list[str] | None = None) -> str:
-    """A wrk script cycling through ``paths`` (and ``bodies``, for POSTs) with the key."""
-    quoted = ",".join(json.dumps(p) for p in paths)
-    head = f'wrk.headers["Authorization"] = "Bearer {key}"\nlocal paths = {{{quoted}}}\nlocal i = 0\n'
+    """A wrk script cycling through ``paths`` (and ``bodies``, for POSTs) with the key; wrk's two threads start
+    half a cycle apart, so that a cycle of distinct requests stays distinct."""
+    items = bodies if bodies is not None else paths
+    quoted = ",".join(json.dumps(x) for x in items)
+    head = (
+        f'wrk.headers["Authorization"] = "Bearer {key}"\nlocal items = {{{quoted}}}\nlocal i = nil\n'
+        "local threads = 0\n"
+        'setup = function(thread)\n  thread:set("offset", threads)\n  threads = threads + 1\nend\n'
+        "local function nxt()\n"
+        "  if i == nil then i = (offset or 0) * math.floor(#items / 2) end\n"
+        "  i = i % #items + 1\n  return items[i]\nend\n"
+    )
     if bodies is None:
-        return head + 'request = function()\n  i = i % #paths + 1\n  return wrk.format("GET", paths[i])\nend\n'
-    quoted_bodies = ",".join(json.dumps(b) for b in bodies)
+        return head + 'request = function()\n  return wrk.format("GET", nxt())\nend\n'
     return (
         head
-        + f'wrk.headers["Content-Type"] = "application/json"\nlocal bodies = {{{quoted_bodies}}}\n'
-        + 'request = function()\n  i = i % #bodies + 1\n  return wrk.format("POST", paths[1], nil, bodies[i])\nend\n'
+        + 'wrk.headers["Content-Type"] = "application/json"\n'
+        + f'request = function()\n  return wrk.format("POST", {json.dumps(paths[0])}, nil, nxt())\nend\n'
     )
 
 
@@ -71,7 +85,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--connections", type=int, default=32)
-    ap.add_argument("--firms", type=int, default=500)
+    ap.add_argument("--repeat", type=int, default=500, help="firms of the repeated pattern")
     ap.add_argument("--port", type=int, default=8731)
     a = ap.parse_args()
     os.environ["ZHIDA_DATABASE_URL"] = a.database_url
@@ -85,17 +99,18 @@ def main() -> None:
 
     engine = make_engine(a.database_url)
     with session_scope(engine) as s:
-        usccs = s.scalars(select(Enterprise.uscc).order_by(Enterprise.id).limit(a.firms)).all()
+        usccs = s.scalars(select(Enterprise.uscc).order_by(Enterprise.id)).all()
         key = auth.create_key(s, "system", label="bench_api_load")[1]
     import datetime as dt
 
     today = dt.date.today()
-    profiles = []
-    for uscc in usccs[:50]:
+    profiles = []  # a profile a partner system sends: the register's fields and the figures a form asks for
+    for uscc in usccs[-2000:]:
         facts = stored_subject(engine, uscc, today).verified
         shown = {n: catalog.format_value(n, v) for n, v in facts.items() if v is not None}
         profiles.append(json.dumps({"profile": {n: shown[n] for n in ("region", "industry", "established_on",
                                     "employees", "revenue") if n in shown}}, ensure_ascii=False))  # fmt: skip
+    say(f"{len(usccs):,} 家企业，{len(profiles):,} 个画像")
     env = {**os.environ, "ZHIDA_MODELS_DIR": a.models_dir, "ZHIDA_RATE_LIMIT": "1000000 per minute",
            "ZHIDA_SECRET_KEY": "bench-secret", "ZHIDA_WORKERS": str(a.workers)}  # fmt: skip
     zhida = str(Path(sys.executable).with_name("zhida"))
@@ -118,14 +133,20 @@ def main() -> None:
             urllib.request.urlopen(warm, timeout=600).read()
         say(f"预热完成：{time.perf_counter() - started:.1f} s")
         with tempfile.TemporaryDirectory() as tmp:
-            get = Path(tmp, "get.lua")
-            get.write_text(lua([f"/v1/enterprises/{u}/matches?limit=10" for u in usccs], key), encoding="utf-8")
-            post = Path(tmp, "post.lua")
-            post.write_text(lua(["/v1/match?limit=10"], key, profiles), encoding="utf-8")
-            say("画像预热……")
-            wrk(base, post, 5, 2)
+            scripts = {}
+            for name, paths, bodies in (
+                ("GET distinct", [f"/v1/enterprises/{u}/matches?limit=10" for u in usccs[::-1]], None),
+                ("GET repeated", [f"/v1/enterprises/{u}/matches?limit=10" for u in usccs[: a.repeat]], None),
+                ("POST distinct", ["/v1/match?limit=10"], profiles),
+                ("POST repeated", ["/v1/match?limit=10"], profiles[:50]),
+            ):
+                scripts[name] = Path(tmp, name.replace(" ", "-") + ".lua")
+                scripts[name].write_text(lua(paths, key, bodies), encoding="utf-8")
+            say("预热重复模式的页面（各进程）……")
+            wrk(base, scripts["GET repeated"], 10, 4)
+            wrk(base, scripts["POST repeated"], 10, 4)
             results = {}
-            for name, script in (("floor /healthz", None), ("GET matches", get), ("POST /v1/match", post)):
+            for name, script in (("floor /healthz", None), *scripts.items()):
                 say(f"wrk {name}：{a.connections} 个连接，{a.seconds} s……")
                 url = base + "/healthz" if script is None else base
                 results[name] = wrk(url, script, a.seconds, a.connections)

@@ -44,6 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         TRAINING_RUNNER=None,  # runner(engine, job_id) for training jobs; None: a thread of this process
         JSON_SORT_KEYS=False,
         RATE_LIMIT=config.rate_limit,  # per API key, or per address without one
+        SERVING_BACKGROUND=True,  # a stale match snapshot answers while its successor is built (service.serving)
         VALIDATION_ERROR_STATUS_CODE=400,  # a body or a parameter of the wrong shape; 422: it means nothing
         DOCS_UI="redoc",
         REDOC_USE_GOOGLE_FONT=False,
@@ -76,7 +77,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(api_bp)
     app.register_blueprint(v1)
-    app.extensions["zhida.serving"] = ServingCache()  # today's ranked snapshot, built on first use
+    app.extensions["zhida.serving"] = ServingCache(
+        background=app.config["SERVING_BACKGROUND"]
+    )  # today's ranked snapshot, built on first use
     app.register_blueprint(web_bp)
     return app
 

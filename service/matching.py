@@ -20,7 +20,7 @@ import datetime as dt
 import hashlib
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from graph.explain import explain, explain_profile
 from graph.tags import BENEFIT_LABELS
@@ -32,6 +32,7 @@ from matcher.spec import BENEFIT_TYPES, MODE_LABELS
 from service import cursors
 from service.errors import BadRequest
 from service.knowledge import OUTCOME_LABELS
+from service.outcomes import subject_digest
 from service.subjects import Subject, graph_tags, profile_subject, stored_subject
 
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
@@ -87,7 +88,8 @@ class MatchPage:
     next_cursor: str | None = None
 
     def to_json(self) -> dict:
-        return asdict(self)
+        """As JSON: the members hold JSON values already (no deep copy, unlike ``dataclasses.asdict``)."""
+        return {**vars(self), "items": [dict(vars(i)) for i in self.items]}
 
 
 def matches(
@@ -112,11 +114,16 @@ def matches(
     query = parse_query(serving, decision=decision, mode=mode, benefit_type=benefit_type, topic=topic,
                         department=department, limit=limit)  # fmt: skip
     subject = stored_subject(engine, uscc, serving.day)
-    ranked = serving.ranking(subject.uscc)
-    if ranked is None:  # registered since the graph was built: featured now, from its own facts
-        month = stored_subject(engine, subject.uscc, serving.snapshot.day).verified  # as the snapshot reads them
-        ranked = serving.rank_guest(guest_of(serving, subject, month))
-    return _page(serving, subject, ranked, query, cursor, secret)
+
+    def make() -> MatchPage:
+        ranked = serving.ranking(subject.uscc)
+        if ranked is None:  # registered since the graph was built: featured now, from its own facts
+            month = stored_subject(engine, subject.uscc, serving.snapshot.day).verified  # as the snapshot reads them
+            ranked = serving.rank_guest(guest_of(serving, subject, month))
+        return _page(serving, subject, ranked, query, cursor, secret)
+
+    facts = (subject_digest(subject.facts), subject_digest(subject.verified))
+    return serving.page((subject.key, facts, query, cursor), make)
 
 
 def match_profile(
@@ -138,8 +145,11 @@ def match_profile(
     for the filters, limit and cursor; ``Unprocessable`` for a value the catalog refuses."""
     query = parse_query(serving, decision=decision, mode=mode, benefit_type=benefit_type, topic=topic,
                         department=department, limit=limit)  # fmt: skip
-    subject = profile_subject(profile, serving.day)
-    return _page(serving, subject, serving.rank_guest(guest_of(serving, subject)), query, cursor, secret)
+    subject = profile_subject(profile, serving.day)  # its key is a digest of its facts
+    return serving.page(
+        (subject.key, query, cursor),
+        lambda: _page(serving, subject, serving.rank_guest(guest_of(serving, subject)), query, cursor, secret),
+    )
 
 
 def guest_of(serving, subject: Subject, facts: dict | None = None):
@@ -162,16 +172,19 @@ def _page(serving, subject: Subject, ranked, query: Query, cursor, secret) -> Ma
     policies, scores = ranked
     specs = serving.specs
     keep = [i for i, slug in enumerate(policies) if slug in specs and _passes(serving, slug, query)]
-    decisions = decide_all(subject, [policies[i] for i in keep], specs, serving.day)
-    counts = Counter(decisions[policies[i]].outcome for i in keep)
+    outcomes, decisions = outcomes_of(serving, subject, [policies[i] for i in keep])
+    counts = Counter(outcomes[policies[i]] for i in keep)
     if query.decision:
-        keep = [i for i in keep if decisions[policies[i]].outcome in query.decision]
+        keep = [i for i in keep if outcomes[policies[i]] in query.decision]
     digest = _digest(subject, query)
     start = 0
     if cursor is not None:
         after = _resume(cursors.decode(cursor, secret), serving.key, digest)
         start = next((j for j, i in enumerate(keep) if (-scores[i], policies[i]) > after), len(keep))
     shown = keep[start : start + query.limit]
+    unexplained = [policies[i] for i in shown if policies[i] not in decisions]
+    if unexplained:  # the page's decisions with their traces (the same outcomes: the same facts, the same engine)
+        decisions.update(decide_all(subject, unexplained, specs, serving.day))
     refused = refusal(subject.facts)
     tags = None if subject.in_store and serving.ranking(subject.uscc) is not None else graph_tags(subject, serving.day)
     items = []
@@ -195,6 +208,19 @@ def _page(serving, subject: Subject, ranked, query: Query, cursor, secret) -> Ma
         items=items,
         next_cursor=next_cursor,
     )
+
+
+def outcomes_of(serving, subject: Subject, slugs: list[str]) -> tuple[dict[str, str], dict[str, Decision]]:
+    """The outcome of each policy for the subject, and the decisions made for it now. A stored firm whose facts
+    are the ones the snapshot decided on (``service.outcomes``) takes the snapshot's outcomes, and only its
+    supplements are decided now; any other subject has every policy decided now."""
+    known = serving.outcomes.of(subject) if getattr(serving, "outcomes", None) is not None else None
+    if known is None:
+        decided = decide_all(subject, slugs, serving.specs, serving.day)
+        return {slug: d.outcome for slug, d in decided.items()}, decided
+    rest = [slug for slug in slugs if slug not in known]
+    decided = decide_all(subject, rest, serving.specs, serving.day) if rest else {}
+    return {slug: known[slug] if slug in known else decided[slug].outcome for slug in slugs}, decided
 
 
 def _resume(payload: dict, serving_key: str, digest: str) -> tuple[float, str]:

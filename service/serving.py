@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -33,6 +34,7 @@ from graph.features import FeatureIndex
 from graph.knowledge import KnowledgeGraph
 from models.registry import ModelError
 from service.model_registry import production
+from service.outcomes import decide_register
 from service.ranking import (
     NO_MODEL,
     Guest,
@@ -50,7 +52,11 @@ from service.ranking import (
     take_snapshot,
 )
 
+log = logging.getLogger(__name__)
+
 GROUPS_KEPT = 512  # peer groups outside the register whose history features a snapshot keeps for profiles
+RETRY_AFTER = 60  # seconds between attempts to build a snapshot in the background after one failed
+PAGES_KEPT = 4096  # match pages a snapshot keeps (a page is a few kB: some tens of MB per process at most)
 HISTORY_ROWS = 500_000  # at most this many (group × policy) rows of history features computed with the snapshot
 
 
@@ -69,12 +75,30 @@ class Serving:
     ranked: dict = field(repr=False)  # uscc -> (policy ids best first, their scores)
     deadlines: dict = field(default_factory=dict)  # policy id -> the close of its current application period
     promoted: str | None = None  # the version promoted when it was built (None: none was)
+    outcomes: object = None  # service.outcomes.RegisterOutcomes: every stored firm's rule outcomes of the day
     seconds: float = 0.0  # how long the build took
     _idf: dict | None = field(default=None, repr=False)
     _event_firms: set | None = field(default=None, repr=False)
     _register_histories: dict = field(default_factory=dict, repr=False)  # peer group -> history features
     _histories: OrderedDict = field(default_factory=OrderedDict, repr=False)  # other groups, the latest kept
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _pages: OrderedDict = field(default_factory=OrderedDict, repr=False)  # answered pages, the latest kept
+
+    def page(self, key, make):
+        """A match page of this snapshot, made once per ``key`` — the subject, the digest of its facts, the
+        query and the cursor: everything a page is made of that the snapshot does not fix — and kept for the
+        next request (at most :data:`PAGES_KEPT`, the least recently asked dropped first)."""
+        with self._lock:
+            found = self._pages.get(key)
+            if found is not None:
+                self._pages.move_to_end(key)
+                return found
+        made = make()
+        with self._lock:
+            self._pages[key] = made
+            while len(self._pages) > PAGES_KEPT:
+                self._pages.popitem(last=False)
+        return made
 
     @property
     def key(self) -> str:
@@ -177,6 +201,7 @@ def build(engine, kg: KnowledgeGraph, day: dt.date, progress=None) -> Serving:
         deadlines=application_deadlines(events, day),
         promoted=promoted.version if promoted is not None else None,
     )
+    serving.outcomes = decide_register(engine, serving.specs, day, say)
     groups = sorted(set(serving.fields.values()))  # profiles are most often of a group the register has
     if len(groups) * len(index.policies) <= HISTORY_ROWS:
         say(f"同组历史特征：{len(groups):,} 个行业与地区组合")
@@ -216,12 +241,23 @@ def application_deadlines(events: pd.DataFrame, day: dt.date) -> dict[str, dt.da
 
 class ServingCache:
     """One serving snapshot per process, built again when the day, the graph file or the promoted model changes.
-    Requests that find it stale wait for one build (a lock), then share it."""
 
-    def __init__(self) -> None:
+    Which model is promoted is asked of the database at most every ``recheck`` seconds (a promotion is served
+    within that time), not per request. The first snapshot is built by the first request that needs it (the
+    others wait for it: a lock). With ``background``, a stale snapshot keeps answering while its successor is
+    built in a thread — a day's first requests are not held for the minute a build takes on a large register —
+    and the answers say which day they are of (``as_of``); without it, the request that finds the snapshot
+    stale builds the next one and the others wait. A build that fails is logged and tried again after
+    :data:`RETRY_AFTER` seconds, the old snapshot answering meanwhile."""
+
+    def __init__(self, recheck: float = 5.0, background: bool = False) -> None:
         self._lock = threading.Lock()
         self._serving: Serving | None = None
         self._graph: tuple | None = None  # (path, mtime, KnowledgeGraph)
+        self.recheck, self.background = recheck, background
+        self._checked = 0.0  # time.monotonic() of the last look at the promoted model
+        self._building: threading.Thread | None = None
+        self._failed_at = -RETRY_AFTER
 
     def get(self, engine, day: dt.date | None = None, graph_path: Path | None = None) -> Serving:
         """The snapshot of ``day`` (today) over the graph at ``graph_path`` (``$ZHIDA_MODELS_DIR/graph.pickle``).
@@ -231,9 +267,37 @@ class ServingCache:
         with self._lock:
             kg = self._load_graph(graph_path)
             s = self._serving
-            if s is None or s.day != day or s.kg is not kg or not s.current(engine):
+            now = time.monotonic()
+            recheck = now - self._checked >= self.recheck
+            if recheck:
+                self._checked = now
+            if s is not None and s.day == day and s.kg is kg and not (recheck and not s.current(engine)):
+                return s
+            if s is None or not self.background:
                 s = self._serving = build(engine, kg, day)
+                return s
+            if self._building is None and now - self._failed_at >= RETRY_AFTER:
+                self._building = threading.Thread(target=self._rebuild, args=(engine, kg, day), daemon=True,
+                                                  name="zhida-serving-build")  # fmt: skip
+                self._building.start()
             return s
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Until a build running in the background is done (tests, a warm-up)."""
+        thread = self._building
+        if thread is not None:
+            thread.join(timeout)
+
+    def _rebuild(self, engine, kg: KnowledgeGraph, day: dt.date) -> None:
+        try:
+            made = build(engine, kg, day)
+        except Exception:
+            log.exception("服务快照重建失败：沿用 %s 的快照，%d 秒后重试", self._serving.day, RETRY_AFTER)
+            with self._lock:
+                self._failed_at, self._building = time.monotonic(), None
+            return
+        with self._lock:
+            self._serving, self._building = made, None
 
     def _load_graph(self, graph_path: Path | None) -> KnowledgeGraph:
         from graph.errors import GraphError

@@ -18,7 +18,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from matcher import catalog
 from matcher import uscc as uscc_codes
@@ -26,7 +26,7 @@ from matcher.errors import InvalidFieldValue, InvalidUSCC
 from matcher.facts import close, pick
 from service.errors import BadRequest, NotFound, Unprocessable
 from service.ledger.facts import typed_facts
-from service.store import read_scope, rosters_on_record
+from service.store import read_connection, rosters_on_record
 from service.store.models import Enterprise, FieldValue
 
 PLACED_BY = ("region", "industry")  # what the graph needs to place a firm (every register entry has them)
@@ -56,12 +56,28 @@ class Subject:
         return {"kind": "enterprise", "uscc": self.uscc, "name": self.name}
 
 
-_FACTS = select(FieldValue.field, FieldValue.value, FieldValue.source, FieldValue.as_of, FieldValue.recorded_at,
-                FieldValue.id)  # fmt: skip
+_FIRM_AND_FACTS = (
+    select(
+        Enterprise.id,
+        Enterprise.name,
+        Enterprise.region,
+        Enterprise.industry,
+        Enterprise.established_on,
+        FieldValue.field,
+        FieldValue.value,
+        FieldValue.source,
+        FieldValue.as_of,
+        FieldValue.recorded_at,
+        FieldValue.id.label("row_id"),
+    )  # fmt: skip
+    .outerjoin(FieldValue, FieldValue.enterprise_id == Enterprise.id)
+    .where(Enterprise.uscc == bindparam("code"))
+)
 
 
 def stored_subject(engine, uscc: str, as_of: dt.date) -> Subject:
-    """A stored enterprise as of ``as_of`` (one read of its facts and of the rosters on record).
+    """A stored enterprise as of ``as_of``: its register entry and facts in one statement, then the rosters on
+    record (two round trips on one connection, no ORM objects: every match request starts here).
 
     Raises ``BadRequest`` (field ``uscc``) for a code that is no 统一社会信用代码, ``NotFound`` for one the
     register does not hold."""
@@ -69,12 +85,13 @@ def stored_subject(engine, uscc: str, as_of: dt.date) -> Subject:
         code = uscc_codes.validate(uscc)
     except InvalidUSCC as e:
         raise BadRequest(str(e), field="uscc") from None
-    with read_scope(engine) as session:
-        ent = session.scalar(select(Enterprise).where(Enterprise.uscc == code))
-        if ent is None:
+    with read_connection(engine) as conn:
+        found = conn.execute(_FIRM_AND_FACTS, {"code": code}).all()
+        if not found:
             raise NotFound(f"企业 {code} 不存在", field="uscc")
-        rows = session.execute(_FACTS.where(FieldValue.enterprise_id == ent.id)).all()
-        rosters = rosters_on_record(session)
+        rosters = rosters_on_record(conn)
+    ent = found[0]
+    rows = [r[5:] for r in found if r.field is not None]
     facts, sources = typed_facts(close(pick(rows, as_of), rosters, as_of), ent, as_of)
     verified, verified_sources = typed_facts(close(pick(rows, as_of, verified_only=True), rosters, as_of), ent, as_of)
     return Subject("enterprise", code, facts, sources, verified, verified_sources, code, ent.name, True)

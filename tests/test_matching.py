@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import threading
 from decimal import Decimal
 
 import numpy as np
@@ -131,6 +132,49 @@ def test_a_declared_fact_counts_for_an_application_but_not_for_a_sweep(served):
     automatic = next(s for s in serving.specs.values() if s.mode == "automatic")
     instant = next(s for s in serving.specs.values() if s.mode != "automatic")
     assert subject.facts_for(automatic)[0] is subject.verified and subject.facts_for(instant)[0] is subject.facts
+
+
+def test_the_snapshot_decides_the_register_as_the_engine_does_one_firm_at_a_time(served):
+    """Every stored firm's outcome in the snapshot (one columnar pass) is the engine's decision on the facts a
+    request reads; a firm that declares something since is decided on its new facts, not the snapshot's."""
+    from service.matching import decide_all, outcomes_of
+    from service.store.models import Enterprise, FieldValue
+
+    engine, serving = served
+    register = serving.outcomes
+    assert len(register.rows) == 300 and register.by_policy
+    seen = set()
+    for uscc in sorted(register.rows):
+        subject = stored_subject(engine, uscc, DAY)
+        known = register.of(subject)
+        assert known is not None, f"{uscc}: the snapshot's facts differ from the request's"
+        slugs = list(serving.ranking(uscc)[0]) if serving.ranking(uscc) else []
+        slugs += [s for s in sorted(serving.specs) if s in known][:12]  # and policies it is no candidate for
+        one_by_one = decide_all(subject, slugs, serving.specs, DAY)
+        for slug in slugs:
+            if slug in known:
+                assert known[slug] == one_by_one[slug].outcome, (uscc, slug)
+                seen.add(known[slug])
+    assert seen == {"eligible", "not_eligible", "undetermined"}
+
+    uscc = next(
+        u for u in firms_with_candidates(serving, 12) if "rd_expense" not in stored_subject(engine, u, DAY).facts
+    )
+    before = matches(serving, engine, uscc, limit=100)
+    assert matches(serving, engine, uscc, limit=100) is before  # the same facts, the same query: the page kept
+    assert matches(serving, engine, uscc, limit=5) is not before
+    with session_scope(engine) as session:
+        ent = session.scalar(select(Enterprise).where(Enterprise.uscc == uscc))
+        session.add(FieldValue(enterprise_id=ent.id, field="rd_expense", value="99000000.00", source="declared",
+                               as_of=DAY, recorded_at=dt.datetime.now(dt.UTC)))  # fmt: skip
+    subject = stored_subject(engine, uscc, DAY)
+    assert register.of(subject) is None  # its facts changed: decided now, and its kept page is not served
+    slugs = list(serving.ranking(uscc)[0])
+    outcomes, decided = outcomes_of(serving, subject, slugs)
+    assert set(decided) == set(slugs)
+    assert outcomes == {s: d.outcome for s, d in decide_all(subject, slugs, serving.specs, DAY).items()}
+    page = matches(serving, engine, uscc, limit=100)
+    assert page is not before and {i.policy_id: i.decision for i in page.items} == outcomes
 
 
 def test_filters_pages_and_cursors(served):
@@ -418,7 +462,7 @@ def test_the_promoted_model_orders_the_list_and_a_new_one_rebuilds_the_snapshot(
     monkeypatch.setenv("ZHIDA_MODELS_DIR", str(tmp_path / "models"))
     kg = knowledge.build(city, DAY)
     graph = kg.save(tmp_path / "models" / "graph.pickle")
-    cache = serving_mod.ServingCache()
+    cache = serving_mod.ServingCache(recheck=0)  # asks which model is promoted on every call
     first = cache.get(city, DAY, graph)
     assert cache.get(city, DAY, graph) is first and first.scorer.warning
     uscc = firms_with_candidates(first, 1)[0]
@@ -449,3 +493,37 @@ def test_the_promoted_model_orders_the_list_and_a_new_one_rebuilds_the_snapshot(
     assert cache.get(city, DAY, graph) is not second
     with pytest.raises(Exception, match="不存在"):
         serving_mod.ServingCache().get(city, DAY, tmp_path / "missing.pickle")
+
+
+def test_a_stale_snapshot_answers_while_its_successor_is_built_in_the_background(city, tmp_path, monkeypatch):
+    monkeypatch.setenv("ZHIDA_MODELS_DIR", str(tmp_path / "models"))
+    kg = knowledge.build(city, DAY)
+    graph = kg.save(tmp_path / "models" / "graph.pickle")
+    cache = serving_mod.ServingCache(background=True)
+    first = cache.get(city, DAY, graph)  # the first one: built by the request that needs it
+    started, release = threading.Event(), threading.Event()
+    real_build = serving_mod.build
+
+    def slow_build(*args, **kwargs):
+        started.set()
+        release.wait(30)
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(serving_mod, "build", slow_build)
+    next_day = DAY + dt.timedelta(days=1)
+    assert cache.get(city, next_day, graph) is first  # stale, answering while the next one is built
+    assert started.wait(10)
+    assert cache.get(city, next_day, graph) is first  # one build at a time
+    release.set()
+    cache.wait(60)
+    second = cache.get(city, next_day, graph)
+    assert second is not first and second.day == next_day
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("数据库不可用")
+
+    monkeypatch.setattr(serving_mod, "build", failing)
+    later = next_day + dt.timedelta(days=1)
+    assert cache.get(city, later, graph) is second
+    cache.wait(10)
+    assert cache.get(city, later, graph) is second  # the failed build logged; the old snapshot still answers

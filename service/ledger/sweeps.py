@@ -130,18 +130,19 @@ def automatic_versions(session, as_of: dt.date) -> dict[str, _Version]:
 
 
 def verified_table(
-    engine, as_of: dt.date, stored: tuple | None = None, ids: set[int] | None = None
+    engine, as_of: dt.date, stored: tuple | None = None, ids: set[int] | None = None, verified_only: bool = True
 ) -> tuple[Table, list[int]]:
     """Every enterprise's verified facts as of a date, roster fields settled by the rosters on record
     (:func:`matcher.facts.settle_frame`), as a column table (and their ids, row by row). ``stored``: what
     :func:`read_register` returned, for tables of several dates from one read of the store; ``ids``: only
-    these enterprises (the same rows as in the whole table, fewer of them)."""
+    these enterprises (the same rows as in the whole table, fewer of them); ``verified_only=False``: the facts
+    that count for an application instead (verified beats declared, then the newest)."""
     rosters, ents, facts = stored if stored is not None else read_register(engine)
     if ids is not None:
         ents = [e for e in ents if e.id in ids]
         facts = facts[facts["enterprise_id"].isin(ids)]
     day = as_of.isoformat()
-    current, settled = settle_frame(pick_frame(facts, day, verified_only=True), rosters, day)
+    current, settled = settle_frame(pick_frame(facts, day, verified_only=verified_only), rosters, day)
     wide = current.pivot(index="enterprise_id", columns="field", values="value")
     frame = pd.DataFrame(index=[e.id for e in ents])
     for f in catalog.FACT_FIELDS:

@@ -26,7 +26,7 @@ try:
 except ImportError:  # Windows: SQLite's own busy handler only
     fcntl = None
 
-from sqlalchemy import Engine, create_engine, event, exc, make_url, select
+from sqlalchemy import Connection, Engine, create_engine, event, exc, make_url, select
 from sqlalchemy.orm import Session
 
 from matcher.facts import close, pick
@@ -161,6 +161,18 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextlib.contextmanager
+def read_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection for a few reads without the ORM: autocommit on PostgreSQL (no BEGIN and COMMIT round
+    trips), a transaction rolled back at the end elsewhere. Never for writes."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
+        return
+    with engine.connect() as conn:
+        yield conn
 
 
 @contextlib.contextmanager
@@ -365,6 +377,7 @@ __all__ = [
     "upgrade",
     "current_revision",
     "session_scope",
+    "read_connection",
     "bulk_insert",
     "fast_upsert",
     "insert_or_skip",

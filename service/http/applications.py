@@ -8,7 +8,8 @@ from flask import current_app, jsonify, request
 from sqlalchemy import insert, select
 
 from service.errors import NotFound
-from service.http import bp, schemas
+from service.http import answers, bp, schemas
+from service.http.answers import success
 from service.http.guard import current_principal, require
 from service.http.idempotency import idempotent
 from service.http.verdicts import answer, application_row, asked, check_access, judge, name_missing
@@ -23,6 +24,9 @@ _NEW_APPLICATION = insert(Application.__table__).returning(Application.__table__
 
 
 @bp.post("/applications")
+@bp.doc(
+    responses=success(201, answers.ApplicationAnswer, "申请已受理并判定（docs/api.md，“The answer to an application”）")
+)
 @require("enterprise", "system", "admin")
 @bp.input(schemas.ApplicationIn, arg_name="body")
 def apply(body: dict):
@@ -78,6 +82,7 @@ def _apply_in_session(engine):
 
 
 @bp.get("/applications/<int:application_id>")
+@bp.doc(responses=success(200, answers.ApplicationDetail, "申请、判定与兑现"))
 @require()
 def get_application(application_id: int):
     """One application with its decision and payout; an enterprise sees only its own."""

@@ -15,7 +15,8 @@ from matcher.errors import InvalidFieldValue, InvalidUSCC
 from matcher.registry import derive
 from service import audit
 from service.errors import AccessDenied, BadRequest, NotFound, Unprocessable
-from service.http import bp, schemas
+from service.http import answers, bp, schemas
+from service.http.answers import success
 from service.http.guard import current_principal, require
 from service.http.idempotency import idempotent
 from service.ledger.clawbacks import list_enterprise
@@ -67,6 +68,7 @@ def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
 
 
 @bp.get("/enterprises")
+@bp.doc(responses=success(200, answers.EnterpriseList, "一页企业"))
 @require(*STAFF)
 @bp.input(schemas.EnterpriseListQuery, location="query", arg_name="query")
 def list_enterprises(query: dict):
@@ -131,6 +133,7 @@ def rosters_behind(name: str, source: str, day: dt.date, rosters: list[tuple]) -
 
 
 @bp.get("/enterprises/<uscc>")
+@bp.doc(responses=success(200, answers.EnterpriseProfile, "企业画像：基本信息、当日有效的事实及来源、计算字段"))
 @require()
 @bp.input(schemas.AsOfQuery, location="query", arg_name="query")
 def get_enterprise(uscc: str, query: dict):
@@ -151,6 +154,7 @@ def _date_arg(name: str) -> dt.date | None:
 
 
 @bp.post("/enterprises/<uscc>/declarations")
+@bp.doc(responses=success(201, answers.EnterpriseProfile, "已记录申报；申报后的企业画像"))
 @require("enterprise", "system", "admin")
 @bp.input(schemas.DeclarationIn, arg_name="body")
 @idempotent
@@ -234,6 +238,7 @@ def _check_consistent(session, ent: Enterprise, declared: dict, today: dt.date) 
 
 
 @bp.post("/enterprises/<uscc>/listings")
+@bp.doc(responses=success(201, answers.Listing, "已列入名单"))
 @require("officer", "admin")
 @bp.input(schemas.ListingIn, arg_name="body")
 @idempotent

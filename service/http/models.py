@@ -11,7 +11,8 @@ from flask import after_this_request, current_app, jsonify, request
 from service import knowledge
 from service import model_registry as registry
 from service.errors import BadRequest, Conflict, Unprocessable
-from service.http import bp, schemas
+from service.http import answers, bp, schemas
+from service.http.answers import success
 from service.http.guard import current_principal, require
 from service.http.idempotency import idempotent
 from service.jobs import training
@@ -137,6 +138,7 @@ def job_json(job, model) -> dict:
 
 
 @bp.post("/models/<kind>/training")
+@bp.doc(responses=success(202, answers.TrainingJob, "训练任务已排队（Location：任务的地址）"))
 @require("analyst", "admin")
 @bp.input(schemas.TrainingIn, arg_name="body")
 @idempotent
@@ -169,6 +171,7 @@ def start_training(kind: str, body: dict):
 
 
 @bp.get("/models/training")
+@bp.doc(responses=success(200, answers.TrainingJobList, "最近的训练任务"))
 @require(*READERS)
 @bp.input(schemas.KindQuery, location="query", arg_name="query")
 def list_training_jobs(query: dict):
@@ -178,6 +181,7 @@ def list_training_jobs(query: dict):
 
 
 @bp.get("/models/training/<int:job_id>")
+@bp.doc(responses=success(200, answers.TrainingJob, "训练任务"))
 @require(*READERS)
 def get_training_job(job_id: int):
     """One training job: its status, and its model and figures when done, or why it failed."""
@@ -185,6 +189,7 @@ def get_training_job(job_id: int):
 
 
 @bp.get("/models")
+@bp.doc(responses=success(200, answers.ModelList, "模型登记簿"))
 @require(*READERS)
 @bp.input(schemas.KindQuery, location="query", arg_name="query")
 def list_models(query: dict):
@@ -195,6 +200,7 @@ def list_models(query: dict):
 
 
 @bp.get("/models/<kind>/<version>")
+@bp.doc(responses=success(200, answers.Model, "登记的模型"))
 @require(*READERS)
 def get_model(kind: str, version: str):
     """One registered model."""
@@ -202,6 +208,7 @@ def get_model(kind: str, version: str):
 
 
 @bp.post("/models/<kind>/<version>/promotion")
+@bp.doc(responses=success(200, answers.Model, "已上线的模型"))
 @require("analyst", "admin")
 @bp.input(schemas.ReasonIn, arg_name="body")
 @idempotent
@@ -213,6 +220,7 @@ def promote_model(kind: str, version: str, body: dict):
 
 
 @bp.post("/models/<kind>/rollback")
+@bp.doc(responses=success(200, answers.Model, "重新上线的模型"))
 @require("analyst", "admin")
 @bp.input(schemas.ReasonIn, arg_name="body")
 @idempotent

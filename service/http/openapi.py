@@ -12,7 +12,7 @@ PROBLEM = {
         "status": {"type": "integer"},
         "detail": {"type": "string", "description": "中文说明"},
         "instance": {"type": "string"},
-        "request_id": {"type": "string", "nullable": True},
+        "request_id": {"type": ["string", "null"]},
         "field": {"type": "string", "description": "出错的字段"},
         "errors": {
             "type": "array",
@@ -58,6 +58,8 @@ def finish(spec: dict) -> dict:
             responses = operation.setdefault("responses", {})
             for status, description in ERRORS.items():
                 responses[status] = {"description": description, "content": problem}
+            if path == "/readyz":
+                responses["503"] = {"description": "数据库不可用", "content": problem}
             if path.startswith(("/api/", "/v1/")):
                 operation["security"] = [{"bearerKey": []}, {}]  # the public reference endpoints need none
     spec.get("components", {}).get("schemas", {}).pop("ValidationError", None)

@@ -10,17 +10,28 @@ from apiflask import APIBlueprint
 from flask import Flask, current_app, g, request
 from sqlalchemy import text
 
+from service.http import answers
+from service.http.answers import success
+
 ops = APIBlueprint("ops", __name__, tag="运维")
 
 
 @ops.get("/healthz")
-@ops.doc(summary="存活探针", description="进程能应答即为 200；不访问数据库。")
+@ops.doc(
+    summary="存活探针",
+    description="进程能应答即为 200；不访问数据库。",
+    responses=success(200, answers.Health, "进程能应答"),
+)
 def healthz():
     return {"status": "ok"}
 
 
 @ops.get("/readyz")
-@ops.doc(summary="就绪探针", description="数据库可用时 200，否则 503（负载均衡据此摘除实例）。")
+@ops.doc(
+    summary="就绪探针",
+    description="数据库可用时 200，否则 503（负载均衡据此摘除实例）。",
+    responses=success(200, answers.Ready, "数据库可用"),
+)
 def readyz():
     try:
         with current_app.extensions["zhida.engine"].connect() as conn:

@@ -7,7 +7,8 @@ import datetime as dt
 from flask import current_app, jsonify, request
 from sqlalchemy import select
 
-from service.http import bp, schemas
+from service.http import answers, bp, schemas
+from service.http.answers import success
 from service.http.guard import current_principal, require
 from service.http.idempotency import idempotent
 from service.ledger.clawbacks import claw_back, revise
@@ -16,6 +17,7 @@ from service.store.models import Enterprise, Payout, Policy
 
 
 @bp.get("/payouts")
+@bp.doc(responses=success(200, answers.PayoutList, "兑现，新的在前"))
 @require()
 @bp.input(schemas.PayoutListQuery, location="query", arg_name="query")
 def list_payouts(query: dict):
@@ -54,6 +56,11 @@ def _actor() -> str:
 
 
 @bp.post("/payouts/<int:payout_id>/clawback")
+@bp.doc(
+    responses=success(
+        201, {"oneOf": [answers.ClawbackDone, answers.ClawbackStopped]}, "已追回（clawed_back）或已撤销（stopped）"
+    )
+)
 @require("officer", "admin")
 @bp.input(schemas.ClawbackIn, arg_name="body")
 @idempotent
@@ -66,6 +73,7 @@ def clawback(payout_id: int, body: dict):
 
 
 @bp.post("/payouts/<int:payout_id>/revision")
+@bp.doc(responses=success(201, answers.Revision, "复核结果：每项政策补发、追回或不变"))
 @require("officer", "admin", "system")
 @bp.input(schemas.RevisionIn, arg_name="body")
 @idempotent

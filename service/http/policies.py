@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from matcher.spec import MODE_LABELS as MODES
 from service.errors import BadRequest, NotFound
-from service.http import bp, schemas
+from service.http import answers, bp, schemas
+from service.http.answers import success
 from service.http.guard import require
 from service.store import session_scope
 from service.store.models import Budget, Policy, PolicyVersion
@@ -50,6 +51,7 @@ def _current(session):
 
 
 @bp.get("/policies")
+@bp.doc(responses=success(200, answers.PolicyList, "每项政策的当前版本与剩余预算"))
 @require()
 @bp.input(schemas.PolicyListQuery, location="query", arg_name="query")
 def list_policies(query: dict):
@@ -75,6 +77,7 @@ def list_policies(query: dict):
 
 
 @bp.get("/policies/<slug>")
+@bp.doc(responses=success(200, answers.PolicyDetail, "政策的当前版本、规格与全部版本"))
 @require()
 def get_policy(slug: str):
     """The current spec of one policy, with the list of its versions."""

@@ -7,7 +7,8 @@ from flask import jsonify, request
 from graph import industries, regions
 from matcher.catalog import FIELDS, SOURCES
 from service.errors import BadRequest
-from service.http import bp, schemas
+from service.http import answers, bp, schemas
+from service.http.answers import success
 
 
 def _industry_json(ind):
@@ -25,12 +26,14 @@ def _region_json(reg):
 
 
 @bp.get("/health")
+@bp.doc(responses=success(200, answers.Health, "进程能应答"))
 def health():
     """Liveness probe for load balancers."""
     return jsonify(status="ok")
 
 
 @bp.get("/reference/industries/<code>")
+@bp.doc(responses=success(200, answers.Industry, "行业及其上级、下级"))
 def industry(code: str):
     """One GB/T 4754-2017 industry with its ancestors and children."""
     tree = industries()
@@ -43,6 +46,7 @@ def industry(code: str):
 
 
 @bp.get("/reference/regions/<code>")
+@bp.doc(responses=success(200, answers.Region, "行政区划及其上级、下级"))
 def region(code: str):
     """One administrative division with its ancestors and children."""
     tree = regions()
@@ -55,6 +59,13 @@ def region(code: str):
 
 
 @bp.get("/reference/search")
+@bp.doc(
+    responses=success(
+        200,
+        {"oneOf": [answers.IndustrySearch, answers.RegionSearch]},
+        "名称完全相同的行业（kind=industry）或行政区划（kind=region）",
+    )
+)
 @bp.input(schemas.ReferenceSearchQuery, location="query", arg_name="query")
 def search(query: dict):
     """Find industries or regions by exact Chinese name: ``?kind=industry&name=软件开发``."""
@@ -69,6 +80,7 @@ def search(query: dict):
 
 
 @bp.get("/reference/fields")
+@bp.doc(responses=success(200, answers.CatalogFields, "字段目录"))
 def fields():
     """The field catalog: what a policy may test and an enterprise may declare."""
     return jsonify(

@@ -12,7 +12,8 @@ from matcher import catalog
 from matcher.decision import decide
 from service import audit
 from service.errors import BadRequest, Conflict, NotFound
-from service.http import bp, schemas
+from service.http import answers, bp, schemas
+from service.http.answers import success
 from service.http.guard import current_principal, require
 from service.http.idempotency import idempotent
 from service.ledger.executor import Target
@@ -30,6 +31,7 @@ def due_date(received: dt.datetime, working_days: int) -> dt.date:
 
 
 @bp.get("/reviews")
+@bp.doc(responses=success(200, answers.ReviewQueue, "待审核的申请"))
 @require("officer", "admin")
 def review_queue():
     """Pending applications, oldest first, with their promised date and whether it has passed."""
@@ -70,6 +72,13 @@ def review_queue():
 
 
 @bp.post("/reviews/<int:application_id>")
+@bp.doc(
+    responses=success(
+        200,
+        {"oneOf": [answers.ReviewApproved, answers.ReviewRejected]},
+        "已审核：批准时附兑现结果，驳回时只有状态与意见",
+    )
+)
 @require("officer", "admin")
 @bp.input(schemas.ReviewIn, arg_name="body")
 @idempotent

@@ -8,7 +8,8 @@ from decimal import Decimal
 from flask import current_app, jsonify, request
 
 from service.errors import BadRequest, NotFound
-from service.http import bp, schemas
+from service.http import answers, bp, schemas
+from service.http.answers import success
 from service.http.guard import current_principal, require
 from service.http.idempotency import idempotent
 from service.ledger.batches import decide, list_batches
@@ -21,6 +22,7 @@ def _actor() -> str:
 
 
 @bp.post("/sweeps")
+@bp.doc(responses=success(200, answers.Sweep, "扫描（或演算）结果，每项政策一行"))
 @require("officer", "admin", "system")
 @bp.input(schemas.SweepIn, arg_name="body")
 @idempotent(atomic=False)  # commits batch by batch; a retry after a crash resumes
@@ -70,6 +72,7 @@ def sweep(body: dict):
 
 
 @bp.get("/payout-batches")
+@bp.doc(responses=success(200, answers.BatchList, "兑现批次"))
 @require("officer", "admin", "analyst")
 @bp.input(schemas.BatchListQuery, location="query", arg_name="query")
 def payout_batches(query: dict):
@@ -80,6 +83,7 @@ def payout_batches(query: dict):
 
 
 @bp.post("/payout-batches/<int:batch_id>")
+@bp.doc(responses=success(200, answers.Batch, "已审批的批次"))
 @require("officer", "admin")
 @bp.input(schemas.BatchDecisionIn, arg_name="body")
 @idempotent

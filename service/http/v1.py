@@ -12,6 +12,8 @@ from apiflask.validators import Length, Range
 from flask import current_app
 
 from service.errors import AccessDenied
+from service.http import answers
+from service.http.answers import success
 from service.http.guard import current_principal, require
 from service.http.schemas import SLUG, Strict, facts_field
 
@@ -64,6 +66,7 @@ def _own(uscc: str) -> None:
 @v1.doc(
     summary="企业的匹配政策",
     description="按排序模型的分数排列；每项附规则判定与解释、估算金额、办理方式、期限与图谱解释。",
+    responses=success(200, answers.MatchPage, "一页候选政策"),
 )
 @require(*STAFF_AND_SYSTEMS, "enterprise")
 @v1.input(MatchQuery, location="query", arg_name="query")
@@ -76,7 +79,11 @@ def enterprise_matches(uscc: str, query: dict):
 
 
 @v1.post("/match")
-@v1.doc(summary="为未保存的企业画像匹配政策", description="与已登记企业的匹配相同；画像不保存，除请求编号外不记录。")
+@v1.doc(
+    summary="为未保存的企业画像匹配政策",
+    description="与已登记企业的匹配相同；画像不保存，除请求编号外不记录。",
+    responses=success(200, answers.MatchPage, "一页候选政策"),
+)
 @require(*STAFF_AND_SYSTEMS, "enterprise")
 @v1.input(MatchQuery, location="query", arg_name="query")
 @v1.input(ProfileIn, arg_name="body")
@@ -91,6 +98,7 @@ def profile_matches(query: dict, body: dict):
 @v1.doc(
     summary="自测：一家企业与一项政策",
     description="已满足、未满足（差多少）、未知（需申报什么）的条件，以及可得金额。只读。",
+    responses=success(200, answers.SelfTest, "自测结果"),
 )
 @require(*STAFF_AND_SYSTEMS, "enterprise")
 def enterprise_self_test(uscc: str, policy_id: str):
@@ -101,7 +109,11 @@ def enterprise_self_test(uscc: str, policy_id: str):
 
 
 @v1.post("/self-test")
-@v1.doc(summary="自测：企业画像与一项政策", description="画像不保存。")
+@v1.doc(
+    summary="自测：企业画像与一项政策",
+    description="画像不保存。",
+    responses=success(200, answers.SelfTest, "自测结果"),
+)
 @require(*STAFF_AND_SYSTEMS, "enterprise")
 @v1.input(SelfTestIn, arg_name="body")
 def profile_self_test(body: dict):
@@ -114,6 +126,7 @@ def profile_self_test(body: dict):
 @v1.doc(
     summary="用中文检索政策",
     description="理解查询中的行业、规模、成立年限、地区与主题；BM25 排序；略去所述企业不可能满足的政策。公开。",
+    responses=success(200, answers.Search, "对查询的理解、结果与略去的政策"),
 )
 @v1.input(SearchQuery, location="query", arg_name="query")
 def search(query: dict):

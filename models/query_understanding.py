@@ -464,6 +464,9 @@ REVENUE_PATTERN = re.compile(
 )
 
 
+OLDEST = 200  # years: an age above this is no firm's (the oldest 老字号 are a few centuries old at most)
+
+
 def _anniversary(day: dt.date, years: int) -> dt.date:
     try:
         return day.replace(year=day.year - years)
@@ -501,6 +504,8 @@ def _age_words(m: re.Match, day: dt.date) -> tuple[tuple, str] | None:
         if n is None:
             return None
         years = int(n // 12) if g["unit"] == "月" else int(n)
+        if years > OLDEST:  # a year ("2030年成立") or a slip, not an age
+            return None
         low, high = years, years
         if g.get("more") and years >= 10 and years % 10 == 0:
             high = years + 9

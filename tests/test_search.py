@@ -80,6 +80,12 @@ def test_a_year_of_registration_is_that_year():
     assert read("去年注册的公司").established == (dt.date(2025, 1, 1), dt.date(2025, 12, 31))
 
 
+@pytest.mark.parametrize("query", ["餐饮企业 2030年成立", "成立了9999年", "成立 3000 年的老字号"])
+def test_a_year_still_to_come_or_an_impossible_age_is_no_age(query):
+    """Found by the OpenAPI tests: "2030年成立" read as an age of 2030 years crashed the search (500)."""
+    assert read(query).established is None
+
+
 def test_scales_as_firms_say_them():
     assert read("小微企业贷款").scales == ("small", "micro")
     assert read("中小企业数字化").scales == ("medium", "small", "micro")

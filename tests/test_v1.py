@@ -79,6 +79,25 @@ def test_a_profile_is_matched_and_nothing_is_stored(served_app, keys, engine):
     assert _rows(engine) == before
 
 
+def test_the_documented_profile_is_taken_as_written(served_app, keys):
+    """docs/api.md's profile, sent as it is written there: a set field (qualifications) as a list of texts."""
+    import json
+    import re
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[1] / "docs" / "api.md"
+    text = docs.read_text(encoding="utf-8").split("A profile (`POST /v1/match", 1)[1]
+    profile = json.loads(re.search(r"```json\n(.*?)\n```", text, re.S).group(1))
+    assert profile["qualifications"] == ["high_tech"]
+    headers = {"Authorization": f"Bearer {keys['system']}"}
+    r = served_app.test_client().post("/v1/match?limit=2", json={"profile": profile}, headers=headers)
+    assert r.status_code == 200, r.json
+    for bad, where in (({"qualifications": [1]}, "文本"), ({"qualifications": ["x"] * 51}, "最多 50 项"),
+                       ({"qualifications": [{"a": 1}]}, "文本"), ({"revenue": ["1"]}, "")):  # fmt: skip
+        r = served_app.test_client().post("/v1/match", json={"profile": {**profile, **bad}}, headers=headers)
+        assert r.status_code in (400, 422) and where in r.json["detail"], r.json
+
+
 def test_self_test_of_a_stored_firm_and_of_a_profile(served_app, keys, engine):
     c = served_app.test_client()
     r = _get(c, f"/v1/enterprises/{keys['own']}/self-test/xina-jiuye-buzhu", keys["enterprise"])

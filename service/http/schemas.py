@@ -15,6 +15,7 @@ SLUG = 100  # characters of a policy id
 FIELD_NAME = 64  # characters of a catalog field's name
 VALUE_TEXT = 1000  # characters of a declared value given as text (its meaning: the catalog's, 422)
 MAX_FACTS = 50  # facts declared in one request
+SET_MEMBERS = 50  # members of a set field given as a list (qualifications)
 
 
 class Strict(Schema):
@@ -23,10 +24,16 @@ class Strict(Schema):
 
 
 class Scalar(fields.Field):
-    """A fact's value as declared: text, a number or true/false (never an object or a list); its meaning is
-    the field catalog's to check."""
+    """A fact's value as declared: text, a number, true/false, or a list of texts (the members of a set field
+    such as ``qualifications``; never an object); its meaning is the field catalog's to check."""
 
     def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, list):
+            if len(value) > SET_MEMBERS:
+                raise ValidationError(f"列表最多 {SET_MEMBERS} 项")
+            if not all(isinstance(x, str) and len(x) <= VALUE_TEXT for x in value):
+                raise ValidationError(f"列表的每一项应为不超过 {VALUE_TEXT} 个字符的文本")
+            return value
         if value is None or isinstance(value, bool):
             return value
         if isinstance(value, (int, float)):  # its range is the field's (matcher.catalog: 422 beyond it)
@@ -37,14 +44,23 @@ class Scalar(fields.Field):
             if len(value) > VALUE_TEXT:
                 raise ValidationError(f"长度不能超过 {VALUE_TEXT} 个字符")
             return value
-        raise ValidationError("应为文本、数值或 true/false")
+        raise ValidationError("应为文本、数值、true/false 或文本列表")
 
 
 def facts_field(description: str, required: bool = False, least: int = 0, most: int = MAX_FACTS) -> Dict:
     """Facts by the catalog's field names: ``{field: value}`` of :class:`Scalar` values."""
     return Dict(
         keys=String(validate=Length(1, FIELD_NAME)),
-        values=Scalar(metadata={"oneOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}),
+        values=Scalar(
+            metadata={
+                "oneOf": [
+                    {"type": "string", "maxLength": VALUE_TEXT},
+                    {"type": "number"},
+                    {"type": "boolean"},
+                    {"type": "array", "maxItems": SET_MEMBERS, "items": {"type": "string", "maxLength": VALUE_TEXT}},
+                ]
+            }
+        ),
         validate=Length(least, most),
         required=required,
         metadata={"description": description},

@@ -571,3 +571,160 @@ def test_doc_examples_follow_the_formats():
         assert uscc.is_valid(event["uscc"]) and event["kind"] in synth_events.KINDS
     listed = set(re.findall(r"^\| `([a-z]+(?:-[a-z]+)+)` \|", text, re.M))
     assert listed == {s["id"] for s in policies.build("南京市", AS_OF)}
+
+
+# --------------------------------------------------------------------------- --policies: district versions
+
+
+def test_the_default_policies_leave_the_city_byte_for_byte(tmp_path):
+    """Without --policies, or with the catalogue's own size, the files are the catalogue city's."""
+    base, _ = policies.capacity("南京市")
+    plain = generate_world(300, 4, "南京市", tmp_path / "plain")
+    same = generate_world(300, 4, "南京市", tmp_path / "same", n_policies=base)
+    assert plain["policies"] == same["policies"] == base == 46 and plain["district_versions"] == 0
+    assert _digest(tmp_path / "plain") == _digest(tmp_path / "same")
+    runner = CliRunner()
+    for name, extra in (("cli", []), ("cli46", ["--policies", "46"])):
+        args = ["generate", "--enterprises", "300", "--seed", "4", "--out", str(tmp_path / name), *extra]
+        result = runner.invoke(main, args)
+        assert result.exit_code == 0, result.output
+        assert "区级版本" not in result.stdout
+        assert _digest(tmp_path / name) == _digest(tmp_path / "plain")
+
+
+@pytest.fixture(scope="module")
+def world200(tmp_path_factory):
+    out = tmp_path_factory.mktemp("city200")
+    summary = generate_world(600, 3, "南京市", out, n_policies=200)
+    return out, summary
+
+
+def test_more_policies_are_district_versions_of_city_measures(world200):
+    from service.synth import catalogue
+
+    out, summary = world200
+    specs, errors = load_specs(out / "policies")
+    assert errors == [] and len(specs) == summary["policies"] == 200
+    assert len({s.id for s in specs}) == 200 and len({s.name for s in specs}) == 200
+    catalogue_specs = {s["id"]: s for s in policies.build("南京市", AS_OF)}
+    built = policies.build("南京市", AS_OF, 200)
+    assert [s["id"] for s in built[:46]] == list(catalogue_specs)  # the catalogue first, as it is
+    versions = built[46:]
+    assert len(versions) == summary["district_versions"] == 154
+    templates = {t["id"]: t for _, t in catalogue.templates()}
+    wide = [t["id"] for t in templates.values() if catalogue.city_wide(t)]
+    districts = policies.issuing_districts("南京市")
+    assert [d.code for d in districts] == sorted(d.code for d in districts) and districts[0].name == "玄武区"
+    # district by district, each re-issuing the city-wide templates in catalogue order
+    expected = [(d, t) for d in districts for t in wide][: len(versions)]
+    tree = regions()
+    by_id = {s.id: s for s in specs}
+    for (district, of), raw in zip(expected, versions):
+        city = catalogue_specs[of]
+        spec = by_id[raw["id"]]
+        assert raw["_of"] == of and spec.id == f"{of}-q{district.code[4:]}"
+        assert spec.region == district.code and tree.get(spec.region).name == district.name
+        assert spec.name.startswith(district.name) and spec.department.startswith(district.name)
+        assert spec.document.count(district.name) == 1 and "南京" not in spec.document + spec.department
+        assert spec.document_number.startswith(district.name[:2]) and not spec.document_number.startswith("宁")
+        # the same measure, for the district's firms
+        assert spec.conditions["and"][0] == {"in_region": [{"var": "region"}, district.code]}
+        assert spec.conditions["and"][1:] == city["conditions"]["and"][1:]
+        assert raw["amount"] == city["amount"] and list(spec.topics) == city["topics"]
+        for key in ("mode", "benefit_type", "period", "valid_from", "valid_to", "time_limit_days", "materials"):
+            assert raw[key] == city[key], key
+        share = Decimal(str(params.DISTRICT_BUDGET_SHARE))
+        assert spec.budget == max(Decimal(city["budget"]) * share // 10000 * 10000, Decimal(10000)) > 0
+        assert spec.budget < Decimal(city["budget"])
+        group = city.get("exclusive_group")
+        assert spec.exclusive_group == (f"{group}-q{district.code[4:]}" if group else None)
+        # its own cases pass the engine, with the example firm registered in the district
+        assert [r.detail for r in run_cases(spec, AS_OF) if not r.passed] == [], spec.id
+        assert all(c.facts["region"] == district.code for c in spec.tests)
+        assert spec.tests[0].decision == "eligible" and spec.tests[0].amount is not None
+    # the city measure and the district's are not exclusive, the district's pair still is
+    assert by_id["gaoqi-shouci-rending-q02"].exclusive_group == by_id["gaoqi-chongxin-rending-q02"].exclusive_group
+    assert by_id["gaoqi-shouci-rending-q02"].exclusive_group != by_id["gaoqi-shouci-rending"].exclusive_group
+    modes = Counter(s.mode for s in specs)
+    assert 0.18 <= modes["automatic"] / len(specs) <= 0.30
+
+
+def test_district_versions_reach_only_their_districts_firms(world200):
+    out, summary = world200
+    specs, _ = load_specs(out / "policies")
+    region = {s.id: s.region for s in specs}
+    budget = {s.id: s.budget for s in specs}
+    paid = defaultdict(Decimal)
+    seen = Counter()
+    with open(out / "events.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            event = json.loads(line)
+            pid = event["policy_id"]
+            assert len(event["event_id"]) <= 64 and pid in region
+            if region[pid] != "320100":
+                assert event["uscc"][2:8] == region[pid], event["event_id"]
+            if pid.endswith(("-q02", "-q04", "-q05", "-q06")):
+                seen[event["kind"]] += 1
+            if event["kind"] == "paid":
+                paid[pid] += Decimal(event["payload"]["amount"])
+    assert all(paid[p] <= budget[p] for p in paid)
+    assert seen["push"] and seen["apply"] and seen["paid"]  # versions are pushed, applied for and paid
+    meta = json.loads((out / "truth" / "meta.json").read_text(encoding="utf-8"))
+    assert meta["policies"] == [s["id"] for s in policies.build("南京市", AS_OF, 200)]
+    assert np.load(out / "truth" / "takeup.npy").shape == (600, 200, 3)
+
+
+def test_the_most_policies_a_city_can_have():
+    from service.synth import catalogue
+
+    base, most = policies.capacity("南京市")
+    wide = sum(catalogue.city_wide(t) for _, t in catalogue.templates())
+    assert (base, most) == (46, 46 + 11 * wide) and wide == 43
+    specs = policies.build("南京市", AS_OF, most)
+    ids = [s["id"] for s in specs]
+    assert len(ids) == len(set(ids)) == most == len({s["name"] for s in specs})
+    assert Counter(s["region"] for s in specs)["320100"] == wide  # the city's own, then 11 districts' 43 each
+    # every event id <uscc>:<policy>:<kind>:<chain> fits the importer's 64 characters
+    assert 18 + 1 + max(map(len, ids)) + len(":approved:r12") <= 64
+
+
+def test_a_number_of_policies_outside_the_range_is_refused(tmp_path):
+    runner = CliRunner()
+    for bad, words in (("45", "46"), ("0", "46"), ("-3", "46"), ("520", "519")):
+        out = tmp_path / f"w{bad}"
+        result = runner.invoke(main, ["generate", "--enterprises", "20", "--policies", bad, "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        assert "--policies" in result.output and words in result.output and "Traceback" not in result.output
+        assert not out.exists()  # refused before any work
+    with pytest.raises(policies.PolicyCountError, match="519"):
+        policies.build("南京市", AS_OF, 600)
+    with pytest.raises(policies.PolicyCountError, match="46"):
+        generate_world(20, 1, "南京市", tmp_path / "x", n_policies=10)
+    result = runner.invoke(main, ["generate", "--policies", "abc", "--out", str(tmp_path / "y")])
+    assert result.exit_code == 2 and "--policies" in result.output
+
+
+def test_the_cli_summary_counts_the_district_versions(tmp_path):
+    args = ["generate", "--enterprises", "100", "--seed", "2", "--policies", "60", "--out", str(tmp_path / "w")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "政策 60 项" in result.stdout and "区级版本 14 项" in result.stdout
+    assert len(list((tmp_path / "w" / "policies").glob("*-q02.yaml"))) == 14
+
+
+def test_versions_share_their_city_measures_appeal_and_department_taste():
+    frame = synth_enterprises.generate(300, np.random.default_rng(1), "南京市", AS_OF)
+    built = policies.build("南京市", AS_OF, 60)
+    specs = [policies.to_spec(s) for s in built]
+    index = {s["id"]: j for j, s in enumerate(built)}
+    of = np.array([index[s["_of"]] if "_of" in s else -1 for s in built])
+    *_, departments, _, dept_taste, taste, appeal = synth_events._latent(frame, specs, np.random.default_rng(2), of)
+    assert departments == sorted({s.department for s in specs[:46]})  # no taste of its own for a new office
+    v = np.flatnonzero(of >= 0)
+    assert len(v) == 14
+    assert np.corrcoef(appeal[v], appeal[of[v]])[0, 1] > 0.8
+    assert np.abs(appeal[v] - appeal[of[v]]).max() < 5 * params.DISTRICT_APPEAL_SD
+    assert all(specs[j].department not in departments for j in v)  # 玄武区's offices are new to the catalogue
+    assert np.allclose(taste[:, v], taste[:, of[v]])  # same topics, and the city bureau's taste
+    with pytest.raises(ValueError, match="versions_of"):
+        synth_events.simulate(frame, specs, np.random.default_rng(2), AS_OF, versions_of=[0] * 3)

@@ -122,18 +122,24 @@ def relevance_matrix(specs: list[PolicySpec], facts: Table) -> np.ndarray:
     codes, inverse = np.unique(industry, return_inverse=True)
     traits = _traits(facts)
     out = np.empty((len(facts), len(specs)))
+    done: dict[tuple, int] = {}  # what a column depends on → a column with it (a district's version of a measure)
     for j, spec in enumerate(specs):
         topics = spec.topics
+        named = _named(spec.conditions, "in_industry")
+        quals = set(_named(spec.conditions, "has_qualification"))
+        quals |= {P.TOPIC_QUALIFICATIONS[t] for t in topics if t in P.TOPIC_QUALIFICATIONS}
+        key = (tuple(topics), tuple(named), tuple(sorted(quals)))
+        if key in done:
+            out[:, j] = out[:, done[key]]
+            continue
+        done[key] = j
         by_industry = np.array(
             [sum(1 for t in topics if c.startswith(P.TOPIC_SECTIONS.get(t, ("~",)))) for c in codes]
         )[inverse]
         by_trait = sum(traits[P.TOPIC_TRAITS[t]].astype(int) for t in topics if t in P.TOPIC_TRAITS)
         score = R["base"] + R["topic"] * np.minimum(by_industry + by_trait, R["topic_max"])
-        named = _named(spec.conditions, "in_industry")
         if named:
             score = score + R["industry"] * np.array([c.startswith(tuple(named)) for c in codes])[inverse]
-        quals = set(_named(spec.conditions, "has_qualification"))
-        quals |= {P.TOPIC_QUALIFICATIONS[t] for t in topics if t in P.TOPIC_QUALIFICATIONS}
         if quals:
             held = [_holds(facts, {"has_qualification": [{"var": "qualifications"}, q]}) for q in sorted(quals)]
             score = score + R["qualification"] * np.logical_or.reduce(held)

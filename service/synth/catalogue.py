@@ -5,19 +5,23 @@ A measure is written once, as data, in ``templates/NN-<id>.yaml``
 name, 简称 and code and its host districts are placeholders. This module
 holds only what every measure shares — the region scope and credit
 conditions, the default materials, time limits and validity — and fills a
-template in for a city. Test cases are computed later (:mod:`.policies`).
+template in for a city, or, for a larger city (``zhida generate --policies``),
+a city-wide template in as one district's own version of the measure
+(:func:`district_version`). Test cases are computed later (:mod:`.policies`).
 """
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
+from decimal import ROUND_FLOOR, Decimal
 from functools import cache
 from pathlib import Path
 
 import yaml
 
 from service.errors import SetupError
+from service.synth import params
 
 TEMPLATES = Path(__file__).with_name("templates")
 # Appended to every measure's conditions: no payout to 失信 or 经营异常 firms.
@@ -101,11 +105,66 @@ def fill(template: dict, city_name: str, city_code: str, districts: dict, source
     except KeyError as e:
         raise TemplateError(f"政策模板 {source or t['id']}：未知的占位符 {e}（district 仅用于区级政策）") from None
     region = host.code if host is not None else city_code
+    # the example firm is registered in the measure's district (city-wide: the tech district)
+    return _elements(t, text, t["id"], region, (host or districts["tech"]).code)
+
+
+def city_wide(template: dict) -> bool:
+    """Whether a district can issue its own version of the measure (a city-wide template, no ``district``)."""
+    return "district" not in template
+
+
+def version_id(template_id: str, district) -> str:
+    """The id of a district's version: the template's id, ``-q`` and the district's own two digits of its code
+    (玄武区 320102: ``gaoqi-shouci-rending-q02``; unique within a city, and short enough that every event id
+    ``<uscc>:<policy>:<kind>:<chain>`` stays within 64 characters)."""
+    return f"{template_id}-q{district.code[4:]}"
+
+
+def district_version(template: dict, district, source: str = "") -> dict:
+    """A district's own version of a city-wide measure (区级同类政策), like :func:`fill`'s.
+
+    The district issues it in its own words — name, document, 文号 and
+    department with the district for the city (``{city}`` and ``{city_stem}``
+    the district, ``{abbr}`` its first two characters: 玄武区科学技术局,
+    玄武科规〔2025〕2号) — for the firms registered there (region: the district),
+    with its own id and exclusive group (:func:`version_id`) and a budget of
+    ``params.DISTRICT_BUDGET_SHARE`` of the city's; conditions, amount, mode and
+    dates are the city measure's. The example firm is registered in the district.
+    """
+    if not city_wide(template):
+        raise TemplateError(f"政策模板 {source or template['id']}：区级政策没有区级版本")
+    t = copy.deepcopy(template)
+    short = district.name[:2]
+    words = {"city": district.name, "city_stem": short, "abbr": short}
+    try:
+        text = {k: t[k].format_map(words) for k in TEXT}
+    except KeyError as e:
+        raise TemplateError(f"政策模板 {source or t['id']}：未知的占位符 {e}（district 仅用于区级政策）") from None
+    if not text["name"].startswith(district.name):
+        text["name"] = district.name + text["name"]
+    text["target"] = f"注册在{district.name}的{text['target']}"
+    t["budget"] = _district_budget(t["budget"])
+    if t.get("exclusive_group"):
+        t["exclusive_group"] = version_id(t["exclusive_group"], district)
+    out = _elements(t, text, version_id(t["id"], district), district.code, district.code)
+    out["_example"]["region"] = district.code  # only a firm registered in the district qualifies
+    return out
+
+
+def _district_budget(city_budget) -> str:
+    """``params.DISTRICT_BUDGET_SHARE`` of the city's budget, rounded down to whole 万元 (at least 1 万元)."""
+    share = Decimal(str(city_budget)) * Decimal(str(params.DISTRICT_BUDGET_SHARE))
+    wan = (share / 10000).to_integral_value(ROUND_FLOOR)
+    return f"{max(wan, 1) * 10000:.2f}"
+
+
+def _elements(t: dict, text: dict, sid: str, region: str, example_region: str) -> dict:
     mode = t["mode"]
     amount = {k: t["amount"][k] for k in ("formula", "cap", "floor") if k in t["amount"]}
     own = t.get("materials", [])
     return {
-        "id": t["id"],
+        "id": sid,
         "name": text["name"],
         "document": text["document"],
         "document_number": text["document_number"],
@@ -125,8 +184,7 @@ def fill(template: dict, city_name: str, city_code: str, districts: dict, source
         "exclusive_group": t.get("exclusive_group"),
         "materials": (LICENCE + own if own else []) + ([COMMITMENT] if mode == "instant" else []),
         "declarable": t.get("declarable", []),
-        # the example firm is registered in the measure's district (city-wide: the tech district)
-        "_example": {"region": (host or districts["tech"]).code, **t.get("example", {})},
+        "_example": {"region": example_region, **t.get("example", {})},
         "_counter": dict(t.get("counter", {})),
     }
 

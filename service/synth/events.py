@@ -140,8 +140,14 @@ class Truth(NamedTuple):
     scored_from: dt.date
 
 
-def _latent(frame: pd.DataFrame, specs: list[PolicySpec], rng: np.random.Generator):
-    """Communities, engagement and tastes: persistent, shared by firms alike, only partly visible in the fields."""
+def _latent(frame: pd.DataFrame, specs: list[PolicySpec], rng: np.random.Generator, of: np.ndarray):
+    """Communities, engagement and tastes: persistent, shared by firms alike, only partly visible in the fields.
+
+    ``of[j]``: the measure policy j is a district's version of, or -1. A version
+    is the same programme: its city measure's appeal (plus a little of its
+    own), and a district office the catalogue does not know shares the taste
+    for its city bureau (the department of the city measure).
+    """
     n, k = len(frame), P.LATENT_CLUSTERS
     logits = np.zeros((n, k))
     band = np.digitize(pd.to_numeric(frame["employees"], errors="coerce").fillna(0), [10, 100, 300])  # ≈ the scale
@@ -151,7 +157,7 @@ def _latent(frame: pd.DataFrame, specs: list[PolicySpec], rng: np.random.Generat
     cluster = np.argmax(logits + rng.gumbel(size=(n, k)), axis=1)
     engagement = rng.normal(0, 1, n)
     topics = sorted({t for s in specs for t in s.topics})
-    departments = sorted({s.department for s in specs})
+    departments = sorted({s.department for s, o in zip(specs, of) if o < 0})
     topic_taste = rng.normal(0, 1, (k, len(topics)))[cluster] + rng.normal(0, P.FIRM_TASTE_SD, (n, len(topics)))
     dept_taste = rng.normal(0, 1, (k, len(departments)))[cluster] + rng.normal(
         0, P.FIRM_TASTE_SD, (n, len(departments))
@@ -160,10 +166,13 @@ def _latent(frame: pd.DataFrame, specs: list[PolicySpec], rng: np.random.Generat
     for j, s in enumerate(specs):
         for t in s.topics:
             incidence[topics.index(t), j] = 1.0 / len(s.topics)
-    dept_of = np.array([departments.index(s.department) for s in specs])
+    line = [s.department if s.department in departments else specs[o].department for s, o in zip(specs, of)]
+    dept_of = np.array([departments.index(d) for d in line])
     taste = topic_taste @ incidence + P.DEPARTMENT_TASTE_WEIGHT * dept_taste[:, dept_of]
     taste /= taste.std() or 1.0  # τ in standard units, so the TAKEUP weights read directly
     appeal = rng.normal(0, P.POLICY_APPEAL_SD, len(specs))
+    version = np.flatnonzero(of >= 0)
+    appeal[version] = appeal[of[version]] + appeal[version] * (P.DISTRICT_APPEAL_SD / P.POLICY_APPEAL_SD)
     return cluster, engagement, topics, departments, topic_taste, dept_taste, taste, appeal
 
 
@@ -193,9 +202,14 @@ def simulate(
     rng: np.random.Generator,
     reference_date: dt.date = P.REFERENCE_DATE,
     progress=None,
+    versions_of=None,
 ) -> Events:
     """The interaction histories of every firm, as :class:`Events` in time order (``events.truth``: the latent
-    behaviour, for scoring only)."""
+    behaviour, for scoring only).
+
+    ``versions_of``: per policy, the index of the city measure it is a
+    district's own version of, or -1 (None: no versions); see :func:`_latent`.
+    """
     T = P.TAKEUP
     say = progress or (lambda done, total: None)
     n, m = len(frame), len(specs)
@@ -224,7 +238,10 @@ def simulate(
     for j in range(m):
         known = scope[:, j] & (amount[:, j] > 0)
         typical[j] = np.median(amount[known, j]) if known.any() else 0.0
-    cluster, engagement, topics, departments, topic_taste, dept_taste, taste, appeal = _latent(frame, specs, rng)
+    of = np.full(m, -1) if versions_of is None else np.asarray(versions_of, dtype=np.int64)
+    if of.shape != (m,) or (of >= m).any() or (of[of[of >= 0]] >= 0).any():
+        raise ValueError("versions_of: per policy the index of a measure that is no version itself, or -1")
+    cluster, engagement, topics, departments, topic_taste, dept_taste, taste, appeal = _latent(frame, specs, rng, of)
     closes = _closes(specs, start, rng)
     channels = np.array(list(P.CHANNELS))
     channel_p = np.array(list(P.CHANNELS.values()))

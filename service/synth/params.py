@@ -263,6 +263,17 @@ INSURED_START_SD = 0.08  # log-normal spread of start-of-year insured around the
 ARREARS_SHARE = 0.03  # firms in arrears on social insurance
 
 # ---------------------------------------------------------------------------
+# District versions of city measures (zhida generate --policies N)
+# ---------------------------------------------------------------------------
+# Beyond the catalogue, districts re-issue city-wide measures as their own
+# (区级配套 / 同类政策), for the firms registered there, with the same
+# conditions and amounts. A district's fund for such a measure is a tenth of
+# the city's: a 南京 district holds 5–19 % of the city's firms (DISTRICT_PROFILES)
+# and district budgets for 配套 rewards run to millions where the city's run to
+# tens of millions (judgement). Rounded down to whole 万元.
+DISTRICT_BUDGET_SHARE = 0.1
+
+# ---------------------------------------------------------------------------
 # Interaction histories (events.jsonl)
 # ---------------------------------------------------------------------------
 # Eighteen months before the reference date (2025-01-01 … 2026-06-29): a
@@ -337,6 +348,10 @@ CLUSTER_FIELD_SD = 1.0
 FIRM_TASTE_SD = 0.5
 DEPARTMENT_TASTE_WEIGHT = 0.7
 POLICY_APPEAL_SD = 0.4  # a policy's own draw (some programmes are simply popular)
+# A district's own version of a city measure (``--policies``) is the same programme: its appeal is the
+# city measure's plus N(0, DISTRICT_APPEAL_SD), and a firm's taste for a district office new to the
+# catalogue is its taste for the city bureau of the same line (玄武区科学技术局 → 南京市科学技术局). Judgement.
+DISTRICT_APPEAL_SD = 0.2
 
 # Take-up is logistic (events.py), e = the firm's latent engagement ~ N(0, 1),
 # τ its taste for the policy, r the topical relevance the fields show:

@@ -103,13 +103,78 @@ def _basis(spec: dict, facts: dict) -> list[str]:
     return (names or inputs(spec["conditions"]))[:2]
 
 
-def build(city_name: str, as_of: dt.date) -> list[dict]:
-    """Specs (dicts ready for YAML) of every measure for a city, with their test cases."""
+class PolicyCountError(ValueError):
+    """A number of policies the catalogue and the city's districts cannot make (the message gives the range)."""
+
+
+def _city(city_name: str):
     tree = regions()
-    city = tree.city(city_name) if not city_name.isdigit() else tree.get(city_name)
+    return tree.city(city_name) if not city_name.isdigit() else tree.get(city_name)
+
+
+def issuing_districts(city_name: str) -> list:
+    """The city's districts in the order they issue their own versions of city measures (by code)."""
+    from service.synth.enterprises import city_districts
+
+    _, districts, _, _ = city_districts(city_name)
+    return sorted(districts, key=lambda d: d.code)
+
+
+def capacity(city_name: str) -> tuple[int, int]:
+    """(the catalogue's size, the most policies a city can have): the catalogue plus every district's own
+    version of every city-wide measure."""
+    city = _city(city_name)
+    templates = catalogue.templates()
+    wide = sum(catalogue.city_wide(t) for _, t in templates)
+    return len(templates), len(templates) + len(issuing_districts(city.name)) * wide
+
+
+def check_count(city_name: str, total: int) -> None:
+    """:class:`PolicyCountError` unless a city can have ``total`` policies (:func:`capacity`)."""
+    base, most = capacity(city_name)
+    if total < base:
+        raise PolicyCountError(f"政策数量 {total} 少于政策目录的 {base} 项：应为 {base}–{most}")
+    if total > most:
+        city = _city(city_name)
+        wide = sum(catalogue.city_wide(t) for _, t in catalogue.templates())
+        raise PolicyCountError(
+            f"政策数量 {total} 超出{city.name}最多可生成的 {most} 项"
+            f"（政策目录 {base} 项，加 {len(issuing_districts(city.name))} 个区县各 {wide} 项市级政策的区级版本）"
+        )
+
+
+def district_versions(city_name: str, count: int) -> list[dict]:
+    """The first ``count`` district versions of city-wide measures (:func:`.catalogue.district_version`):
+    district by district (by code), each re-issuing the city-wide templates in catalogue order. Each carries
+    ``_of``, the id of the city measure it re-issues (never written)."""
+    wide = [(name, t) for name, t in catalogue.templates() if catalogue.city_wide(t)]
+    districts = issuing_districts(city_name)
+    if len({catalogue.version_id("", d) for d in districts}) < len(districts):
+        raise ValueError(f"{city_name} 的区县代码后两位重复，无法为区级版本编号")
+    out = []
+    for district in districts:
+        for name, t in wide:
+            if len(out) == count:
+                return out
+            out.append({**catalogue.district_version(t, district, name), "_of": t["id"]})
+    return out
+
+
+def build(city_name: str, as_of: dt.date, total: int | None = None) -> list[dict]:
+    """Specs (dicts ready for YAML) of every measure for a city, with their test cases.
+
+    ``total``: that many policies — the catalogue, then districts' own versions
+    of city-wide measures (:func:`district_versions`); None: the catalogue.
+    """
+    city = _city(city_name)
+    if total is not None:
+        check_count(city.name, total)
     districts = host_districts(city.name)
+    raws = catalogue.catalogue(city.name, city.code, districts)
+    if total is not None:
+        raws += district_versions(city.name, total - len(raws))
     specs = []
-    for raw in catalogue.catalogue(city.name, city.code, districts):
+    for raw in raws:
         example, counter = typed_facts(raw.pop("_example"), as_of), typed_facts(raw.pop("_counter"), as_of)
         raw["tests"] = _cases(raw, example, counter, as_of)
         to_spec(raw)  # what is written, the platform loads
@@ -201,7 +266,7 @@ def _cases(spec: dict, example: dict, counter: dict, as_of: dt.date) -> list[dic
 
 def to_yaml_data(spec: dict) -> dict:
     """Plain YAML-friendly data: dates as YAML dates, money and typed facts as catalog text."""
-    out = {k: v for k, v in spec.items() if v is not None and k != "tests"}
+    out = {k: v for k, v in spec.items() if v is not None and k != "tests" and not k.startswith("_")}
     out["tests"] = []
     for case in spec.get("tests", ()):
         facts = {}

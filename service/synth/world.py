@@ -72,10 +72,21 @@ def write_truth(truth, usccs, policy_ids: list[str], folder: Path) -> None:
 
 
 def generate_world(
-    n: int, seed: int, city: str, out_dir, progress=None, reference_date: dt.date = params.REFERENCE_DATE
+    n: int,
+    seed: int,
+    city: str,
+    out_dir,
+    progress=None,
+    reference_date: dt.date = params.REFERENCE_DATE,
+    n_policies: int | None = None,
 ) -> dict:
     """Write ``enterprises.csv``, ``rosters/*.csv``, ``policies/*.yaml``, ``events.jsonl`` and ``truth/`` under
     ``out_dir`` (``truth/``: the latent behaviour, for scoring only).
+
+    ``n_policies``: that many policies, the catalogue and then districts' own
+    versions of its city-wide measures (:func:`.policies.build`;
+    :class:`.policies.PolicyCountError` outside :func:`.policies.capacity`);
+    None: the catalogue.
 
     ``progress(stage, done, total)`` is called as work advances (stages
     ``enterprises``, ``policies``, ``events``, ``write``). Same arguments, same
@@ -84,6 +95,8 @@ def generate_world(
     """
     if n < 1:
         raise ValueError("企业数量应为正整数")
+    if n_policies is not None:
+        policies.check_count(city, n_policies)  # before any work
     out = Path(out_dir)
     say = progress or (lambda stage, done, total: None)
     rng = np.random.default_rng(seed)
@@ -92,11 +105,20 @@ def generate_world(
     frame = enterprises.generate(n, rng, city, reference_date)
     say("enterprises", n, n)
 
-    specs = policies.build(city, reference_date)
+    specs = policies.build(city, reference_date, n_policies)
     say("policies", len(specs), len(specs))
 
     rules = [policies.to_spec(s) for s in specs]
-    evs = events.simulate(frame, rules, rng, reference_date, progress=lambda d, t: say("events", d, t))
+    index = {s["id"]: j for j, s in enumerate(specs)}
+    of = [index[s["_of"]] if "_of" in s else -1 for s in specs]  # district versions → their city measure
+    evs = events.simulate(
+        frame,
+        rules,
+        rng,
+        reference_date,
+        progress=lambda d, t: say("events", d, t),
+        versions_of=of if max(of) >= 0 else None,
+    )
 
     say("write", 0, 3)
     (out / "policies").mkdir(parents=True, exist_ok=True)
@@ -123,6 +145,7 @@ def generate_world(
         "enterprises": n,
         "policies": len(specs),
         "automatic": sum(s["mode"] == "automatic" for s in specs),
+        "district_versions": sum("_of" in s for s in specs),
         "rosters": listed,
         "as_of": reference_date.isoformat(),
         "events": len(evs),

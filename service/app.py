@@ -45,6 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         JSON_SORT_KEYS=False,
         RATE_LIMIT=config.rate_limit,  # per API key, or per address without one
         SERVING_BACKGROUND=True,  # a stale match snapshot answers while its successor is built (service.serving)
+        SERVING_FREEZE=False,  # gc.freeze() each snapshot built (a server worker: zhida serve sets it)
         VALIDATION_ERROR_STATUS_CODE=400,  # a body or a parameter of the wrong shape; 422: it means nothing
         DOCS_UI="redoc",
         REDOC_USE_GOOGLE_FONT=False,
@@ -78,7 +79,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(v1)
     app.extensions["zhida.serving"] = ServingCache(
-        background=app.config["SERVING_BACKGROUND"]
+        background=app.config["SERVING_BACKGROUND"], freeze=app.config["SERVING_FREEZE"]
     )  # today's ranked snapshot, built on first use
     app.register_blueprint(web_bp)
     return app

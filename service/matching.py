@@ -105,12 +105,14 @@ def matches(
     limit=None,
     cursor: str | None = None,
     secret: bytes | str | None = None,
-) -> MatchPage:
+    encode=None,
+):
     """A stored enterprise's candidate policies, ranked, decided on its facts of ``serving.day``, explained.
 
     Filters take a value, a comma-separated text or a list (codes or Chinese labels). Raises ``BadRequest``
     (naming the field) for a malformed uscc, a bad filter, limit or cursor; ``NotFound`` for an enterprise the
-    register does not hold."""
+    register does not hold. With ``encode`` (``MatchPage`` → bytes), the encoded page is returned, and kept by
+    the snapshot for the same question on the same facts (:meth:`service.serving.Serving.page`)."""
     query = parse_query(serving, decision=decision, mode=mode, benefit_type=benefit_type, topic=topic,
                         department=department, limit=limit)  # fmt: skip
     subject = stored_subject(engine, uscc, serving.day)
@@ -122,8 +124,10 @@ def matches(
             ranked = serving.rank_guest(guest_of(serving, subject, month))
         return _page(serving, subject, ranked, query, cursor, secret)
 
+    if encode is None:
+        return make()
     facts = (subject_digest(subject.facts), subject_digest(subject.verified))
-    return serving.page((subject.key, facts, query, cursor), make)
+    return serving.page((subject.key, facts, query, cursor), lambda: encode(make()))
 
 
 def match_profile(
@@ -138,7 +142,8 @@ def match_profile(
     limit=None,
     cursor: str | None = None,
     secret: bytes | str | None = None,
-) -> MatchPage:
+    encode=None,
+):
     """:func:`matches` for a profile in the catalog's fields that is not stored (its facts taken as given).
 
     Raises ``BadRequest`` for an unknown, derived or missing field (``profile.NAME``) and as :func:`matches`
@@ -146,10 +151,11 @@ def match_profile(
     query = parse_query(serving, decision=decision, mode=mode, benefit_type=benefit_type, topic=topic,
                         department=department, limit=limit)  # fmt: skip
     subject = profile_subject(profile, serving.day)  # its key is a digest of its facts
-    return serving.page(
-        (subject.key, query, cursor),
-        lambda: _page(serving, subject, serving.rank_guest(guest_of(serving, subject)), query, cursor, secret),
-    )
+
+    def make() -> MatchPage:
+        return _page(serving, subject, serving.rank_guest(guest_of(serving, subject)), query, cursor, secret)
+
+    return make() if encode is None else serving.page((subject.key, query, cursor), lambda: encode(make()))
 
 
 def guest_of(serving, subject: Subject, facts: dict | None = None):

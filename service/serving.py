@@ -19,6 +19,7 @@ promoted model changes.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import logging
 import threading
@@ -56,7 +57,7 @@ log = logging.getLogger(__name__)
 
 GROUPS_KEPT = 512  # peer groups outside the register whose history features a snapshot keeps for profiles
 RETRY_AFTER = 60  # seconds between attempts to build a snapshot in the background after one failed
-PAGES_KEPT = 4096  # match pages a snapshot keeps (a page is a few kB: some tens of MB per process at most)
+PAGES_KEPT = 4096  # match pages a snapshot keeps, encoded (10–40 kB each: at most some 100 MB per process)
 HISTORY_ROWS = 500_000  # at most this many (group × policy) rows of history features computed with the snapshot
 
 
@@ -85,9 +86,10 @@ class Serving:
     _pages: OrderedDict = field(default_factory=OrderedDict, repr=False)  # answered pages, the latest kept
 
     def page(self, key, make):
-        """A match page of this snapshot, made once per ``key`` — the subject, the digest of its facts, the
-        query and the cursor: everything a page is made of that the snapshot does not fix — and kept for the
-        next request (at most :data:`PAGES_KEPT`, the least recently asked dropped first)."""
+        """A match page of this snapshot, encoded, made once per ``key`` — the subject, the digest of its facts,
+        the query and the cursor: everything a page is made of that the snapshot does not fix — and kept for
+        the next request (at most :data:`PAGES_KEPT`, the least recently asked dropped first). Kept as bytes:
+        one object per page, nothing for the garbage collector to walk."""
         with self._lock:
             found = self._pages.get(key)
             if found is not None:
@@ -250,11 +252,11 @@ class ServingCache:
     stale builds the next one and the others wait. A build that fails is logged and tried again after
     :data:`RETRY_AFTER` seconds, the old snapshot answering meanwhile."""
 
-    def __init__(self, recheck: float = 5.0, background: bool = False) -> None:
+    def __init__(self, recheck: float = 5.0, background: bool = False, freeze: bool = False) -> None:
         self._lock = threading.Lock()
         self._serving: Serving | None = None
         self._graph: tuple | None = None  # (path, mtime, KnowledgeGraph)
-        self.recheck, self.background = recheck, background
+        self.recheck, self.background, self.freeze = recheck, background, freeze
         self._checked = 0.0  # time.monotonic() of the last look at the promoted model
         self._building: threading.Thread | None = None
         self._failed_at = -RETRY_AFTER
@@ -275,6 +277,7 @@ class ServingCache:
                 return s
             if s is None or not self.background:
                 s = self._serving = build(engine, kg, day)
+                self._frozen()
                 return s
             if self._building is None and now - self._failed_at >= RETRY_AFTER:
                 self._building = threading.Thread(target=self._rebuild, args=(engine, kg, day), daemon=True,
@@ -298,6 +301,16 @@ class ServingCache:
             return
         with self._lock:
             self._serving, self._building = made, None
+        self._frozen()
+
+    def _frozen(self) -> None:
+        """With ``freeze`` (a server process): the snapshot's million objects moved out of the collector's
+        reach (``gc.freeze``), as the app's are at start-up — else every full collection walks them, a pause of
+        half a second in which the worker answers nobody. The previous snapshot's cycles are collected first."""
+        if self.freeze:
+            gc.unfreeze()
+            gc.collect()
+            gc.freeze()
 
     def _load_graph(self, graph_path: Path | None) -> KnowledgeGraph:
         from graph.errors import GraphError

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import logging
 import threading
 from decimal import Decimal
@@ -160,9 +161,16 @@ def test_the_snapshot_decides_the_register_as_the_engine_does_one_firm_at_a_time
     uscc = next(
         u for u in firms_with_candidates(serving, 12) if "rd_expense" not in stored_subject(engine, u, DAY).facts
     )
-    before = matches(serving, engine, uscc, limit=100)
-    assert matches(serving, engine, uscc, limit=100) is before  # the same facts, the same query: the page kept
-    assert matches(serving, engine, uscc, limit=5) is not before
+    made = []
+
+    def encode(page):
+        made.append(page)
+        return json.dumps(page.to_json(), ensure_ascii=False).encode()
+
+    before = matches(serving, engine, uscc, limit=100, encode=encode)
+    assert matches(serving, engine, uscc, limit=100, encode=encode) is before  # the same facts and query: kept
+    assert len(made) == 1 and json.loads(before) == matches(serving, engine, uscc, limit=100).to_json()
+    assert matches(serving, engine, uscc, limit=5, encode=encode) is not before and len(made) == 2
     with session_scope(engine) as session:
         ent = session.scalar(select(Enterprise).where(Enterprise.uscc == uscc))
         session.add(FieldValue(enterprise_id=ent.id, field="rd_expense", value="99000000.00", source="declared",
@@ -173,8 +181,8 @@ def test_the_snapshot_decides_the_register_as_the_engine_does_one_firm_at_a_time
     outcomes, decided = outcomes_of(serving, subject, slugs)
     assert set(decided) == set(slugs)
     assert outcomes == {s: d.outcome for s, d in decide_all(subject, slugs, serving.specs, DAY).items()}
-    page = matches(serving, engine, uscc, limit=100)
-    assert page is not before and {i.policy_id: i.decision for i in page.items} == outcomes
+    assert matches(serving, engine, uscc, limit=100, encode=encode) is not before and len(made) == 3
+    assert {i.policy_id: i.decision for i in made[-1].items} == outcomes
 
 
 def test_filters_pages_and_cursors(served):
@@ -527,3 +535,19 @@ def test_a_stale_snapshot_answers_while_its_successor_is_built_in_the_background
     assert cache.get(city, later, graph) is second
     cache.wait(10)
     assert cache.get(city, later, graph) is second  # the failed build logged; the old snapshot still answers
+
+
+def test_a_server_freezes_each_snapshot_out_of_the_collectors_reach(city, tmp_path, monkeypatch):
+    import gc
+
+    monkeypatch.setenv("ZHIDA_MODELS_DIR", str(tmp_path / "models"))
+    graph = knowledge.build(city, DAY).save(tmp_path / "models" / "graph.pickle")
+    try:
+        gc.unfreeze()
+        serving_mod.ServingCache().get(city, DAY, graph)
+        assert gc.get_freeze_count() == 0  # not asked to: tests and tools collect as usual
+        cache = serving_mod.ServingCache(freeze=True)
+        snapshot = cache.get(city, DAY, graph)
+        assert snapshot is cache.get(city, DAY, graph) and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

@@ -84,7 +84,7 @@ class _Gunicorn(BaseApplication):
         from service.store import database_url, make_engine
 
         make_engine(database_url()).dispose(close=False)  # a fresh pool of this worker's own connections
-        app = create_app({"AUTO_UPGRADE": False})
+        app = create_app({"AUTO_UPGRADE": False, "SERVING_FREEZE": True})
         # The app's ~150,000 long-lived objects (catalogs, taxonomies, SQLAlchemy's metadata)
         # would be rescanned by every full collection: 50-100 ms in which the worker answers
         # nobody, every couple of thousand requests. Frozen, they are never scanned again.

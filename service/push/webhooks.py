@@ -7,6 +7,7 @@ does not hold back another, and each retries and dies on its own.
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import json
 import secrets
@@ -114,10 +115,16 @@ def shown(hook: Webhook) -> dict:
         "url": hook.url,
         "description": hook.description,
         "secret_hint": f"{hook.secret[:10]}…",
-        "created_at": hook.created_at.isoformat() if hook.created_at else None,
+        "created_at": _iso(hook.created_at),
         "created_by": hook.created_by,
         "channel": f"webhook:{hook.id}",
     }
+
+
+def _iso(at) -> str | None:
+    if at is None:
+        return None
+    return (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).isoformat()
 
 
 def listing(session: Session, enterprise_id: int) -> list[Webhook]:

@@ -9,16 +9,17 @@
                                   sent ─▶ events: delivered;  failed ─▶ backoff;  dead after N
     inbox: open / view ─▶ events: open, view
 
-Modules: ``bundle`` (what is handed over), ``outbox`` (enqueue, deliver_due, retry), ``channels`` (the
+Modules: ``bundle`` (what is handed over), ``outbox`` (enqueue; retry), ``delivery`` (deliver_due), ``channels`` (the
 interface), ``inbox``, ``webhooks``, ``sms``, ``signing`` (the signature, for receivers too), ``respect``
 (quiet hours, cap window, backoff: pure), ``preferences``, ``outcomes`` (events), ``errors``.
 """
 
 from service.push.bundle import GROUPS, Bundle, BundleItem
 from service.push.channels import Channel, Message, default_channels
+from service.push.delivery import DeliveryReport, deliver_due
 from service.push.errors import BundleError, DeliveryError, PermanentError, PushError, RetryableError
 from service.push.inbox import InboxChannel
-from service.push.outbox import DeliveryReport, EnqueueResult, deliver_due, enqueue
+from service.push.outbox import EnqueueResult, enqueue
 from service.push.signing import sign, verify_signature
 from service.push.sms import SmsChannel
 from service.push.webhooks import WebhookChannel

@@ -1,5 +1,5 @@
-"""The outbox: a bundle becomes messages in the caller's transaction (:func:`enqueue`), and messages go out
-at least once, later, through the channels (:func:`deliver_due`). docs/push.md says it in prose.
+"""The outbox: a bundle becomes messages in the caller's transaction (:func:`enqueue`); they go out later, at
+least once, through the channels (:mod:`service.push.delivery`). docs/push.md says it in prose.
 
 ``enqueue`` applies the respect rules in this order, and says which stopped a bundle:
 
@@ -12,26 +12,17 @@ at least once, later, through the channels (:func:`deliver_due`). docs/push.md s
 
 Otherwise it writes one message per channel with the new and changed items (``queued``), records them as
 pushed, and records a ``push`` event per item. A message to a channel that waits out quiet hours (webhook,
-SMS) is due at their end; the inbox's is due at once.
-
-``deliver_due`` claims due messages under a lease (on PostgreSQL with ``FOR UPDATE SKIP LOCKED``, so
-concurrent runs take different messages), sends each outside any transaction, and records the outcome:
-``sent`` (and a ``delivered`` event), ``failed`` with the next attempt after a backoff with full jitter, or
-``dead`` after ``ZHIDA_PUSH_MAX_ATTEMPTS`` failures or a permanent one. A run killed half-way leaves its
-claimed messages to the next run once their lease has passed; a message the receiver acknowledged is marked
-sent right after, so only a kill between the two can send it again, and the message id covers that.
+SMS) is due at their end; the inbox's is due at once. Officers list the messages and send a dead one again
+(:func:`messages`, :func:`retry`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import random
-import time
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service import audit
@@ -39,11 +30,10 @@ from service.errors import Conflict, NotFound
 from service.push import outcomes, preferences, respect
 from service.push._sql import insert, is_postgres
 from service.push.bundle import Bundle
-from service.push.channels import QUIET, Channel, Message
-from service.push.errors import BundleError, PermanentError, RetryableError
+from service.push.channels import QUIET
+from service.push.errors import BundleError
 from service.settings import PushSettings, settings
-from service.store import write_scope
-from service.store.models import Enterprise, OutboxMessage, Policy, PushedItem, PushPreference
+from service.store.models import Enterprise, OutboxMessage, Policy, PushedItem
 
 OUTCOMES = {
     "queued": "已加入发送队列",
@@ -97,12 +87,6 @@ class EnqueueResult:
         }  # fmt: skip
 
 
-def _aware(now: dt.datetime) -> dt.datetime:
-    if now.tzinfo is None:
-        raise ValueError("now 须带时区（UTC）")
-    return now.astimezone(dt.UTC)
-
-
 def _channels(session: Session, enterprise_id: int, config: PushSettings) -> list[ChannelOutcome]:
     """Every channel of the enterprise, ready (``status`` "ready") or why not."""
     on = preferences.enabled(session, enterprise_id)
@@ -139,7 +123,7 @@ def enqueue(
     """Decide what of ``bundle`` goes out and where, and (unless ``dry_run``) write it in ``session``'s
     transaction: outbox messages, what was pushed, ``push`` events. Nothing is sent here."""
     config = config or settings().push
-    now = _aware(now)
+    now = respect.aware(now)
     stmt = select(Enterprise.id, Enterprise.uscc, Enterprise.name).where(Enterprise.id == bundle.enterprise_id)
     if is_postgres(session) and not dry_run:
         stmt = stmt.with_for_update()  # one enqueue per enterprise at a time: the cap counts what is committed
@@ -200,7 +184,7 @@ def enqueue(
         if prev is None or prev.fingerprint != item.fingerprint() or respect.repeat_due(prev.pushed_at, now, config):
             kept.append(item)
         else:
-            day = respect.local(prev.pushed_at.replace(tzinfo=prev.pushed_at.tzinfo or dt.UTC), config).date()
+            day = respect.local(respect.utc(prev.pushed_at), config).date()
             left_out[item.policy_id] = f"{day.isoformat()} 已推送，内容未变"
     if not kept:
         return _stopped(bundle, "nothing_new", channels, left_out=left_out)
@@ -250,183 +234,12 @@ def enqueue(
     return _stopped(bundle, "queued", said, items=slugs_kept, left_out=left_out, message_ids=tuple(written))
 
 
-# -- delivery ------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class DeliveryReport:
-    sent: int = 0
-    failed: int = 0  # failed this time, to be retried
-    dead: int = 0
-    deferred: int = 0  # claimed in quiet hours: due again at their end
-    results: list[tuple[str, str, str, str | None]] = field(default_factory=list)  # message id, channel, state, error
-
-    def as_dict(self) -> dict:
-        return {"sent": self.sent, "failed": self.failed, "dead": self.dead, "deferred": self.deferred}
-
-
-@dataclass(frozen=True)
-class _Claimed:
-    row_id: int
-    attempts: int
-    token: str
-    message: Message
-
-
-def _kind_filter(kinds: Iterable[str]):
-    return or_(*[c for k in kinds for c in (OutboxMessage.channel == k, OutboxMessage.channel.like(f"{k}:%"))])
-
-
-def _claim(engine, at: dt.datetime, kinds: list[str], n: int, config: PushSettings, report) -> list[_Claimed]:
-    """Take up to ``n`` due messages of ``kinds`` under a fresh lease (one short transaction); those of a
-    channel the enterprise has turned off since they were queued die here."""
-    with write_scope(engine) as session:
-        stmt = (
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.state.in_(("pending", "failed")),
-                OutboxMessage.next_attempt_at <= at,
-                or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until <= at),
-                _kind_filter(kinds),
-            )
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-            .limit(n)
-        )
-        if is_postgres(session):
-            stmt = stmt.with_for_update(skip_locked=True)
-        rows = list(session.scalars(stmt))
-        if not rows:
-            return []
-        off = set(
-            session.execute(
-                select(PushPreference.enterprise_id, PushPreference.channel).where(
-                    PushPreference.enterprise_id.in_({r.enterprise_id for r in rows}), PushPreference.enabled.is_(False)
-                )
-            ).all()
-        )
-        token = uuid.uuid4().hex
-        claimed = []
-        for row in rows:
-            if (row.enterprise_id, row.channel.partition(":")[0]) in off:
-                row.state, row.last_error = "dead", "企业已关闭该渠道，不再发送"
-                row.lease_until = row.lease_token = None
-                report.dead += 1
-                report.results.append((row.message_id, row.channel, "dead", row.last_error))
-                continue
-            row.lease_until = at + dt.timedelta(seconds=config.lease)
-            row.lease_token = token
-            p = row.payload
-            message = Message(
-                message_id=row.message_id, channel=row.channel, enterprise_id=row.enterprise_id, uscc=p["uscc"],
-                enterprise_name=p["name"], period=row.period, items=tuple(p["items"]),
-                created_at=_utc(row.created_at), attempt=row.attempts + 1,
-            )  # fmt: skip
-            claimed.append(_Claimed(row.id, row.attempts, token, message))
-        return claimed
-
-
-def _utc(at: dt.datetime) -> dt.datetime:
-    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
-
-
-def _settle(engine, claimed: _Claimed, at: dt.datetime, state: str, error: str | None, next_at=None) -> bool:
-    """Record one attempt's outcome. ``sent`` is recorded whoever holds the lease now (it was delivered);
-    a failure only by the lease's holder, so a run that lost its lease does not overwrite another's record."""
-    m = claimed.message
-    values = {"state": state, "attempts": OutboxMessage.attempts + 1, "last_error": error, "lease_until": None,
-              "lease_token": None}  # fmt: skip
-    where = [OutboxMessage.id == claimed.row_id, OutboxMessage.state.in_(("pending", "failed"))]
-    if state == "sent":
-        values["sent_at"] = at
-    else:
-        where.append(OutboxMessage.lease_token == claimed.token)
-        if next_at is not None:
-            values["next_attempt_at"] = next_at
-    with write_scope(engine) as session:
-        done = session.execute(update(OutboxMessage).where(*where).values(**values)).rowcount
-        if done and state == "sent":
-            outcomes.record(
-                session,
-                [outcomes.delivered_row(m.enterprise_id, m.message_id, m.channel, m.period, claimed.attempts + 1, at)],
-            )
-    return bool(done)
-
-
-def _defer(engine, claimed: _Claimed, until: dt.datetime) -> None:
-    with write_scope(engine) as session:
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == claimed.row_id, OutboxMessage.lease_token == claimed.token)
-            .values(next_attempt_at=until, lease_until=None, lease_token=None)
-        )
-
-
-def deliver_due(
-    engine,
-    now: dt.datetime,
-    channels: Iterable[Channel],
-    *,
-    config: PushSettings | None = None,
-    limit: int | None = None,
-    batch: int = 10,
-    rng: random.Random | None = None,
-) -> DeliveryReport:
-    """Send the messages due at ``now`` through ``channels`` (one per kind; messages of other kinds are left
-    for another run), at most ``limit``. ``now`` moves on with the time the run takes. Safe to run
-    concurrently and to kill: see the module's docstring."""
-    config = config or settings().push
-    by_kind = {c.name: c for c in channels}
-    start, began = _aware(now), time.monotonic()
-
-    def clock() -> dt.datetime:
-        return start + dt.timedelta(seconds=time.monotonic() - began)
-
-    report = DeliveryReport()
-    handled = 0
-    while limit is None or handled < limit:
-        n = batch if limit is None else min(batch, limit - handled)
-        claimed = _claim(engine, clock(), list(by_kind), n, config, report)
-        if not claimed:
-            break
-        for c in claimed:
-            handled += 1
-            _deliver(engine, c, by_kind[c.message.kind], clock, config, rng, report)
-    return report
-
-
-def _deliver(engine, claimed: _Claimed, channel: Channel, clock, config, rng, report: DeliveryReport) -> None:
-    m = claimed.message
-    at = clock()
-    if channel.quiet and respect.in_quiet_hours(at, config):
-        _defer(engine, claimed, respect.quiet_until(at, config))
-        report.deferred += 1
-        report.results.append((m.message_id, m.channel, "deferred", None))
-        return
-    try:
-        channel.send(m)
-    except PermanentError as e:
-        state, error, next_at = "dead", str(e), None
-    except Exception as e:  # RetryableError, or a fault of the channel: retried, dead after N
-        error = str(e) if isinstance(e, RetryableError) else f"{type(e).__name__}: {e}"
-        if claimed.attempts + 1 >= config.max_attempts:
-            state, next_at = "dead", None
-            error = f"连续失败 {claimed.attempts + 1} 次：{error}"
-        else:
-            state = "failed"
-            next_at = clock() + dt.timedelta(seconds=respect.backoff(claimed.attempts + 1, config, rng))
-    else:
-        state, error, next_at = "sent", None, None
-    _settle(engine, claimed, clock(), state, error[:2000] if error else None, next_at)
-    setattr(report, state, getattr(report, state) + 1)
-    report.results.append((m.message_id, m.channel, state, error))
-
-
 # -- for officers: the messages, and a dead one sent again ----------------------------------------------------
 
 
 def shown(row: OutboxMessage, uscc: str) -> dict:
     def iso(at):
-        return _utc(at).isoformat() if at else None
+        return respect.utc(at).isoformat() if at else None
 
     return {
         "id": row.id,
@@ -462,7 +275,7 @@ def retry(session: Session, row_id: int, actor: str, now: dt.datetime) -> Outbox
         raise Conflict(f"推送消息 {row_id} 的状态为 {row.state}，只有发送失败或已放弃的消息可以重发")
     audit.append(session, actor, "push.retry", row.message_id, {"message": row.id, "was": row.state,
                  "attempts": row.attempts, "last_error": row.last_error})  # fmt: skip
-    row.state, row.attempts, row.next_attempt_at = "pending", 0, _aware(now)
+    row.state, row.attempts, row.next_attempt_at = "pending", 0, respect.aware(now)
     row.lease_until = row.lease_token = None
     session.flush()
     return row

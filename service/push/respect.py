@@ -10,6 +10,18 @@ from zoneinfo import ZoneInfo
 from service.settings import PushSettings
 
 
+def aware(now: dt.datetime) -> dt.datetime:
+    """``now`` in UTC; a time without a zone is refused (no hidden "today")."""
+    if now.tzinfo is None:
+        raise ValueError("now 须带时区（UTC）")
+    return now.astimezone(dt.UTC)
+
+
+def utc(at: dt.datetime) -> dt.datetime:
+    """A time read from the store: SQLite gives it without a zone, and it is UTC."""
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+
+
 def local(now: dt.datetime, config: PushSettings) -> dt.datetime:
     return now.astimezone(ZoneInfo(config.timezone))
 
@@ -42,9 +54,7 @@ def cap_window_start(now: dt.datetime, config: PushSettings) -> dt.datetime:
 
 def repeat_due(pushed_at: dt.datetime, now: dt.datetime, config: PushSettings) -> bool:
     """Whether an item pushed at ``pushed_at`` and unchanged since may be pushed again (by local days)."""
-    if pushed_at.tzinfo is None:
-        pushed_at = pushed_at.replace(tzinfo=dt.UTC)
-    days = (local(now, config).date() - local(pushed_at, config).date()).days
+    days = (local(now, config).date() - local(utc(pushed_at), config).date()).days
     return days >= config.repeat_days
 
 

@@ -21,7 +21,7 @@ STAFF = {"admin", "officer", "analyst", "system"}
 def _rows() -> list[tuple[str, str, str]]:
     rows = []
     for line in DOCS.read_text(encoding="utf-8").splitlines():
-        m = re.match(r"^\| `(GET|POST) (/api/[^`]*)` \| ([^|]+) \|", line)
+        m = re.match(r"^\| `(GET|POST|PUT|DELETE) (/api/[^`]*)` \| ([^|]+) \|", line)
         if m:
             path = re.sub(r"\[.*$", "", m.group(2).split("?")[0])  # the optional query is not the route
             rows.append((m.group(1), path, m.group(3).strip()))
@@ -88,7 +88,7 @@ def test_each_role_reaches_exactly_what_the_table_says(app, keys, callers, metho
         headers = {"Idempotency-Key": f"m-{caller}"}
         if callers[caller]:
             headers["Authorization"] = f"Bearer {callers[caller]}"
-        r = c.open(url, method=method, json={} if method == "POST" else None, headers=headers)
+        r = c.open(url, method=method, json={} if method in ("POST", "PUT") else None, headers=headers)
         if caller in allowed:
             assert r.status_code not in (401, 403), (caller, method, url, r.status_code, r.json)
         elif caller in ("none", "revoked"):

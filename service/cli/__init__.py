@@ -33,6 +33,7 @@ COMMANDS = {
     "train": "train",
     "rank": "rank",
     "evaluate": "evaluate",
+    "outbox": "outbox",
 }
 
 

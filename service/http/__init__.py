@@ -10,6 +10,7 @@ from service.http import (  # noqa: E402,F401
     models,
     payouts,
     policies,
+    push,
     reference,
     reviews,
     sweeps,

@@ -182,3 +182,38 @@ class ReferenceSearchQuery(Schema):
 
 class BatchListQuery(Schema):
     all = String(validate=Length(max=5), metadata={"description": "1：全部批次（默认只列待审批的）"})
+
+
+# -- 政策包 delivery: the inbox, preferences, webhooks, the outbox (docs/push.md) ----------------------------
+
+
+class InboxQuery(Schema):
+    uscc = String(validate=Length(max=18), metadata={"description": "统一社会信用代码（工作人员必填）"})
+    unread = String(validate=Length(max=5), metadata={"description": "1：只列未读"})
+    limit = String(validate=Length(max=10), metadata={"description": "条数（1–200，默认 50）"})
+
+
+class InboxReadIn(Strict):
+    policy_id = String(validate=Length(1, SLUG), metadata={"description": "打开了消息中的这项政策（可选）"})
+
+
+class PreferencesIn(Strict):
+    channels = Dict(
+        keys=String(validate=OneOf(["inbox", "webhook", "sms"])),
+        values=Boolean(),
+        metadata={"description": "各渠道开（true）或关（false）：inbox 站内信、webhook、sms 短信"},
+    )
+    sms_phone = String(
+        allow_none=True, validate=Length(max=20), metadata={"description": "接收短信的手机号；null 删除"}
+    )
+
+
+class WebhookIn(Strict):
+    url = String(required=True, validate=Length(1, 500), metadata={"description": "接收推送的地址（https://）"})
+    description = String(validate=Length(max=200), metadata={"description": "备注"})
+
+
+class OutboxQuery(Schema):
+    state = String(validate=OneOf(["pending", "sent", "failed", "dead"]), metadata={"description": "消息状态"})
+    uscc = String(validate=Length(max=18), metadata={"description": "统一社会信用代码"})
+    limit = String(validate=Length(max=10), metadata={"description": "条数（1–500，默认 100）"})

@@ -307,18 +307,9 @@ class GroupClaim(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class PushDelivery(Base):
-    __tablename__ = "push_deliveries"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
-    bundle: Mapped[dict] = mapped_column(JSON)
-    channel: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-
-
-EVENT_KINDS = ("push", "view", "apply", "approved", "rejected", "paid", "rating")
+# push: a policy put in front of a firm in a 政策包 (one per firm, bundle period and policy); delivered: a channel
+# acknowledged a message; open: the firm opened a message in its inbox; view: it opened one policy (docs/push.md)
+EVENT_KINDS = ("push", "view", "apply", "approved", "rejected", "paid", "rating", "delivered", "open")
 
 
 class Event(Base):
@@ -476,3 +467,105 @@ class Clawback(Base):
     actor: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | recovered
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# -- 政策包 delivery (service/push, docs/push.md) ---------------------------------------------------------------
+
+OUTBOX_STATES = ("pending", "sent", "failed", "dead")
+PUSH_CHANNELS = ("inbox", "webhook", "sms")
+
+
+class OutboxMessage(Base):
+    """One message of a bundle to one channel, delivered at least once by ``service.push.deliver_due``.
+
+    A bundle period reaches a channel once: UNIQUE (enterprise, period, channel), where ``channel`` is
+    ``inbox``, ``sms`` or ``webhook:<endpoint id>``. ``message_id`` is given to the receiver, who drops a
+    duplicate by it. A run claims a message by a lease (``lease_until``, ``lease_token``) so that two runs
+    never send it at once and a run killed half-way leaves it to the next once the lease has passed."""
+
+    __tablename__ = "push_outbox"
+    __table_args__ = (
+        UniqueConstraint("enterprise_id", "period", "channel"),
+        CheckConstraint(_in("state", OUTBOX_STATES), name="state"),
+        CheckConstraint("attempts >= 0", name="attempts"),
+        Index(None, "state", "next_attempt_at"),
+        Index(None, "enterprise_id", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(36), unique=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict] = mapped_column(JSON)  # the bundle's items for this message (service.push.bundle)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    lease_token: Mapped[str | None] = mapped_column(String(32))
+
+
+class PushedItem(Base):
+    """What was last pushed to an enterprise of each policy: the item's fingerprint and when. An item
+    pushed recently with the same fingerprint is left out of the next bundle."""
+
+    __tablename__ = "push_items"
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id", ondelete="CASCADE"), primary_key=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id", ondelete="CASCADE"), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(32))
+    pushed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class PushPreference(Base):
+    """An enterprise's choice for one channel kind; no row: the channel is on."""
+
+    __tablename__ = "push_preferences"
+    __table_args__ = (CheckConstraint(_in("channel", PUSH_CHANNELS), name="channel"),)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id", ondelete="CASCADE"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(64))
+
+
+class PushContact(Base):
+    """Where an enterprise is reached outside the platform: the mobile number its SMS go to (the register
+    has no contact field, docs/fields.md); registered by the enterprise itself."""
+
+    __tablename__ = "push_contacts"
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id", ondelete="CASCADE"), primary_key=True)
+    sms_phone: Mapped[str | None] = mapped_column(String(20))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_by: Mapped[str] = mapped_column(String(64))
+
+
+class Webhook(Base):
+    """An endpoint that receives an enterprise's bundles, signed with its secret (HMAC-SHA256)."""
+
+    __tablename__ = "push_webhooks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(64))
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class InboxEntry(Base):
+    """A bundle in the enterprise's in-app inbox (站内信), written once per outbox message."""
+
+    __tablename__ = "inbox_entries"
+    __table_args__ = (Index(None, "enterprise_id", "created_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(36), unique=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(200))
+    items: Mapped[list] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -34,6 +34,7 @@ COMMANDS = {
     "rank": "rank",
     "evaluate": "evaluate",
     "outbox": "outbox",
+    "push": "push",
 }
 
 

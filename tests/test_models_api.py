@@ -140,23 +140,37 @@ def test_an_analyst_trains_a_ranker_and_reads_the_registered_model_back(api):
     assert len(registry.versions(api.engine)) == 1
 
 
-def test_the_background_thread_runs_the_job_to_done(api, db_url):
+def test_a_worker_runs_the_job_to_done(api, db_url):
+    """As served: the app only queues the run (no runner, no thread of its own); a worker beside it (`zhida
+    worker`, here in a thread) takes the durable job and trains."""
+    from service.jobs.worker import Worker
+
     api = Api(create_app({"DATABASE_URL": db_url, "TESTING": True}), api.engine, record=False)  # as served
-    assert api.app.extensions["zhida.training_runner"] is training.start_thread
+    assert api.app.extensions["zhida.training_runner"] is None
     body = {"until": UNTIL.isoformat(), "period_days": 45, "seed": 5}
     r = api.call("POST", "/api/models/ranker/training", role="admin", body=body)
     assert r.status_code == 202 and r.json["status"] == "queued"  # answered before training
-    deadline = time.monotonic() + 300
-    while True:
-        job = api.call("GET", r.headers["Location"]).json
-        if job["status"] in ("done", "failed") or time.monotonic() > deadline:
-            break
-        assert job["status"] in ("queued", "running")
-        time.sleep(0.5)
+    worker = Worker(api.engine, poll=0.2)
+    worker.start_thread()
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            job = api.call("GET", r.headers["Location"]).json
+            if job["status"] in ("done", "failed") or time.monotonic() > deadline:
+                break
+            assert job["status"] in ("queued", "running")
+            time.sleep(0.5)
+    finally:
+        worker.stop()
+        worker.join(60)
     assert job["status"] == "done", job
     assert job["requested_by"] == api.actor("admin") and job["model"]["status"] == "candidate"
     assert [v.version for v in registry.versions(api.engine, "ranker")] == [job["model"]["version"]]
     assert api.jobs() == 1
+    durable = api.call("GET", "/api/jobs?kind=training", role="officer").json["items"]
+    assert [(j["state"], j["result"]["training_job"], j["result"]["model"]["version"]) for j in durable] == [
+        ("done", job["id"], job["model"]["version"])
+    ]
 
 
 def test_one_training_run_at_a_time(api):

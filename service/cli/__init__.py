@@ -33,6 +33,9 @@ COMMANDS = {
     "train": "train",
     "rank": "rank",
     "evaluate": "evaluate",
+    "worker": "worker",
+    "scheduler": "scheduler",
+    "jobs": "jobs",
 }
 
 

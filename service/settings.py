@@ -40,7 +40,7 @@ class Settings:
     rate_limit: str = "600 per minute"  # ZHIDA_RATE_LIMIT: per API key (or per address without one)
     cors_origins: tuple[str, ...] = ()  # ZHIDA_CORS_ORIGINS: ","-separated origins allowed to call the API
     scheduler_timezone: str = "Asia/Shanghai"  # ZHIDA_SCHEDULER_TIMEZONE: the clock the scheduler's times are read on
-    schedules: dict[str, str] = field(default_factory=dict)  # ZHIDA_SCHEDULE_*: an entry's time, when set
+    schedules: dict[str, str] = field(default_factory=dict)  # SCHEDULE_VARIABLES: an entry's time, when set
 
     @property
     def production(self) -> bool:

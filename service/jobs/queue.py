@@ -123,6 +123,10 @@ def claim(engine, owner: str, kinds=None, job_id: int | None = None) -> Job | No
         stmt = stmt.where(Job.id == job_id)
     else:
         stmt = stmt.where(Job.run_after <= now)
+    if job_id is None:
+        with engine.connect() as conn:  # an empty queue is a read, not a write transaction (SQLite's one writer)
+            if conn.scalar(stmt.with_only_columns(Job.id).limit(1)) is None:
+                return None
     stmt = stmt.order_by(Job.id).limit(1).with_for_update(skip_locked=True)
     with write_scope(engine) as s:
         job = s.scalars(stmt).first()

@@ -165,7 +165,7 @@ ENTRIES: dict[str, Entry] = {
 
 
 def configured(schedules: dict[str, str] | None = None) -> list[Entry]:
-    """The entries with the times the settings give (``ZHIDA_SCHEDULE_*``), ``off`` ones left out."""
+    """The entries with the times the settings give (``SCHEDULE_VARIABLES``), ``off`` ones left out."""
     from dataclasses import replace
 
     from service.settings import settings
@@ -342,7 +342,8 @@ class _Leader:
     entries: dict[str, Entry]
     requested_by: str
     queued: Counter = field(default_factory=Counter)
-    lost: threading.Event = field(default_factory=threading.Event)
+    lost: threading.Event = field(default_factory=threading.Event)  # the lock is gone: stop queueing
+    ended: threading.Event = field(default_factory=threading.Event)  # its scheduler stopped (or never started)
 
 
 _leading: dict[str, _Leader] = {}  # this process's schedulers that lead now, by their executor's thread-name prefix
@@ -475,7 +476,6 @@ def run(
     standby_every: float = 5.0,
     check_every: float = 5.0,
     name: str | None = None,
-    on_scheduler: Callable | None = None,
 ) -> Run:
     """Lead or stand by until ``stop`` is set: take the leader lock, run the BlockingScheduler while the lock
     holds, step down when it is lost, and try again every ``standby_every`` seconds while another leads."""
@@ -499,8 +499,14 @@ def run(
     done = Run()
     waiting_for = object()
     while not stop.is_set():
-        if not lock.acquire():
-            holder = lock.holder()
+        try:
+            got = lock.acquire()
+            holder = None if got else lock.holder()
+        except Exception as e:  # noqa: BLE001 - the database away: wait and try again
+            log.warning("%s 无法连接数据库（%s），%.0f 秒后重试", me, type(e).__name__, standby_every)
+            stop.wait(standby_every)
+            continue
+        if not got:
             if holder != waiting_for:
                 log.info("%s 待命：领导锁由 %s 持有，每 %.0f 秒重试", me, holder or "另一个调度器", standby_every)
                 waiting_for = holder
@@ -510,23 +516,26 @@ def run(
         done.terms += 1
         leader = _Leader(engine, lock, {e.id: e for e in entries}, f"scheduler:{me.split(' ')[-1]}"[:64])
         _leading[key] = leader
+        watch = None
         try:
             scheduler = build(engine, entries, key, tz)
-            if on_scheduler is not None:
-                on_scheduler(scheduler)
             log.info(
                 "%s 成为领导者：%s", me, "；".join(f"{e.id}（{e.label}）{e.when}" for e in entries) or "没有调度项"
             )
             watch = threading.Thread(target=_watch, args=(scheduler, lock, leader, stop, check_every), daemon=True)
             watch.start()
             scheduler.start()  # blocks until the watch shuts it down
-            watch.join()
+        except Exception:  # noqa: BLE001 - said; the lock is given up and taken again when it can be
+            log.exception("%s 运行调度器出错", me)
         finally:
+            leader.ended.set()
+            if watch is not None:
+                watch.join()
             _leading.pop(key, None)
             done.queued.update(leader.queued)
             lock.release()
         if not stop.is_set():
-            log.warning("%s 已失去领导锁，转为待命", me)
+            log.warning("%s 已不再是领导者，转为待命", me)
             stop.wait(2 * standby_every)  # a standby that tries meanwhile leads; no flapping back and forth
     return done
 
@@ -536,7 +545,7 @@ def _watch(scheduler, lock, leader: _Leader, stop: threading.Event, every: float
     failed (at once) or by asking the lock's connection (every ``every`` seconds)."""
     asked = time.monotonic()
     while not stop.wait(0.1):
-        if leader.lost.is_set():
+        if leader.lost.is_set() or leader.ended.is_set():
             break
         if time.monotonic() - asked >= every:
             asked = time.monotonic()
@@ -544,7 +553,7 @@ def _watch(scheduler, lock, leader: _Leader, stop: threading.Event, every: float
                 leader.lost.set()
                 break
     for _ in range(400):  # shut down only once it runs (a shutdown before its start would leave start blocking)
-        if scheduler.running:
+        if scheduler.running or leader.ended.is_set():
             break
         time.sleep(0.05)
     with contextlib.suppress(Exception):

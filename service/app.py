@@ -13,7 +13,6 @@ from flask import Flask
 from flask.sessions import SessionInterface
 
 from service.http import hardening, openapi, ops, problems
-from service.jobs import training
 from service.settings import settings, use_catalog
 from service.store import make_engine, upgrade
 
@@ -41,7 +40,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         AUTO_UPGRADE=True,
         APPROVAL_THRESHOLD=config.approval_threshold,
         APPLICATIONS_ON_DRIVER=True,  # PostgreSQL: 即申即办 on the driver (False: the session path, same writes)
-        TRAINING_RUNNER=None,  # runner(engine, job_id) for training jobs; None: a thread of this process
+        TRAINING_RUNNER=None,  # runner(engine, training_job_id) after a training request; None: the worker's
+        JOB_RUNNER=None,  # runner(engine, job_id) after a request queued a job (tests); None: the worker's
         JSON_SORT_KEYS=False,
         RATE_LIMIT=config.rate_limit,  # per API key, or per address without one
         SERVING_BACKGROUND=True,  # a stale match snapshot answers while its successor is built (service.serving)
@@ -64,7 +64,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         upgrade(app.config["DATABASE_URL"])
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["zhida.engine"] = engine
-    app.extensions["zhida.training_runner"] = app.config["TRAINING_RUNNER"] or training.start_thread
+    # Background jobs are run by `zhida worker` (docs/jobs.md): never by a thread of a web worker, never by a
+    # scheduler here. A runner named in the config runs a job the request queued, after its commit (tests).
+    app.extensions["zhida.training_runner"] = app.config["TRAINING_RUNNER"]
+    app.extensions["zhida.job_runner"] = app.config["JOB_RUNNER"]
 
     problems.init_app(app)
     app.spec_processor(openapi.finish)

@@ -15,6 +15,15 @@ from dataclasses import dataclass, field
 from service.errors import SetupError
 
 DEFAULT_DATABASE_URL = "sqlite:///zhida.sqlite3"
+# the scheduler's entries (service.jobs.schedule): when each runs, a crontab line or "every 5m"; "off" turns it off
+SCHEDULE_VARIABLES = {
+    "sweep": "ZHIDA_SCHEDULE_SWEEP",
+    "bundles": "ZHIDA_SCHEDULE_BUNDLES",
+    "deliveries": "ZHIDA_SCHEDULE_DELIVERIES",
+    "publications": "ZHIDA_SCHEDULE_PUBLICATIONS",
+    "training": "ZHIDA_SCHEDULE_TRAINING",
+    "graph": "ZHIDA_SCHEDULE_GRAPH",
+}
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,8 @@ class Settings:
     rate_limit: str = "600 per minute"  # ZHIDA_RATE_LIMIT: per API key (or per address without one)
     cors_origins: tuple[str, ...] = ()  # ZHIDA_CORS_ORIGINS: ","-separated origins allowed to call the API
     push: PushSettings = field(default_factory=PushSettings)  # the push and SMS variables: PushSettings
+    scheduler_timezone: str = "Asia/Shanghai"  # ZHIDA_SCHEDULER_TIMEZONE: the clock the scheduler's times are read on
+    schedules: dict[str, str] = field(default_factory=dict)  # SCHEDULE_VARIABLES: an entry's time, when set
 
     @property
     def production(self) -> bool:
@@ -90,6 +101,14 @@ def settings(environ=None) -> Settings:
     bad = [o for o in origins if not o.startswith(("http://", "https://")) or o.count("/") != 2]
     if bad:
         raise SetupError(f"ZHIDA_CORS_ORIGINS 应为以逗号分隔的来源，如 https://a.example.cn（收到 {bad[0]!r}）")
+    zone = _text(env, "ZHIDA_SCHEDULER_TIMEZONE") or "Asia/Shanghai"
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(zone)
+    except (ValueError, KeyError, OSError):
+        raise SetupError(f"ZHIDA_SCHEDULER_TIMEZONE 应为时区名，如 Asia/Shanghai（收到 {zone!r}）") from None
+    schedules = {entry: _text(env, name) for entry, name in SCHEDULE_VARIABLES.items() if _text(env, name)}
     return Settings(
         database_url=_text(env, "ZHIDA_DATABASE_URL") or DEFAULT_DATABASE_URL,
         env=mode,
@@ -105,6 +124,8 @@ def settings(environ=None) -> Settings:
         rate_limit=limit,
         cors_origins=origins,
         push=push_settings(env),
+        scheduler_timezone=zone,
+        schedules=schedules,
     )
 
 

@@ -14,6 +14,7 @@ from service.errors import BadRequest, Conflict, NotFound
 from service.http import auth
 from service.io.importer import import_enterprises, import_policies
 from service.io.rosters import import_rosters
+from service.jobs.worker import run_now
 from service.ledger import sweeps
 from service.ledger.bank import SimulatedBank
 from service.ledger.batches import decide, list_batches
@@ -124,7 +125,7 @@ def test_threshold_setting_is_validated(monkeypatch):
 def test_officers_approve_over_http_and_others_cannot(loaded, db_url, monkeypatch):
     engine, big = loaded
     monkeypatch.setenv(sweeps.THRESHOLD_ENV, "1.00")
-    app = create_app({"DATABASE_URL": db_url, "TESTING": True})
+    app = create_app({"DATABASE_URL": db_url, "TESTING": True, "JOB_RUNNER": run_now})  # the job runs at once
     with session_scope(engine) as s:
         uscc = s.scalar(select(Enterprise.uscc).limit(1))
         keys = {
@@ -146,9 +147,12 @@ def test_officers_approve_over_http_and_others_cannot(loaded, db_url, monkeypatc
     assert bad.status_code == 400 and "as_of" in bad.json["detail"]
     assert call("POST", "/api/sweeps", "system", {"approval_threshold": "1e12"}).status_code == 400  # not the caller's
     r = call("POST", "/api/sweeps", "system", {"policy_id": big.policy_id, "as_of": DAY.isoformat()}, idem="s1")
-    assert r.status_code == 200, r.json
-    item = r.json["items"][0]
-    assert r.json["approval_threshold"] == "1.00" and item["batch_id"] and item["amount"] == "0.00"
+    assert r.status_code == 202 and r.headers["Location"] == f"/api/jobs/{r.json['id']}", r.json
+    assert r.json["state"] == "queued" and r.json["params"]["approval_threshold"] == "1.00"  # the server's
+    job = call("GET", r.headers["Location"], "system").json
+    assert job["state"] == "done" and job["fraction"] == 1.0, job
+    item = job["result"]["items"][0]
+    assert job["result"]["approval_threshold"] == "1.00" and item["batch_id"] and item["amount"] == "0.00"
     listed = call("GET", "/api/payout-batches", "analyst").json
     assert listed["total"] == 1 and listed["items"][0]["id"] == item["batch_id"]
     url = f"/api/payout-batches/{item['batch_id']}"

@@ -140,23 +140,37 @@ def test_an_analyst_trains_a_ranker_and_reads_the_registered_model_back(api):
     assert len(registry.versions(api.engine)) == 1
 
 
-def test_the_background_thread_runs_the_job_to_done(api, db_url):
+def test_a_worker_runs_the_job_to_done(api, db_url):
+    """As served: the app only queues the run (no runner, no thread of its own); a worker beside it (`zhida
+    worker`, here in a thread) takes the durable job and trains."""
+    from service.jobs.worker import Worker
+
     api = Api(create_app({"DATABASE_URL": db_url, "TESTING": True}), api.engine, record=False)  # as served
-    assert api.app.extensions["zhida.training_runner"] is training.start_thread
+    assert api.app.extensions["zhida.training_runner"] is None
     body = {"until": UNTIL.isoformat(), "period_days": 45, "seed": 5}
     r = api.call("POST", "/api/models/ranker/training", role="admin", body=body)
     assert r.status_code == 202 and r.json["status"] == "queued"  # answered before training
-    deadline = time.monotonic() + 300
-    while True:
-        job = api.call("GET", r.headers["Location"]).json
-        if job["status"] in ("done", "failed") or time.monotonic() > deadline:
-            break
-        assert job["status"] in ("queued", "running")
-        time.sleep(0.5)
+    worker = Worker(api.engine, poll=0.2)
+    worker.start_thread()
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            job = api.call("GET", r.headers["Location"]).json
+            if job["status"] in ("done", "failed") or time.monotonic() > deadline:
+                break
+            assert job["status"] in ("queued", "running")
+            time.sleep(0.5)
+    finally:
+        worker.stop()
+        worker.join(60)
     assert job["status"] == "done", job
     assert job["requested_by"] == api.actor("admin") and job["model"]["status"] == "candidate"
     assert [v.version for v in registry.versions(api.engine, "ranker")] == [job["model"]["version"]]
     assert api.jobs() == 1
+    durable = api.call("GET", "/api/jobs?kind=training", role="officer").json["items"]
+    assert [(j["state"], j["result"]["training_job"], j["result"]["model"]["version"]) for j in durable] == [
+        ("done", job["id"], job["model"]["version"])
+    ]
 
 
 def test_one_training_run_at_a_time(api):
@@ -405,3 +419,58 @@ def test_the_cli_and_the_api_accept_the_same_periods():
 
     option = next(p for p in cli.params if p.name == "period_days")
     assert (option.type.min, option.type.max) == PERIOD_DAYS
+
+
+class _Died(BaseException):
+    """A worker killed where it stands."""
+
+
+def test_a_training_whose_worker_died_is_taken_over_by_the_next_run(api):
+    """The durable job is queued again when its worker falls silent; its next run takes the training job over
+    from the dead owner and trains it to a registered model."""
+    from service.jobs import queue, worker
+    from service.store.models import Job
+
+    body = {"until": UNTIL.isoformat(), "period_days": 45, "seed": 4}
+    r = api.call("POST", "/api/models/ranker/training", body=body)
+    assert r.status_code == 202 and api.started == [r.json["id"]]  # queued; the recording runner ran nothing
+    with session_scope(api.engine) as s:
+        durable = s.get(TrainingJob, r.json["id"]).job_id
+    job = queue.claim(api.engine, "dead:1:1")
+    assert job.id == durable and job.kind == "training" and job.params == {"training_job": r.json["id"]}
+
+    def dies(text, fraction=None):
+        raise _Died
+
+    with pytest.raises(_Died):
+        training.run_training_job(api.engine, dict(job.params), dies)  # the worker dies at the first step
+    assert api.call("GET", r.headers["Location"]).json["status"] == "running"  # left by the dead worker
+    with session_scope(api.engine) as s:
+        s.get(Job, durable).heartbeat_at = utcnow() - queue.STALE - dt.timedelta(seconds=1)
+    assert queue.reap_stale(api.engine) == (1, 0)
+    assert worker.run_now(api.engine, durable) == "done"
+    done = api.call("GET", r.headers["Location"]).json
+    assert done["status"] == "done" and done["model"]["status"] == "candidate"
+    listed = api.call("GET", f"/api/jobs/{durable}", role="officer").json
+    assert listed["attempts"] == 2 and listed["result"]["model"]["version"] == done["model"]["version"]
+
+
+def test_a_training_whose_last_run_died_is_failed_with_the_reason(bare, tmp_path):
+    from service.jobs import queue
+
+    with session_scope(bare.engine) as s:
+        tj = training.submit(s, "ranker", {"until": "2026-05-01", "period_days": 45, "seed": 1}, "analyst:a",
+                             tmp_path / "graph.pickle")  # fmt: skip
+        tj_id, durable = tj.id, tj.job_id
+    for n in (1, 2):  # training gets two runs: one that killed its worker may well do it again
+        assert queue.claim(bare.engine, f"dead:{n}:1").id == durable
+        with session_scope(bare.engine) as s:
+            from service.store.models import Job
+
+            s.get(Job, durable).heartbeat_at = utcnow() - queue.STALE - dt.timedelta(seconds=1)
+        assert queue.reap_stale(bare.engine) == ((1, 0) if n == 1 else (0, 1))
+    job = bare.call("GET", f"/api/models/training/{tj_id}").json
+    assert job["status"] == "failed" and job["error"].startswith(
+        "训练未完成：运行该任务的工作进程（dead:2:1）已停止响应"
+    )
+    assert bare.call("POST", "/api/models/ranker/training", body={}).status_code == 202  # not blocked by it

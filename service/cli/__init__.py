@@ -35,6 +35,9 @@ COMMANDS = {
     "evaluate": "evaluate",
     "outbox": "outbox",
     "push": "push",
+    "worker": "worker",
+    "scheduler": "scheduler",
+    "jobs": "jobs",
 }
 
 

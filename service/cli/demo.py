@@ -2,7 +2,8 @@
 
 Creates the SQLite database, generates a synthetic city, imports it (policies,
 enterprises, the rosters as of the reference date, events), creates one demo key
-per role and serves the app on 127.0.0.1.
+per role and serves the app on 127.0.0.1, with a background-job worker in a
+thread of the same process (``POST /api/sweeps`` and training requests are jobs).
 """
 
 from __future__ import annotations
@@ -88,8 +89,17 @@ def cli(workdir: Path, enterprises: int, seed: int, city: str, port: int, no_ser
         f'-H \'Content-Type: application/json\' -d \'{{"policy_id": "xina-jiuye-buzhu", "commitment": true}}\' '
         f"{base}api/applications"
     )
+    click.echo(
+        f"  curl -X POST -H 'Authorization: Bearer {keys['officer']}' -H 'Idempotency-Key: demo-2' "
+        f'-H \'Content-Type: application/json\' -d \'{{"scope": "all", "dry_run": true}}\' {base}api/sweeps'
+        "    # 202：后台任务，按 Location 查看进度与结果"
+    )
+    click.echo(f"  curl -H 'Authorization: Bearer {keys['officer']}' {base}api/jobs")
     if no_serve:
         return
+    from service.jobs.worker import Worker
+
+    Worker(engine).start_thread()  # the demo's one process also runs the background jobs
     app.run(host="127.0.0.1", port=port, threaded=True, use_reloader=False)
 
 

@@ -1,9 +1,17 @@
-"""``zhida serve``: the web app and API under gunicorn (``--dev``: Flask's own server, one process)."""
+"""``zhida serve``: the web app and API under gunicorn (``--dev``: Flask's own server, one process).
+
+Background jobs are never run by a web worker, and no scheduler is ever started here (docs/jobs.md). So that
+one command serves a working platform, ``zhida serve`` starts one ``zhida worker`` process beside gunicorn
+(a child of this process, stopped with it); ``--no-worker`` leaves the jobs to workers run on their own (under
+systemd, on other machines), as production does. ``--dev`` runs that worker as a thread of its one process.
+"""
 
 from __future__ import annotations
 
 import gc
 import os
+import subprocess
+import sys
 
 import click
 
@@ -30,8 +38,9 @@ def default_workers(url: str) -> int:
 )
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="每个工作进程的线程数")
 @click.option("--dev", is_flag=True, help="用 Flask 自带的开发服务器（单进程，仅供调试）")
-def cli(host: str, port: int, workers: int | None, threads: int, dev: bool) -> None:
-    """运行 Web 应用与 API。"""
+@click.option("--no-worker", is_flag=True, help="不随服务启动后台任务进程（另行运行 zhida worker）")
+def cli(host: str, port: int, workers: int | None, threads: int, dev: bool, no_worker: bool) -> None:
+    """运行 Web 应用与 API（默认同时启动一个后台任务进程 zhida worker）。"""
     from service.store import database_url, make_engine, upgrade
 
     upgrade(database_url())  # once, here: the workers start on a migrated database
@@ -39,26 +48,59 @@ def cli(host: str, port: int, workers: int | None, threads: int, dev: bool) -> N
     if dev:
         from service.app import create_app
 
-        click.echo(f"zhida（开发服务器）已启动: http://{host}:{port}/", err=True)
-        create_app({"AUTO_UPGRADE": False}).run(host=host, port=port, threaded=True, use_reloader=False)
+        app = create_app({"AUTO_UPGRADE": False})
+        if not no_worker:
+            from service.jobs.worker import Worker
+
+            Worker(app.extensions["zhida.engine"]).start_thread()
+        jobs = "不运行后台任务" if no_worker else "后台任务由本进程的一个线程运行"
+        click.echo(f"zhida（开发服务器）已启动: http://{host}:{port}/ （{jobs}）", err=True)
+        app.run(host=host, port=port, threaded=True, use_reloader=False)
         return
     from service.settings import settings
 
     config = settings()
     workers = workers or config.workers or default_workers(database_url())
-    click.echo(f"zhida 已启动: http://{host}:{port}/ （{workers} 个工作进程 × {threads} 线程）", err=True)
-    _Gunicorn(
-        {
-            "bind": f"{host}:{port}",
-            "workers": workers,
-            "threads": threads,
-            "worker_class": "gthread" if threads > 1 else "sync",
-            "accesslog": config.access_log,
-            "errorlog": "-",
-            "loglevel": "warning",
-            "timeout": 120,  # a sweep over HTTP may take a minute on a large city
-        }
-    ).run()
+    job_worker = None if no_worker else start_job_worker()
+    jobs = "后台任务另行运行（zhida worker）" if job_worker is None else f"后台任务进程 {job_worker.pid}"
+    click.echo(f"zhida 已启动: http://{host}:{port}/ （{workers} 个工作进程 × {threads} 线程；{jobs}）", err=True)
+    try:
+        _Gunicorn(
+            {
+                "bind": f"{host}:{port}",
+                "workers": workers,
+                "threads": threads,
+                "worker_class": "gthread" if threads > 1 else "sync",
+                "accesslog": config.access_log,
+                "errorlog": "-",
+                "loglevel": "warning",
+                # not for sweeps (they are background jobs): a worker's first /v1 request builds its serving
+                # snapshot, 50–75 s on 20,000 firms (docs/BENCHMARKS.md), and a sync worker silent for longer
+                # than this is killed
+                "timeout": 120,
+            }
+        ).run()
+    finally:
+        if job_worker is not None:
+            stop_job_worker(job_worker)
+
+
+def start_job_worker() -> subprocess.Popen:
+    """``zhida worker`` as a child process: its own interpreter, not a fork of gunicorn's arbiter (whose
+    threads and pools a fork would copy), in this process group (a signal to the group stops it too)."""
+    return subprocess.Popen([sys.executable, "-m", "service", "worker"], env=os.environ.copy())
+
+
+def stop_job_worker(proc: subprocess.Popen, wait: float = 30) -> None:
+    """SIGTERM (the job in hand goes back to the queue), then SIGKILL if it has not stopped after ``wait``."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(wait)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 try:

@@ -7,6 +7,7 @@ bp = APIBlueprint("api", __name__, url_prefix="/api", tag="API")
 from service.http import (  # noqa: E402,F401
     applications,
     enterprises,
+    jobs,
     models,
     payouts,
     policies,

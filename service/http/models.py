@@ -143,7 +143,7 @@ def job_json(job, model) -> dict:
 @bp.input(schemas.TrainingIn, arg_name="body")
 @idempotent
 def start_training(kind: str, body: dict):
-    """Queue a training run (202 with the job); it runs in the background, one at a time per kind."""
+    """Queue a training run (202 with the job); a worker runs it in the background, one at a time per kind."""
     training.trainable(kind)
     params = training_params(body, dt.date.today())
     graph = knowledge.default_path().resolve()
@@ -153,14 +153,14 @@ def start_training(kind: str, body: dict):
     with write_scope(engine) as s:  # joins the request's transaction: the job and the answer commit together
         job = training.submit(s, kind, params, _actor(), graph)
         answer = job_json(job, None)
-    runner = current_app.extensions["zhida.training_runner"]
+    runner = current_app.extensions["zhida.training_runner"]  # None: the worker takes the job from the queue
 
     @after_this_request
     def _start(resp):  # after the commit: the runner must see the job
-        if resp.status_code == 202:
+        if resp.status_code == 202 and runner is not None:
             try:
                 runner(engine, answer["id"])
-            except Exception:  # the job is on record: left silent, it is marked failed (service.jobs.training)
+            except Exception:  # the job is on record and queued: a worker runs it
                 current_app.logger.exception("training job %s could not be started", answer["id"])
         return resp
 

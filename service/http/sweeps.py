@@ -1,9 +1,8 @@
-"""免申即享 over HTTP: run a sweep, and let officers approve or reject the batches it held."""
+"""免申即享 over HTTP: queue a sweep (a background job), and let officers approve or reject the batches it held."""
 
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 from flask import current_app, jsonify, request
 
@@ -12,8 +11,12 @@ from service.http import answers, bp, schemas
 from service.http.answers import success
 from service.http.guard import current_principal, require
 from service.http.idempotency import idempotent
+from service.http.jobs import accepted
+from service.jobs import queue
+from service.jobs.kinds import sweep_dedupe_key, sweep_params
 from service.ledger.batches import decide, list_batches
-from service.ledger.sweeps import resolve_threshold, run_sweep
+from service.ledger.sweeps import check_date, resolve_threshold, sweep_lots
+from service.store import write_scope
 
 
 def _actor() -> str:
@@ -25,50 +28,27 @@ def _actor() -> str:
 @bp.doc(responses=success(200, answers.Sweep, "扫描（或演算）结果，每项政策一行"))
 @require("officer", "admin", "system")
 @bp.input(schemas.SweepIn, arg_name="body")
-@idempotent(atomic=False)  # commits batch by batch; a retry after a crash resumes
+@idempotent  # the job and the stored answer commit together: a retry gets the same job
 def sweep(body: dict):
-    """Sweep one automatic policy (``policy_id``) or, asked for by name, all of them (``scope: "all"``), or
-    dry-run it. The approval threshold is the server's setting."""
+    """Queue a sweep of one automatic policy (``policy_id``) or, asked for by name, all of them (``scope:
+    "all"``), or a dry run of it: 202 with the job, ``Location`` to poll; a worker runs it. The approval
+    threshold is the server's setting."""
     slug = body.get("policy_id")
     dry_run = body["dry_run"]
+    today = dt.date.today()
     try:
-        as_of = dt.date.fromisoformat(body["as_of"]) if body.get("as_of") else dt.date.today()
+        as_of = dt.date.fromisoformat(body["as_of"]) if body.get("as_of") else today
     except ValueError:
         raise BadRequest(f"as_of 应为 YYYY-MM-DD（收到 {body['as_of']!r}）", field="as_of") from None
+    check_date(as_of, today, dry_run)
     threshold = resolve_threshold(current_app.config.get("APPROVAL_THRESHOLD") or "")
-    reports = run_sweep(
-        current_app.extensions["zhida.engine"],
-        slug,
-        as_of,
-        dry_run=dry_run,
-        actor=_actor(),
-        approval_threshold=threshold,
-    )
-    if slug and not reports:
+    engine = current_app.extensions["zhida.engine"]
+    if slug and not sweep_lots(engine, slug, as_of):
         raise NotFound(f"{slug} 不是 {as_of} 有效的免申即享政策", field="policy_id")
-    items = [
-        {
-            "policy_id": r.policy_id,
-            "name": r.name,
-            "eligible": r.eligible,
-            "undetermined": r.undetermined,
-            "missing": dict(r.missing.most_common()),
-            "outcomes": dict(r.outcomes),
-            "amount": f"{r.money:.2f}",
-            "held_amount": f"{r.held_money:.2f}",
-            "batch_id": r.batch_id,
-            "summary": r.line(),
-        }
-        for r in reports
-    ]
-    total = sum((r.money for r in reports), Decimal("0.00"))
-    return jsonify(
-        as_of=as_of.isoformat(),
-        dry_run=dry_run,
-        approval_threshold=f"{threshold:.2f}" if threshold is not None else None,
-        amount=f"{total:.2f}",
-        items=items,
-    ), 200
+    params = sweep_params(slug, as_of, dry_run, threshold, _actor())
+    with write_scope(engine) as s:  # joins the request's transaction: the job and the answer commit together
+        job, _ = queue.enqueue(s, "sweep", params, _actor(), dedupe_key=sweep_dedupe_key(params))
+    return accepted(job)
 
 
 @bp.get("/payout-batches")

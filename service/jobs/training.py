@@ -1,24 +1,27 @@
-"""Training jobs: a ranker training run asked for over HTTP, run in the background, kept in ``training_jobs``.
+"""Training jobs: a ranker training run asked for over HTTP (or by the scheduler), kept in ``training_jobs`` and
+run by the worker as a durable ``training`` job (``service.jobs``).
 
-- :func:`submit` queues a job in the caller's transaction (the request's, with its Idempotency-Key answer);
-  the database allows one queued or running job per kind, so a second is refused (409) in any process.
-- A *runner* — ``runner(engine, job_id)`` — then runs it: :func:`start_thread` (a thread of the serving
-  process) by default, any callable in tests. :func:`run_job` does the work: the knowledge graph from the
-  file the request named, then exactly what ``zhida train`` does, ``service.ranking.train_ranker`` and
-  ``service.model_registry.register`` (a candidate, never promoted); the model's row and the job's outcome
-  commit together.
-- While a job runs, its process refreshes ``heartbeat_at`` every :data:`HEARTBEAT`. A queued or running job
-  silent for :data:`STALE` was left by a process that died (killed, restarted, the machine lost): it is marked
-  ``failed`` with that reason when jobs are next read or submitted (:func:`reap`). Nothing is lost: the job,
-  its parameters and what became of it stay on record.
+- :func:`submit` queues a training job in the caller's transaction (the request's, with its Idempotency-Key
+  answer) together with the durable job that runs it (``job_id``); the database allows one queued or running
+  training job per kind, so a second is refused (409) in any process.
+- The worker (``zhida worker``) runs the durable job: :func:`run_training_job`, the registry's ``training`` kind,
+  which is :func:`run_job`: the knowledge graph from the file the request named, then exactly what ``zhida
+  train`` does, ``service.ranking.train_ranker`` and ``service.model_registry.register`` (a candidate, never
+  promoted); the model's row and the job's outcome commit together. An app may also name a runner of its own
+  (``TRAINING_RUNNER``: :func:`run_now`, :func:`start_thread`, any callable in tests).
+- While a job runs, its process refreshes ``heartbeat_at`` every :data:`HEARTBEAT`. A worker that dies leaves the
+  durable job silent: it is queued again and the next run takes the training job over (training again is safe:
+  the same data, parameters and seed give the same version, registered once); after the durable job's last
+  attempt the training job is marked failed (:func:`give_up`). A training job with no durable job (queued by a
+  version before 0014, run in a thread of the serving process) that falls silent for :data:`STALE` is marked
+  ``failed`` when jobs are next read or submitted (:func:`reap`). Nothing is lost: the job, its parameters and
+  what became of it stay on record.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import socket
 import threading
 from pathlib import Path
 
@@ -27,7 +30,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service import audit
-from service.errors import Conflict, NotFound
+from service.errors import Conflict, NotFound, ServiceError
+from service.jobs import queue
+from service.jobs.registry import Lost
 from service.store import joined_writes, session_scope, write_scope
 from service.store.models import TRAINING_ACTIVE, ModelVersion, TrainingJob, utcnow
 
@@ -74,6 +79,9 @@ def submit(session: Session, kind: str, params: dict, requested_by: str, graph_p
             session.flush()
     except IntegrityError:
         raise _busy(session.scalar(_active(kind))) from None
+    durable, _ = queue.enqueue(session, "training", {"training_job": job.id}, requested_by, max_attempts=2)
+    job.job_id = durable.id
+    session.flush()
     audit.append(session, requested_by, "model.training", f"{kind}:job-{job.id}", {"params": params})
     return job
 
@@ -93,13 +101,14 @@ def _busy(active: TrainingJob | None) -> Conflict:
 
 
 def reap(session: Session, now: dt.datetime | None = None) -> int:
-    """Mark failed the queued or running jobs whose process fell silent (see the module's docstring)."""
+    """Mark failed the queued or running jobs without a durable job whose process fell silent (see the module's
+    docstring); a job run by a durable job is the queue's to requeue or fail."""
     now = now or utcnow()
     gone = 0
     for status, reason in DIED.items():
         gone += session.execute(
             update(TrainingJob)
-            .where(TrainingJob.status == status, TrainingJob.heartbeat_at < now - STALE)
+            .where(TrainingJob.status == status, TrainingJob.heartbeat_at < now - STALE, TrainingJob.job_id.is_(None))
             .values(status="failed", finished_at=now, error=reason)
         ).rowcount
     return gone
@@ -111,7 +120,11 @@ def reap_stale(engine) -> int:
     with engine.connect() as conn:
         silent = conn.scalar(
             select(TrainingJob.id)
-            .where(TrainingJob.status.in_(TRAINING_ACTIVE), TrainingJob.heartbeat_at < cutoff)
+            .where(
+                TrainingJob.status.in_(TRAINING_ACTIVE),
+                TrainingJob.heartbeat_at < cutoff,
+                TrainingJob.job_id.is_(None),
+            )
             .limit(1)
         )
     if silent is None:
@@ -153,37 +166,74 @@ def jobs(engine, kind: str | None = None, limit: int = 50) -> list[tuple[Trainin
 
 
 def start_thread(engine, job_id: int) -> None:
-    """The default runner: the job in a daemon thread of this process (it dies with the process; the job is
-    then marked failed by :func:`reap`)."""
-    threading.Thread(target=run_job, args=(engine, job_id), name=f"zhida-training-{job_id}", daemon=True).start()
+    """A runner for one process: the training job's durable job in a daemon thread of this process (it dies with
+    the process; the durable job is then queued again for a worker)."""
+    threading.Thread(target=run_now, args=(engine, job_id), name=f"zhida-training-{job_id}", daemon=True).start()
 
 
 def run_now(engine, job_id: int) -> None:
-    """A runner that runs the job before returning (tests, a one-process tool)."""
-    run_job(engine, job_id)
+    """A runner that runs the training job's durable job before returning (tests, a one-process tool)."""
+    from service.jobs.worker import run_now as run_durable
+
+    with session_scope(engine) as s:
+        durable = s.scalar(select(TrainingJob.job_id).where(TrainingJob.id == job_id))
+    if durable is None:
+        run_job(engine, job_id)  # a job queued before durable jobs existed
+    else:
+        run_durable(engine, durable)
+
+
+def run_training_job(engine, params: dict, progress) -> dict:
+    """The ``training`` kind (``service.jobs.registry``): run the training job ``params["training_job"]``.
+
+    Safe to run again: a job left running by a worker that died is taken over; one already over is reported as
+    it ended. Its failure is this job's failure, with the same Chinese reason."""
+    job_id = params["training_job"]
+    run_job(engine, job_id, progress=progress, takeover=True)
+    job, model = get(engine, job_id)
+    if job.status == "failed":
+        raise ServiceError(job.error or "训练失败")
+    if job.status != "done":
+        raise Lost  # taken over by another run meanwhile
+    return {
+        "training_job": job.id,
+        "url": f"/api/models/training/{job.id}",
+        "model": None if model is None else {"kind": model.kind, "version": model.version, "status": model.status},
+        "summary": f"训练任务 {job.id}：{job.progress}" + (f"（{model.version}）" if model else ""),
+    }
+
+
+def give_up(session: Session, params: dict, reason: str) -> None:
+    """The durable job's last run died: the training job it ran is failed with that reason."""
+    session.execute(
+        update(TrainingJob)
+        .where(TrainingJob.id == params.get("training_job"), TrainingJob.status.in_(TRAINING_ACTIVE))
+        .values(status="failed", finished_at=utcnow(), error=f"训练未完成：{reason}（可重新提交）")
+    )
 
 
 class _Lost(Exception):
     """The job is no longer this process's to finish (marked failed meanwhile as silent)."""
 
 
-def run_job(engine, job_id: int) -> None:
-    """Run a queued job: claim it, train, register the model, record the outcome. Never raises: a failure is
-    the job's outcome, in Chinese."""
+def run_job(engine, job_id: int, *, progress=None, takeover: bool = False) -> None:
+    """Run a queued job (``takeover``: or one left running by a run that died): claim it, train, register the
+    model, record the outcome. Never raises for the training's own failure: it is the job's outcome, in Chinese.
+    ``progress(text)`` hears each step too."""
     from graph.errors import GraphError
     from graph.knowledge import KnowledgeGraph
     from matcher.errors import MatcherError
     from models.registry import ModelError
-    from service.errors import ServiceError
     from service.model_registry import json_safe, register
     from service.ranking import train_ranker
 
-    owner = f"{socket.gethostname()}:{os.getpid()}"
+    owner = queue.owner_id()
     now = utcnow()
+    claimable = TrainingJob.status.in_(TRAINING_ACTIVE) if takeover else TrainingJob.status == "queued"
     with write_scope(engine) as s:
         claimed = s.execute(
             update(TrainingJob)
-            .where(TrainingJob.id == job_id, TrainingJob.status == "queued")
+            .where(TrainingJob.id == job_id, claimable)
             .values(status="running", started_at=now, heartbeat_at=now, owner=owner, progress="读入知识图谱……")
         ).rowcount
         job = s.get(TrainingJob, job_id) if claimed else None
@@ -191,7 +241,15 @@ def run_job(engine, job_id: int) -> None:
         return  # already taken, finished, or never committed (its request rolled back)
     beat = _Heartbeat(engine, job_id, owner)
     beat.start()
+
+    def step(text: str) -> None:
+        _progress(engine, job_id, owner, text)
+        if progress is not None:
+            progress(text)
+
     try:
+        if progress is not None:
+            progress("读入知识图谱……")
         kg = KnowledgeGraph.load(Path(job.graph_path))
         p = job.params
         report = train_ranker(
@@ -200,7 +258,7 @@ def run_job(engine, job_id: int) -> None:
             dt.date.fromisoformat(p["until"]),
             p["period_days"],
             p["seed"],
-            progress=lambda text: _progress(engine, job_id, owner, text),
+            progress=step,
         )
         with joined_writes(engine) as s:  # the model's row and the job's outcome commit together
             same = s.scalar(

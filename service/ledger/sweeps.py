@@ -197,8 +197,7 @@ def run_sweep(
     """
     today = today or dt.date.today()
     as_of = as_of or today
-    if as_of > today and not dry_run:
-        raise BadRequest(str(FutureDecision(as_of, today)) + "：请以 dry_run 模拟（命令行 --dry-run）", field="as_of")
+    check_date(as_of, today, dry_run)
     if dry_run:  # a simulation may look ahead: the planner is told the date it simulates is today
         today = max(today, as_of)
     say = progress or (lambda *a: None)
@@ -223,6 +222,20 @@ def run_sweep(
         _settle_lot(engine, lot, versions, sweeps, table, ids, rows, flags, reports, as_of, today, actor, dry_run,
                     approval_threshold, say)  # fmt: skip
     return [reports[m.id] for lot in lots for u in lot for m in u.members]
+
+
+def check_date(as_of: dt.date, today: dt.date, dry_run: bool) -> None:
+    """Money is decided as of today or earlier: a later date only as a dry run (400 otherwise)."""
+    if as_of > today and not dry_run:
+        raise BadRequest(str(FutureDecision(as_of, today)) + "：请以 dry_run 模拟（命令行 --dry-run）", field="as_of")
+
+
+def sweep_lots(engine, slug: str | None, as_of: dt.date) -> list[str]:
+    """What :func:`run_sweep` would sweep as of ``as_of``, lot by lot, each named as its progress names it (the
+    root measures' ids joined by 、); empty when ``slug`` is not an automatic measure in force that day."""
+    with session_scope(engine) as session:
+        versions = automatic_versions(session, as_of)
+    return ["、".join(u.root.id for u in lot) for lot in _lots(units(v.spec for v in versions.values()), slug)]
 
 
 def _lots(all_units: list[Unit], slug: str | None) -> list[list[Unit]]:
@@ -392,4 +405,12 @@ def _undetermined(result) -> tuple[int, Counter]:
     return int(unknown.sum()), missing
 
 
-__all__ = ["run_sweep", "resolve_threshold", "PolicyReport", "verified_table", "automatic_versions"]
+__all__ = [
+    "run_sweep",
+    "sweep_lots",
+    "check_date",
+    "resolve_threshold",
+    "PolicyReport",
+    "verified_table",
+    "automatic_versions",
+]

@@ -14,8 +14,10 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -23,7 +25,9 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     String,
+    Table,
     Text,
+    Unicode,
     UniqueConstraint,
     text,
 )
@@ -430,6 +434,70 @@ class TrainingJob(Base):
     model_id: Mapped[int | None] = mapped_column(ForeignKey("model_registry.id"))
     result: Mapped[dict | None] = mapped_column(JSON)  # the training report: window, rows, figures, gap closed
     error: Mapped[str | None] = mapped_column(Text)  # why it failed, in Chinese
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"))  # the durable job that runs it (0014)
+
+
+JOB_STATES = ("queued", "running", "done", "failed")
+
+
+class Job(Base):
+    """A durable background job (``service.jobs``): a kind of the registry and its parameters (ids and plain
+    values only), its state, progress and outcome, and who runs it. Claimed by one worker at a time; a worker
+    that stops beating (``heartbeat_at``) is presumed dead and the job is queued again, up to ``max_attempts``
+    runs in all. At most one *queued* job per ``dedupe_key`` (a second identical request joins the first)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint(_in("state", JOB_STATES), name="state"),
+        CheckConstraint("fraction IS NULL OR (fraction >= 0 AND fraction <= 1)", name="fraction"),
+        CheckConstraint("attempts >= 0 AND max_attempts >= 1", name="attempts"),
+        Index(None, "state", "run_after"),
+        Index(None, "kind", "id"),
+        Index(
+            "ix_jobs_one_queued",
+            "dedupe_key",
+            unique=True,
+            postgresql_where=text("state = 'queued'"),
+            sqlite_where=text("state = 'queued'"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    progress: Mapped[str | None] = mapped_column(Text)  # the last step it reported, in Chinese
+    fraction: Mapped[float | None] = mapped_column(Float)  # how much is done, 0–1, when the kind can tell
+    result: Mapped[dict | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)  # why it failed, in Chinese
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # runs started (claims)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    owner: Mapped[str | None] = mapped_column(String(128))  # host:pid of the worker running it
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    dedupe_key: Mapped[str | None] = mapped_column(String(200))
+    run_after: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)  # not claimed before this
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # of the latest attempt
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class JobMark(Base):
+    """A named point in time the scheduler keeps between runs (the publication check's "checked up to")."""
+
+    __tablename__ = "job_marks"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+# APScheduler's SQLAlchemyJobStore table, created by migration 0014 (not by the scheduler, which runs as the
+# application role and may not create tables); its definition is APScheduler 3's own.
+SCHEDULER_JOBS = Table(
+    "scheduler_jobs",
+    Base.metadata,
+    Column("id", Unicode(191), primary_key=True),
+    Column("next_run_time", Float(25), index=True),
+    Column("job_state", LargeBinary, nullable=False),
+)
 
 
 class IdempotencyKey(Base):

@@ -144,3 +144,29 @@ def test_zhida_push_rehearses_and_says_what_it_did(city, db_url, tmp_path, monke
     assert "政策包" in r.output and "演练（未写入、未发送）" in r.output and _rows(city) == before
     bad = runner.invoke(main, ["push", "--day", "30/06/2026"])
     assert bad.exit_code == 2 and "YYYY-MM-DD" in bad.output
+
+
+def test_the_scheduler_kinds_run_a_round_and_a_publication_push_as_jobs(city, tmp_path, monkeypatch):
+    """The kinds the scheduler queues (service.jobs.schedule): bundles and policy_published, run by a worker."""
+    from service.jobs import queue, worker
+    from service.store import write_scope
+    from service.store.models import InboxEntry, Job
+
+    monkeypatch.setenv("ZHIDA_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("ZHIDA_PUSH_QUIET_HOURS", "off")
+    knowledge.build(city, DAY).save(tmp_path / "models" / "graph.pickle")
+    slug = sorted(current_specs(city))[0]
+    with write_scope(city) as s:
+        published = queue.enqueue(s, "policy_published", {"policy_id": slug, "version": 1}, "scheduler")[0].id
+        weekly = queue.enqueue(s, "bundles", {"day": DAY.isoformat()}, "scheduler")[0].id
+    assert worker.run_now(city, published) == "done"
+    with session_scope(city) as s:
+        job = s.get(Job, published)
+        first = s.scalar(select(func.count()).select_from(InboxEntry))
+        assert job.result["period"] == f"new:{slug}" and job.result["sent"] == first > 0
+    assert worker.run_now(city, weekly) == "done"
+    with session_scope(city) as s:
+        job = s.get(Job, weekly)
+        assert job.result["period"] == bundle_period(DAY) and job.result["planned"] > 0
+        # the publication push counts against the weekly cap: those firms wait for next week's bundle
+        assert job.result["outcomes"].get("capped", 0) == first

@@ -7,13 +7,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from push_world import config
 from sqlalchemy import select
 
 from service.push import Bundle, BundleItem, deliver_due, enqueue
 from service.push.inbox import InboxChannel
 from service.store import session_scope, write_scope
 from service.store.models import AuditRecord, Enterprise, Event, OutboxMessage, Policy, Webhook
-from tests.push_world import config
 
 NOW = dt.datetime(2026, 12, 7, 2, 0, tzinfo=dt.UTC)  # 10:00 in Shanghai
 
@@ -156,9 +156,9 @@ def test_officers_see_dead_letters_and_send_them_again(app, keys, engine, inboxe
 
 def test_the_cli_delivers_lists_and_sends_a_dead_message_again(engine, db_url, monkeypatch):
     from click.testing import CliRunner
+    from push_world import bundle, item, setup
 
     from service.cli import main
-    from tests.push_world import bundle, item, setup
 
     monkeypatch.setenv("ZHIDA_DATABASE_URL", db_url)
     firm = setup(engine, 1)[0]

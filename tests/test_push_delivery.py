@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from push_world import Receiver, bundle, config, item, local, outbox, setup
 from sqlalchemy import select
 
 from service.push import WebhookChannel, deliver_due, enqueue, verify_signature
@@ -24,7 +25,6 @@ from service.push.sms import SmsChannel, sms_text
 from service.push.webhooks import register
 from service.store import session_scope, write_scope
 from service.store.models import Event, InboxEntry, OutboxMessage
-from tests.push_world import Receiver, bundle, config, item, local, outbox, setup
 
 MONDAY = local("2026-12-07", 10)  # 10:00 in Shanghai: outside quiet hours
 ROOT = Path(__file__).resolve().parents[1]
@@ -257,7 +257,7 @@ KILLED_RUN = """
 import datetime as dt, sys
 from service.push import WebhookChannel, deliver_due
 from service.store import make_engine
-from tests.push_world import config
+from push_world import config
 engine = make_engine(sys.argv[1])
 cfg = config()
 deliver_due(engine, dt.datetime.fromisoformat(sys.argv[2]), [WebhookChannel(engine, cfg)], config=cfg, batch=2)
@@ -305,7 +305,7 @@ KILLED_ENQUEUE = """
 import datetime as dt, os, signal, sys
 from service.push import enqueue
 from service.store import make_engine, write_scope
-from tests.push_world import bundle, config, item
+from push_world import bundle, config, item
 engine = make_engine(sys.argv[1])
 now = dt.datetime.fromisoformat(sys.argv[2])
 firms = [(int(x.split(":")[0]), x.split(":")[1]) for x in sys.argv[3].split(",")]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from push_world import Receiver, bundle, config, item, local, outbox, setup
 from sqlalchemy import select
 
 from service.push import WebhookChannel, deliver_due, enqueue
@@ -15,7 +16,6 @@ from service.push.sms import SmsChannel
 from service.push.webhooks import register
 from service.store import session_scope, write_scope
 from service.store.models import Event, InboxEntry, PushedItem
-from tests.push_world import Receiver, bundle, config, item, local, outbox, setup
 
 START = dt.date(2026, 12, 7)  # a Monday (ISO week 2026-W50)
 

@@ -10,12 +10,12 @@ import random
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from push_world import item, local
 
 from service.errors import SetupError
 from service.push import Bundle, BundleItem
 from service.push.respect import backoff, cap_window_start, in_quiet_hours, quiet_until, repeat_due
 from service.settings import PushSettings, settings
-from tests.push_world import item, local
 
 CFG = PushSettings()
 

@@ -4,7 +4,8 @@
 - ``registry``: the kinds a worker can run (``sweep``, ``graph_rebuild``, ``training`` …) and how to add one;
 - ``worker``: ``zhida worker``, running jobs one at a time with a heartbeat and their progress;
 - ``kinds``, ``training``: the built-in kinds;
-- ``schedule``: ``zhida scheduler``, APScheduler with its job store in the database and one leader.
+- ``schedule``: ``zhida scheduler``, APScheduler with its job store in the database;
+- ``leader``: the lock in the database that lets one scheduler lead.
 
 See docs/jobs.md.
 """

@@ -35,6 +35,7 @@ def world(tmp_path, small_world, monkeypatch):
     from service.http import auth
     from service.io.importer import import_enterprises, import_events, import_policies
     from service.io.rosters import import_rosters
+    from service.jobs.worker import run_now
     from service.store import make_engine, session_scope, upgrade
     from service.synth.params import REFERENCE_DATE
 
@@ -58,6 +59,7 @@ def world(tmp_path, small_world, monkeypatch):
             "TESTING": True,
             "RATE_LIMIT": "100000 per minute",
             "APPROVAL_THRESHOLD": "1000",  # a sweep holds its payouts in batches: those answers are reached too
+            "JOB_RUNNER": run_now,  # a job queued by a request runs at once (zhida worker's work)
         }
     )
     with session_scope(engine) as s:
@@ -276,8 +278,13 @@ def test_real_answers_fit_their_documented_schemas(world):
         call("post", reviewed, 200, body={"action": "approve", "comment": "同意"}, application_id=pending[1])
 
     # 免申即享: a dry run, a sweep whose payouts wait in batches, a batch approved
-    call("post", "/api/sweeps", 200, body={"scope": "all", "dry_run": True})
-    swept = call("post", "/api/sweeps", 200, body={"scope": "all"})
+    rehearsal = call("post", "/api/sweeps", 202, body={"scope": "all", "dry_run": True})
+    call("get", "/api/jobs/{job_id}", 200, job_id=rehearsal["id"])
+    queued = call("post", "/api/sweeps", 202, body={"scope": "all"})
+    done = call("get", "/api/jobs/{job_id}", 200, job_id=queued["id"])
+    assert done["state"] == "done", done
+    swept = done["result"]
+    call("get", "/api/jobs", 200, url="/api/jobs?kind=sweep&limit=1")
     batches = sorted({i["batch_id"] for i in swept["items"] if i["batch_id"] is not None})
     assert len(batches) >= 2
     call("get", "/api/payout-batches", 200, url="/api/payout-batches?all=1")
@@ -329,6 +336,50 @@ def test_model_answers_fit_their_documented_schemas(world):
     assert call("get", "/api/models", 200)["production"] == {"ranker": version}
 
 
+def test_push_answers_fit_their_documented_schemas(world, monkeypatch):
+    """政策包 push over HTTP: a round into the inbox, the inbox, preferences, webhooks, the outbox and a retry."""
+    from service import knowledge
+    from service.http import auth
+    from service.push.inbox import InboxChannel
+    from service.push.rounds import run_round
+    from service.store import session_scope
+    from service.store.models import Enterprise, OutboxMessage
+    from service.synth.params import REFERENCE_DATE
+
+    monkeypatch.setenv("ZHIDA_PUSH_WEBHOOK_PRIVATE", "1")
+    call = Caller(world)
+    firms = call("get", "/api/enterprises", 200, url="/api/enterprises?per_page=20")["items"]
+    now = dt.datetime(REFERENCE_DATE.year, REFERENCE_DATE.month, REFERENCE_DATE.day, 3, tzinfo=dt.UTC)
+    kg = knowledge.build(world.engine, REFERENCE_DATE)
+    report = run_round(world.engine, kg, REFERENCE_DATE, now, usccs=[f["uscc"] for f in firms],
+                       channels=[InboxChannel(world.engine)])  # fmt: skip
+    assert report.sent > 0
+    with session_scope(world.engine) as s:
+        row = s.scalar(select(OutboxMessage).where(OutboxMessage.state == "sent").limit(1))
+        uscc = s.scalar(select(Enterprise.uscc).where(Enterprise.id == row.enterprise_id))
+        row.state = "dead"  # as after its last failed attempt
+        row_id = row.id
+        key = auth.create_key(s, "enterprise", uscc)[1]
+    inbox = call("get", "/api/inbox", 200, url=f"/api/inbox?uscc={uscc}")
+    assert inbox["items"] and inbox["items"][0]["items"]
+    mine = Caller(world)
+    mine.headers = {"Authorization": f"Bearer {key}"}
+    first = inbox["items"][0]
+    mine("post", "/api/inbox/{entry_id}/read", 200, body={"policy_id": first["items"][0]["policy_id"]},
+         entry_id=first["id"])  # fmt: skip
+    mine("get", "/api/inbox", 200)
+    prefs = "/api/enterprises/{uscc}/push-preferences"
+    call("get", prefs, 200, uscc=uscc)
+    mine("put", prefs, 200, body={"channels": {"sms": False}}, uscc=uscc)
+    hooks = "/api/enterprises/{uscc}/webhooks"
+    made = mine("post", hooks, 201, body={"url": "https://127.0.0.1:9/hook", "description": "测试"}, uscc=uscc)
+    mine("get", hooks, 200, uscc=uscc)
+    r = mine.client.delete(f"/api/enterprises/{uscc}/webhooks/{made['id']}", headers=mine.headers)
+    assert r.status_code == 204 and not r.data
+    call("get", "/api/push/messages", 200, url="/api/push/messages?state=dead")
+    call("post", "/api/push/messages/{message_row}/retry", 200, message_row=row_id)
+
+
 def test_a_wrong_answer_breaks_its_schema(world):
     """The schemas are strict enough to catch a wrong answer: money as a number, a member missing or added,
     a null where none can be."""
@@ -358,3 +409,10 @@ def test_the_documented_values_are_the_codes():
 
     assert answers.SEARCH_OUTCOMES == tuple(search.OUTCOME_LABELS)
     assert answers.LEFT_OUT_REASONS == tuple(search.LEFT_OUT_LABELS)
+    from service.jobs import queue
+    from service.push.bundle import GROUPS
+    from service.store import models
+
+    assert answers.JOB_STATES == tuple(queue.STATE_LABELS)
+    assert answers.PUSH_GROUPS == tuple(GROUPS)
+    assert answers.OUTBOX_STATES == models.OUTBOX_STATES

@@ -896,3 +896,129 @@ class Search(Answer):
     results = many(SearchResult, "结果，好的在前")
     left_out = one(LeftOut, "略去的政策及原因")
     notes = texts("提示（中文）")
+
+
+# -- background jobs (service/http/jobs.py) ----------------------------------------------------------------------
+
+JOB_STATES = ("queued", "running", "done", "failed")  # service.jobs.queue.STATE_LABELS (checked by a test)
+
+
+class Job(Answer):
+    id = integer("任务编号")
+    kind = txt("任务类型（sweep、graph_rebuild、training、bundles、deliveries、policy_published）")
+    kind_label = txt("任务类型的中文名称")
+    state = txt("状态", choices=JOB_STATES)
+    state_label = txt("状态的中文名称")
+    params = mapping(Raw(allow_none=True), "参数（编号与简单值）")
+    progress = txt("最近的进度（中文）", null=True)
+    fraction = number("完成比例（0–1，能估计时）", null=True)
+    result = anything("结果（完成时；各类型不同的 JSON 对象）", kinds=[{"type": "object"}, {"type": "null"}])
+    error = txt("失败原因（中文）", null=True)
+    attempts = integer("已运行次数")
+    max_attempts = integer("最多运行次数")
+    requested_by = txt("提交者")
+    owner = txt("运行它的进程（host:pid）", null=True)
+    created_at = moment("提交时刻")
+    started_at = moment("开始时刻", null=True)
+    heartbeat_at = moment("最近的心跳", null=True)
+    finished_at = moment("结束时刻", null=True)
+    run_after = moment("最早运行时刻（重试时）", null=True)
+    url = txt("任务的地址")
+
+
+class JobList(Answer):
+    filters = mapping(String(), "所用的筛选条件")
+    limit = integer("每页条数")
+    items = many(Job, "任务，新的在前")
+    next_cursor = txt("下一页的 cursor（最后一页为 null）", null=True)
+
+
+# -- 政策包 push (service/http/push.py) --------------------------------------------------------------------------
+
+PUSH_GROUPS = ("auto_paid", "apply_now", "maybe")  # service.push.bundle.GROUPS (checked by a test)
+OUTBOX_STATES = ("pending", "sent", "failed", "dead")
+
+
+class BundleItemAnswer(Answer):
+    policy_id = txt("政策编号")
+    group = txt("分组", choices=PUSH_GROUPS)
+    group_label = txt("分组的中文名称")
+    name = txt("政策名称")
+    amount = money("金额", null=True)
+    deadline = txt("截止日期（YYYY-MM-DD）", null=True)
+    reason = txt("入包理由（中文）")
+    to_declare = texts("需补充的信息（中文标签）")
+    link = txt("政策页面的站内地址")
+    rank = integer("在政策包中的位置（从 1 起）")
+
+
+class InboxEntryAnswer(Answer):
+    id = integer("站内信编号")
+    message_id = txt("消息编号（接收方据此去重）")
+    uscc = txt("企业的统一社会信用代码")
+    period = txt("政策包期次")
+    title = txt("标题")
+    items = many(BundleItemAnswer, "政策包条目")
+    created_at = moment("送达时刻", null=True)
+    read_at = moment("阅读时刻", null=True)
+    read = boolean("是否已读")
+
+
+class InboxList(Answer):
+    uscc = txt("企业的统一社会信用代码")
+    unread = integer("未读条数")
+    total = integer("本页条数")
+    items = many(InboxEntryAnswer, "站内信，新的在前")
+
+
+class PushChannelState(Answer):
+    label = txt("渠道的中文名称")
+    enabled = boolean("企业是否开启")
+    reachable = boolean("现在能否送达")
+    note = txt("不能送达的原因（中文）", null=True)
+
+
+class PushPreferences(Answer):
+    uscc = txt("企业的统一社会信用代码")
+    channels = mapping(Nested(PushChannelState), "渠道（inbox、webhook、sms）→ 状态")
+    sms_phone = txt("登记的手机号（部分隐去）", null=True)
+    webhooks = integer("有效的 Webhook 数")
+
+
+class WebhookAnswer(Answer):
+    id = integer("Webhook 编号")
+    url = txt("接收地址")
+    description = txt("说明")
+    secret_hint = txt("签名密钥的开头")
+    created_at = moment("登记时刻", null=True)
+    created_by = txt("登记者")
+    channel = txt("推送渠道名（webhook:编号）")
+
+
+class WebhookCreated(WebhookAnswer):
+    secret = txt("签名密钥（只在此显示一次）")
+
+
+class WebhookList(Answer):
+    uscc = txt("企业的统一社会信用代码")
+    items = many(WebhookAnswer, "有效的 Webhook")
+
+
+class OutboxMessageAnswer(Answer):
+    id = integer("发件箱记录编号")
+    message_id = txt("消息编号")
+    uscc = txt("企业的统一社会信用代码")
+    period = txt("政策包期次")
+    channel = txt("渠道（inbox、sms、webhook:编号）")
+    state = txt("状态", choices=OUTBOX_STATES)
+    attempts = integer("已尝试次数")
+    next_attempt_at = moment("下次尝试时刻", null=True)
+    last_error = txt("最近的错误", null=True)
+    created_at = moment("入队时刻", null=True)
+    sent_at = moment("发送时刻", null=True)
+    items = texts("所含政策编号")
+
+
+class OutboxList(Answer):
+    total = integer("本页条数")
+    items = many(OutboxMessageAnswer, "消息，新的在前")

@@ -13,7 +13,8 @@ from flask import after_this_request, current_app, jsonify
 
 from service import cursors
 from service.errors import BadRequest
-from service.http import bp
+from service.http import answers, bp
+from service.http.answers import success
 from service.http.guard import require
 from service.jobs import queue, registry
 from service.store.models import JOB_STATES
@@ -89,6 +90,7 @@ def _filters_digest(kind: str | None, state: str | None) -> str:
 
 
 @bp.get("/jobs")
+@bp.doc(responses=success(200, answers.JobList, "后台任务，新的在前"))
 @require(*READERS)
 @bp.input(JobListQuery, location="query", arg_name="query")
 def list_jobs(query: dict):
@@ -115,6 +117,7 @@ def list_jobs(query: dict):
 
 
 @bp.get("/jobs/<int:job_id>")
+@bp.doc(responses=success(200, answers.Job, "后台任务：状态、进度、结果或失败原因"))
 @require(*READERS)
 def get_job(job_id: int):
     """One job: its state, progress (text and fraction), result when done, the Chinese reason when failed."""

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from matcher import uscc as uscc_codes
 from matcher.errors import InvalidUSCC
 from service.errors import AccessDenied, BadRequest, NotFound
-from service.http import bp, schemas
+from service.http import answers, bp, schemas
+from service.http.answers import success
 from service.http.guard import current_principal, require
 from service.http.idempotency import idempotent
 from service.push import inbox, outbox, preferences, webhooks
@@ -74,6 +75,7 @@ def _limit(raw: str | None, default: int, most: int) -> int:
 
 
 @bp.get("/inbox")
+@bp.doc(responses=success(200, answers.InboxList, "站内信"))
 @require(*STAFF, "enterprise")
 @bp.input(schemas.InboxQuery, location="query", arg_name="query")
 def inbox_list(query: dict):
@@ -97,6 +99,7 @@ def inbox_list(query: dict):
 
 
 @bp.post("/inbox/<int:entry_id>/read")
+@bp.doc(responses=success(200, answers.InboxEntryAnswer, "已读的站内信"))
 @require("enterprise")
 @bp.input(schemas.InboxReadIn, arg_name="body")
 @idempotent
@@ -115,6 +118,7 @@ def inbox_read(entry_id: int, body: dict):
 
 
 @bp.get("/enterprises/<uscc>/push-preferences")
+@bp.doc(responses=success(200, answers.PushPreferences, "推送偏好"))
 @require(*STAFF, "enterprise")
 @own_enterprise
 def preferences_get(uscc: str):
@@ -126,6 +130,7 @@ def preferences_get(uscc: str):
 
 
 @bp.put("/enterprises/<uscc>/push-preferences")
+@bp.doc(responses=success(200, answers.PushPreferences, "更新后的推送偏好"))
 @require("enterprise", "admin")
 @own_enterprise
 @bp.input(schemas.PreferencesIn, arg_name="body")
@@ -145,6 +150,7 @@ def preferences_put(uscc: str, body: dict):
 
 
 @bp.get("/enterprises/<uscc>/webhooks")
+@bp.doc(responses=success(200, answers.WebhookList, "有效的 Webhook"))
 @require("enterprise", "system", "admin")
 @own_enterprise
 def webhooks_list(uscc: str):
@@ -156,6 +162,7 @@ def webhooks_list(uscc: str):
 
 
 @bp.post("/enterprises/<uscc>/webhooks")
+@bp.doc(responses=success(201, answers.WebhookCreated, "已登记（签名密钥只显示这一次）"))
 @require("enterprise", "system", "admin")
 @own_enterprise
 @bp.input(schemas.WebhookIn, arg_name="body")
@@ -176,6 +183,7 @@ def webhooks_add(uscc: str, body: dict):
 
 
 @bp.delete("/enterprises/<uscc>/webhooks/<int:webhook_id>")
+@bp.doc(responses={204: {"description": "已停用"}})
 @require("enterprise", "system", "admin")
 @own_enterprise
 def webhooks_remove(uscc: str, webhook_id: int):
@@ -190,6 +198,7 @@ def webhooks_remove(uscc: str, webhook_id: int):
 
 
 @bp.get("/push/messages")
+@bp.doc(responses=success(200, answers.OutboxList, "发件箱的消息"))
 @require("admin", "officer", "system")
 @bp.input(schemas.OutboxQuery, location="query", arg_name="query")
 def messages_list(query: dict):
@@ -203,6 +212,7 @@ def messages_list(query: dict):
 
 
 @bp.post("/push/messages/<int:message_row>/retry")
+@bp.doc(responses=success(200, answers.OutboxMessageAnswer, "重新排队的消息"))
 @require("officer", "admin")
 @idempotent
 def messages_retry(message_row: int):

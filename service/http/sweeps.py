@@ -25,7 +25,7 @@ def _actor() -> str:
 
 
 @bp.post("/sweeps")
-@bp.doc(responses=success(200, answers.Sweep, "扫描（或演算）结果，每项政策一行"))
+@bp.doc(responses=success(202, answers.Job, "扫描已排队：后台任务（Location 为其地址），完成后 result 每项政策一行"))
 @require("officer", "admin", "system")
 @bp.input(schemas.SweepIn, arg_name="body")
 @idempotent  # the job and the stored answer commit together: a retry gets the same job

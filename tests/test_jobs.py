@@ -250,8 +250,8 @@ def test_parameters_are_ids_and_plain_values_and_kinds_are_known(engine):
     with write_scope(engine) as s:
         with pytest.raises(TypeError, match="任务参数只能是编号与普通值"):
             queue.enqueue(s, "sweep", {"as_of": REFERENCE_DATE}, "officer:a")
-        with pytest.raises(Exception, match="没有这种任务类型：bundles"):
-            queue.enqueue(s, "bundles", {}, "officer:a")
+        with pytest.raises(Exception, match="没有这种任务类型：sandbox"):
+            queue.enqueue(s, "sandbox", {}, "officer:a")
 
 
 def test_the_graph_job_builds_then_updates_the_file(city, tmp_path, monkeypatch):

@@ -257,7 +257,7 @@ KILLED_RUN = """
 import datetime as dt, sys
 from service.push import WebhookChannel, deliver_due
 from service.store import make_engine
-from push_world import config
+from tests.push_world import config
 engine = make_engine(sys.argv[1])
 cfg = config()
 deliver_due(engine, dt.datetime.fromisoformat(sys.argv[2]), [WebhookChannel(engine, cfg)], config=cfg, batch=2)
@@ -305,7 +305,7 @@ KILLED_ENQUEUE = """
 import datetime as dt, os, signal, sys
 from service.push import enqueue
 from service.store import make_engine, write_scope
-from push_world import bundle, config, item
+from tests.push_world import bundle, config, item
 engine = make_engine(sys.argv[1])
 now = dt.datetime.fromisoformat(sys.argv[2])
 firms = [(int(x.split(":")[0]), x.split(":")[1]) for x in sys.argv[3].split(",")]

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from matcher import explain
+from matcher import catalog, explain
 from matcher.columnar import TRUE, UNKNOWN, _missing_of, sweep
 from matcher.registry import facts_to_declare
 from matcher.settlement import period_of
@@ -182,7 +182,7 @@ def plan_bundles(
             amount = (Decimal(cents) / 100).quantize(Decimal("0.01")) if cents is not None else None
             deadline = min(deadlines.get(slug, spec.valid_to), spec.valid_to)
             declare = facts_to_declare(missing, facts) if missing else ()
-            labels = tuple(_label(name) for name in declare)
+            labels = tuple(catalog.FIELDS[name].label for name in declare)  # as Decision.missing_labels
             when = paid.get((ent.id, slug))
             items.append(
                 BundleItem(
@@ -235,13 +235,6 @@ def _received(engine, specs: dict, day: dt.date) -> tuple[set, dict]:
             if slug is not None and period_of(specs[slug].period, created.date()) == period_of(specs[slug].period, day):
                 in_hand.add((eid, slug))
     return in_hand, paid
-
-
-def _label(name: str) -> str:
-    from matcher import catalog
-
-    f = catalog.FIELDS.get(name)
-    return f.label if f is not None else name
 
 
 def _reason(group: str, amount: Decimal | None, labels: tuple[str, ...], paid_at) -> str:

@@ -84,9 +84,7 @@ def run_round(
     for start in range(0, len(bundles), BATCH):
         with session_scope(engine) as session:
             for bundle in bundles[start : start + BATCH]:
-                report.outcomes[enqueue(session, bundle, now, dry_run=dry_run).outcome] += 1
-            if dry_run:
-                session.rollback()
+                report.outcomes[enqueue(session, bundle, now, dry_run=dry_run).outcome] += 1  # dry: writes nothing
         say(f"入队：{min(start + BATCH, len(bundles)):,}/{len(bundles):,}")
     if deliver and not dry_run:
         sent = deliver_due(engine, now, channels if channels is not None else default_channels(engine))

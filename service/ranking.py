@@ -663,8 +663,14 @@ def train_ranker(
     from models.features import SCHEMA_HASH
     from models.labels import graded_labels, query_sizes
     from models.registry import Artifact
+    from service.push import outcomes
+    from service.store import session_scope
 
     say = progress or (lambda text: None)
+    with session_scope(engine) as session:  # what firms did on the platform since the last pass: labels too
+        made = outcomes.from_ledger(session)
+    if any(made.values()):
+        say("新记录的办理结果：" + "，".join(f"{k} {v}" for k, v in made.items() if v))
     end = dt.datetime.combine(until, dt.time(), tzinfo=dt.UTC)
     test_from = end - dt.timedelta(days=period_days)
     valid_from = test_from - dt.timedelta(days=period_days)

@@ -4,8 +4,10 @@ the events table is what the ranker reads."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
+import pytest
 from push_world import Receiver, bundle, config, item, local, outbox, setup
 from sqlalchemy import select
 
@@ -225,3 +227,46 @@ def test_outcomes_become_events_the_ranker_reads(engine):
     graded = dict(zip(labels["policy"], labels["label"]))
     assert graded == {"xina-jiuye-buzhu": 0, "yanfa-feiyong-buzhu": 1}  # the 免申即享 notice makes no query
     assert sorted(labels["rank"]) == [1, 2]
+
+
+def test_a_batch_is_decided_as_its_bundles_one_at_a_time(engine):
+    """A round queues its bundles in batches (a few statements for hundreds of firms): each gets what it would
+    alone — opted out, already queued, queued, and a second bundle of one firm in the same batch capped by the
+    first — and an unknown policy refuses the whole batch, writing nothing."""
+    from service.push import enqueue_many
+    from service.push.errors import BundleError
+
+    firms = setup(engine, 5)
+    cfg = config()
+    now = local("2026-12-07", 9, 30)
+    week = _week(START)
+    with write_scope(engine) as s:
+        update(s, firms[0][0], {"channels": {"inbox": False}}, "enterprise:t", firms[0][1], now)
+    _run(engine, bundle(firms[1], week, item("xina-jiuye-buzhu")), now, cfg)
+    batch = [
+        bundle(firms[0], week, item("xina-jiuye-buzhu")),
+        bundle(firms[1], week, item("wengang-fanhuan")),
+        bundle(firms[2], week, item("xina-jiuye-buzhu"), item("wengang-fanhuan", group="auto_paid")),
+        bundle(firms[3], week, item("xina-jiuye-buzhu")),
+        bundle(firms[3], "new:wengang-fanhuan", item("wengang-fanhuan")),
+        bundle(firms[4], week),
+    ]
+    unknown = dataclasses.replace(item("xina-jiuye-buzhu"), policy_id="no-such-policy")
+    with pytest.raises(BundleError, match="no-such-policy 不存在"), write_scope(engine) as s:
+        enqueue_many(s, [*batch, bundle(firms[4], week, unknown)], now, config=cfg)
+    assert len(outbox(engine)) == 1  # the refused batch wrote nothing
+    with write_scope(engine) as s:
+        results = enqueue_many(s, batch, now, config=cfg)
+    assert [r.outcome for r in results] == ["no_channel", "already_queued", "queued", "queued", "capped", "empty"]
+    assert results[2].items == ("xina-jiuye-buzhu", "wengang-fanhuan") and len(results[2].message_ids) == 1
+    messages = outbox(engine)
+    assert sorted((m.enterprise_id, m.period) for m in messages) == sorted(
+        [(firms[1][0], week), (firms[2][0], week), (firms[3][0], week)]
+    )
+    with session_scope(engine) as s:
+        pushes = s.scalars(select(Event.enterprise_id).where(Event.kind == "push")).all()
+        assert sorted(pushes) == sorted([firms[1][0], firms[2][0], firms[2][0], firms[3][0]])
+        assert len(s.scalars(select(PushedItem)).all()) == 4
+    with write_scope(engine) as s:  # again: everything this week is queued already
+        again = enqueue_many(s, batch[2:4], now, config=cfg)
+    assert [r.outcome for r in again] == ["already_queued", "already_queued"] and len(outbox(engine)) == 3

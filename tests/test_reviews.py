@@ -201,3 +201,38 @@ def test_payouts_listing_and_clawback_over_http(app, keys, engine):
     with session_scope(engine) as s:
         actions = list(s.scalars(select(AuditRecord.action).order_by(AuditRecord.seq.desc()).limit(2)))
     assert actions == ["listing.added", "payout.stopped"]
+
+
+def test_applications_approvals_rejections_and_payments_become_events_once(app, keys, engine):
+    """Outcomes flow back: what firms did on the platform is read off the ledger as events the ranker reads
+    (apply, approved, paid), an officer's rejection is recorded as it happens, and a second pass adds nothing."""
+    from service.ledger.bank import SimulatedBank
+    from service.ledger.disbursement import reconcile, send
+    from service.push import outcomes
+    from service.ranking import load_events
+    from service.store.models import Event
+
+    c = app.test_client()
+    body = {"uscc": keys["uscc"], "policy_id": "review-test", "commitment": True}
+    first = call(c, "POST", "/api/applications", keys["enterprise"], body, idem="e1").json["application_id"]
+    with session_scope(engine) as s:
+        assert outcomes.from_ledger(s) == {"apply": 1, "approved": 0, "rejected": 0, "paid": 0}
+    call(c, "POST", f"/api/reviews/{first}", keys["officer"], {"action": "reject", "comment": "不符"}, idem="e2")
+    second = call(c, "POST", "/api/applications", keys["enterprise"], body, idem="e3").json["application_id"]
+    r = call(c, "POST", f"/api/reviews/{second}", keys["officer"], {"action": "approve", "comment": "同意"}, idem="e4")
+    assert r.status_code == 200
+    with session_scope(engine) as s:
+        assert outcomes.from_ledger(s) == {"apply": 1, "approved": 1, "rejected": 0, "paid": 0}
+    bank = SimulatedBank(seed=1)
+    send(engine, bank)
+    reconcile(engine, bank)
+    with session_scope(engine) as s:
+        assert outcomes.from_ledger(s) == {"apply": 0, "approved": 0, "rejected": 0, "paid": 1}
+        assert outcomes.from_ledger(s) == dict.fromkeys(("apply", "approved", "rejected", "paid"), 0)
+        kinds = dict(s.execute(select(Event.event_id, Event.kind)).all())
+        paid = s.execute(select(Event.payload).where(Event.kind == "paid")).scalar_one()
+    assert sorted(kinds.values()) == ["apply", "apply", "approved", "paid", "rejected"]
+    assert kinds[f"rejected:a{first}"] == "rejected" and kinds[f"apply:a{second}"] == "apply"
+    assert paid["amount"] == "8000.00"
+    events = load_events(engine)
+    assert set(events["policy"]) == {"review-test"} and set(events["enterprise"]) == {keys["uscc"]}

@@ -19,6 +19,7 @@ from service.http.idempotency import idempotent
 from service.ledger.executor import Target
 from service.ledger.facts import VersionRef, facts_as_of, spec_of
 from service.ledger.units import settle_unit, unit_of
+from service.push import outcomes
 from service.store import session_scope, write_scope
 from service.store.models import Application, Enterprise, PolicyVersion
 from service.store.models import Decision as DecisionRow
@@ -101,6 +102,7 @@ def review(application_id: int, body: dict):
         if body["action"] == "reject":
             app_row.status = "rejected"
             audit.append(s, actor, "review.reject", subject, {"application": app_row.id, "comment": comment})
+            outcomes.record(s, [outcomes.rejected_row(ent.id, pv.policy_id, app_row.id, dt.datetime.now(dt.UTC))])
             return jsonify(application_id=app_row.id, status="rejected", comment=comment), 200
         first = s.scalar(
             select(DecisionRow)

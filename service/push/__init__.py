@@ -19,7 +19,7 @@ from service.push.channels import Channel, Message, default_channels
 from service.push.delivery import DeliveryReport, deliver_due
 from service.push.errors import BundleError, DeliveryError, PermanentError, PushError, RetryableError
 from service.push.inbox import InboxChannel
-from service.push.outbox import EnqueueResult, enqueue
+from service.push.outbox import EnqueueResult, enqueue, enqueue_many
 from service.push.signing import sign, verify_signature
 from service.push.sms import SmsChannel
 from service.push.webhooks import WebhookChannel
@@ -43,6 +43,7 @@ __all__ = [
     "default_channels",
     "deliver_due",
     "enqueue",
+    "enqueue_many",
     "sign",
     "verify_signature",
 ]

@@ -26,13 +26,19 @@ def run_bundles(engine, params: dict, progress) -> dict:
 
 
 def run_deliveries(engine, params: dict, progress) -> dict:
-    """Send what is due: first attempts waiting out quiet hours, retries after their backoff."""
+    """Send what is due: first attempts waiting out quiet hours, retries after their backoff; and bring back
+    what the ledger says firms did since the last pass (applied, approved, paid: events the ranker reads)."""
+    from service.push import outcomes
     from service.push.channels import default_channels
     from service.push.outbox import deliver_due
+    from service.store import session_scope
 
     report = deliver_due(engine, dt.datetime.now(dt.UTC), default_channels(engine))
-    progress(f"投递：发送 {report.sent}，失败待重试 {report.failed}，死信 {report.dead}", 1.0)
-    return report.as_dict()
+    with session_scope(engine) as session:
+        made = outcomes.from_ledger(session)
+    told = "，".join(f"{k} {v}" for k, v in made.items() if v) or "无"
+    progress(f"投递：发送 {report.sent}，失败待重试 {report.failed}，死信 {report.dead}；新记录的办理结果：{told}", 1.0)
+    return {**report.as_dict(), "outcomes": made}
 
 
 def run_policy_published(engine, params: dict, progress) -> dict:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -87,13 +87,64 @@ class EnqueueResult:
         }  # fmt: skip
 
 
-def _channels(session: Session, enterprise_id: int, config: PushSettings) -> list[ChannelOutcome]:
+@dataclass
+class _Known:
+    """What the respect rules read of a batch of enterprises: one statement per table for the whole batch."""
+
+    ents: dict  # id -> (id, uscc, name)
+    enabled: dict  # id -> {kind: on}
+    hooks: dict  # id -> [webhook id]
+    phones: dict  # id -> number
+    queued: dict  # (id, period) -> {channel}
+    recent: dict  # id -> bundle periods in the cap's window
+    policy_ids: dict  # slug -> policy row id
+    last: dict  # (id, policy row id) -> (fingerprint, pushed_at)
+
+
+def _read(session: Session, bundles: list[Bundle], since: dt.datetime, lock: bool) -> _Known:
+    ids = sorted({b.enterprise_id for b in bundles})
+    stmt = select(Enterprise.id, Enterprise.uscc, Enterprise.name).where(Enterprise.id.in_(ids)).order_by(Enterprise.id)
+    if lock:
+        stmt = stmt.with_for_update()  # one enqueue per enterprise at a time: the cap counts what is committed
+    ents = {row.id: row for row in session.execute(stmt)}
+    periods = {b.period for b in bundles}
+    queued: dict = {}
+    for eid, period, channel in session.execute(
+        select(OutboxMessage.enterprise_id, OutboxMessage.period, OutboxMessage.channel).where(
+            OutboxMessage.enterprise_id.in_(ids), OutboxMessage.period.in_(periods)
+        )
+    ):
+        queued.setdefault((eid, period), set()).add(channel)
+    recent = dict(
+        session.execute(
+            select(OutboxMessage.enterprise_id, func.count(func.distinct(OutboxMessage.period)))
+            .where(OutboxMessage.enterprise_id.in_(ids), OutboxMessage.created_at >= since)
+            .group_by(OutboxMessage.enterprise_id)
+        ).all()
+    )
+    slugs = {item.policy_id for b in bundles for item in b.items}
+    policy_ids = dict(session.execute(select(Policy.slug, Policy.id).where(Policy.slug.in_(slugs))).all())
+    last = {
+        (eid, pid): (fingerprint, at)
+        for eid, pid, fingerprint, at in session.execute(
+            select(PushedItem.enterprise_id, PushedItem.policy_id, PushedItem.fingerprint, PushedItem.pushed_at).where(
+                PushedItem.enterprise_id.in_(ids), PushedItem.policy_id.in_(set(policy_ids.values()))
+            )
+        )
+    }
+    return _Known(
+        ents, preferences.enabled_of(session, ids), preferences.webhooks_of(session, ids),
+        preferences.phones_of(session, ids), queued, recent, policy_ids, last,
+    )  # fmt: skip
+
+
+def _channels(known: _Known, enterprise_id: int, config: PushSettings) -> list[ChannelOutcome]:
     """Every channel of the enterprise, ready (``status`` "ready") or why not."""
-    on = preferences.enabled(session, enterprise_id)
+    on = known.enabled[enterprise_id]
     out = [ChannelOutcome("inbox", "ready", "")]
     if not on["inbox"]:
         out = [ChannelOutcome("inbox", "opted_out", "企业已关闭站内信")]
-    hooks = preferences.active_webhooks(session, enterprise_id)
+    hooks = known.hooks[enterprise_id]
     if not on["webhook"]:
         out.append(ChannelOutcome("webhook", "opted_out", "企业已关闭 Webhook 推送"))
     elif not hooks:
@@ -104,7 +155,7 @@ def _channels(session: Session, enterprise_id: int, config: PushSettings) -> lis
         out.append(ChannelOutcome("sms", "opted_out", "企业已关闭短信推送"))
     elif not config.sms_url:
         out.append(ChannelOutcome("sms", "not_configured", "平台未配置短信网关"))
-    elif not preferences.phone(session, enterprise_id):
+    elif enterprise_id not in known.phones:
         out.append(ChannelOutcome("sms", "no_contact", "企业未登记接收短信的手机号"))
     else:
         out.append(ChannelOutcome("sms", "ready", ""))
@@ -122,28 +173,55 @@ def enqueue(
 ) -> EnqueueResult:
     """Decide what of ``bundle`` goes out and where, and (unless ``dry_run``) write it in ``session``'s
     transaction: outbox messages, what was pushed, ``push`` events. Nothing is sent here."""
+    return enqueue_many(session, [bundle], now, config=config, dry_run=dry_run)[0]
+
+
+def enqueue_many(
+    session: Session,
+    bundles: list[Bundle],
+    now: dt.datetime,
+    *,
+    config: PushSettings | None = None,
+    dry_run: bool = False,
+) -> list[EnqueueResult]:
+    """:func:`enqueue` for many bundles in one transaction, with a few statements for all of them (a round
+    queues a whole register). Bundles of one enterprise are taken in turn, each seeing what the one before
+    it wrote. An unknown enterprise or policy refuses the whole batch (:class:`BundleError`)."""
     config = config or settings().push
     now = respect.aware(now)
-    stmt = select(Enterprise.id, Enterprise.uscc, Enterprise.name).where(Enterprise.id == bundle.enterprise_id)
-    if is_postgres(session) and not dry_run:
-        stmt = stmt.with_for_update()  # one enqueue per enterprise at a time: the cap counts what is committed
-    ent = session.execute(stmt).first()
-    if ent is None or ent.uscc != bundle.uscc:
-        raise BundleError(f"企业 {bundle.uscc}（编号 {bundle.enterprise_id}）不存在")
+    first, later, seen = [], [], set()
+    for bundle in bundles:
+        (later if bundle.enterprise_id in seen else first).append(bundle)
+        seen.add(bundle.enterprise_id)
+    known = _read(session, bundles, respect.cap_window_start(now, config), is_postgres(session) and not dry_run)
+    for bundle in bundles:
+        ent = known.ents.get(bundle.enterprise_id)
+        if ent is None or ent.uscc != bundle.uscc:
+            raise BundleError(f"企业 {bundle.uscc}（编号 {bundle.enterprise_id}）不存在")
+        unknown = [item.policy_id for item in bundle.items if item.policy_id not in known.policy_ids]
+        if unknown:
+            raise BundleError(f"政策 {'、'.join(unknown)} 不存在")
+    decided = [_decide(bundle, known, now, config, dry_run) for bundle in first]
+    if not dry_run:
+        decided = _write(session, decided, known, now)
+    results = {id(b): result for b, (result, _) in zip(first, decided, strict=True)}
+    if later:
+        results.update(zip(map(id, later), enqueue_many(session, later, now, config=config, dry_run=dry_run)))
+    return [results[id(b)] for b in bundles]
+
+
+def _decide(bundle: Bundle, known: _Known, now: dt.datetime, config: PushSettings, dry_run: bool):
+    """The respect rules for one bundle, on what was read: ``(result, writes)``; ``writes`` is None for a
+    bundle that stops, else ``(ready channels with their due time, payload, kept items)``."""
+    ent = known.ents[bundle.enterprise_id]
     if not bundle.items:
-        return _stopped(bundle, "empty")
-    channels = _channels(session, ent.id, config)
+        return _stopped(bundle, "empty"), None
+    channels = _channels(known, ent.id, config)
     ready = [c.channel for c in channels if c.status == "ready"]
     if not ready:
-        return _stopped(bundle, "no_channel", channels)
+        return _stopped(bundle, "no_channel", channels), None
 
-    queued = set(
-        session.scalars(
-            select(OutboxMessage.channel).where(
-                OutboxMessage.enterprise_id == ent.id, OutboxMessage.period == bundle.period
-            )
-        )
-    )
+    queued = known.queued.get((ent.id, bundle.period), set())
     if queued:
         said = [
             ChannelOutcome(c.channel, "already_queued", "本期已发送过")
@@ -153,41 +231,23 @@ def enqueue(
             else c
             for c in channels
         ]
-        return _stopped(bundle, "already_queued", said)
+        return _stopped(bundle, "already_queued", said), None
 
-    since = respect.cap_window_start(now, config)
-    recent = session.scalar(
-        select(func.count(func.distinct(OutboxMessage.period))).where(
-            OutboxMessage.enterprise_id == ent.id, OutboxMessage.created_at >= since
-        )
-    )
+    recent = known.recent.get(ent.id, 0)
     if recent >= config.cap:
         reason = f"近 {config.cap_days} 天已推送 {recent} 期政策包（上限 {config.cap} 期）"
-        return _stopped(bundle, "capped", channels, reason)
+        return _stopped(bundle, "capped", channels, reason), None
 
-    slugs = [item.policy_id for item in bundle.items]
-    ids = dict(session.execute(select(Policy.slug, Policy.id).where(Policy.slug.in_(slugs))).all())
-    unknown = [s for s in slugs if s not in ids]
-    if unknown:
-        raise BundleError(f"政策 {'、'.join(unknown)} 不存在")
-    last = {
-        row.policy_id: row
-        for row in session.execute(
-            select(PushedItem.policy_id, PushedItem.fingerprint, PushedItem.pushed_at).where(
-                PushedItem.enterprise_id == ent.id, PushedItem.policy_id.in_(ids.values())
-            )
-        )
-    }
     kept, left_out = [], {}
     for item in bundle.items:
-        prev = last.get(ids[item.policy_id])
-        if prev is None or prev.fingerprint != item.fingerprint() or respect.repeat_due(prev.pushed_at, now, config):
+        prev = known.last.get((ent.id, known.policy_ids[item.policy_id]))
+        if prev is None or prev[0] != item.fingerprint() or respect.repeat_due(prev[1], now, config):
             kept.append(item)
         else:
-            day = respect.local(respect.utc(prev.pushed_at), config).date()
+            day = respect.local(respect.utc(prev[1]), config).date()
             left_out[item.policy_id] = f"{day.isoformat()} 已推送，内容未变"
     if not kept:
-        return _stopped(bundle, "nothing_new", channels, left_out=left_out)
+        return _stopped(bundle, "nothing_new", channels, left_out=left_out), None
 
     items = [{**item.as_dict(), "rank": k} for k, item in enumerate(kept, 1)]
     payload = {"uscc": ent.uscc, "name": ent.name, "period": bundle.period, "items": items}
@@ -199,39 +259,71 @@ def enqueue(
         for c in channels
     ]
     slugs_kept = tuple(item.policy_id for item in kept)
-    if dry_run:
-        return _stopped(bundle, "queued", said, items=slugs_kept, left_out=left_out, dry_run=True)
+    result = _stopped(bundle, "queued", said, items=slugs_kept, left_out=left_out, dry_run=dry_run)
+    return result, (due, payload, kept)
 
-    written = []
-    for channel in ready:
-        message_id = str(uuid.uuid4())
-        stmt = insert(session, OutboxMessage.__table__).values(
-            message_id=message_id, enterprise_id=ent.id, period=bundle.period, channel=channel, payload=payload,
-            state="pending", attempts=0, next_attempt_at=due[channel], created_at=now,
-        )  # fmt: skip
-        stmt = stmt.on_conflict_do_nothing(index_elements=["enterprise_id", "period", "channel"])
-        if session.execute(stmt.returning(OutboxMessage.id)).first() is not None:
-            written.append(message_id)
-    if not written:  # a concurrent run queued this period first
-        return _stopped(bundle, "already_queued", [ChannelOutcome(c, "already_queued", "本期已发送过") for c in ready])
 
-    for item in kept:
-        stmt = insert(session, PushedItem.__table__).values(
-            enterprise_id=ent.id, policy_id=ids[item.policy_id], fingerprint=item.fingerprint(),
-            period=bundle.period, pushed_at=now,
-        )  # fmt: skip
+def _write(session: Session, decided: list, known: _Known, now: dt.datetime) -> list:
+    """Write the queued bundles' messages (one statement), then, for those a concurrent run had not queued
+    first, what was pushed and the ``push`` events (one statement each)."""
+    messages = []
+    for result, writes in decided:
+        if writes is None:
+            continue
+        due, payload, _ = writes
+        for channel, at in due.items():
+            messages.append({
+                "message_id": str(uuid.uuid4()), "enterprise_id": result.enterprise_id, "period": result.period,
+                "channel": channel, "payload": payload, "state": "pending", "attempts": 0, "next_attempt_at": at,
+                "created_at": now,
+            })  # fmt: skip
+    if not messages:
+        return decided
+    stmt = insert(session, OutboxMessage.__table__).on_conflict_do_nothing(
+        index_elements=["enterprise_id", "period", "channel"]
+    )
+    written = set(session.scalars(stmt.returning(OutboxMessage.__table__.c.message_id), messages).all())
+    by_bundle: dict = {}
+    for m in messages:
+        if m["message_id"] in written:
+            by_bundle.setdefault((m["enterprise_id"], m["period"]), []).append(m["message_id"])
+
+    out, pushed, events = [], [], []
+    for result, writes in decided:
+        if writes is None:
+            out.append((result, writes))
+            continue
+        due, payload, kept = writes
+        mine = by_bundle.get((result.enterprise_id, result.period))
+        if not mine:  # a concurrent run queued this period first
+            said = [ChannelOutcome(c, "already_queued", "本期已发送过") for c in due]
+            out.append((_stopped_result(result, "already_queued", said), None))
+            continue
+        eid, uscc = result.enterprise_id, payload["uscc"]
+        for item in kept:
+            pushed.append({"enterprise_id": eid, "policy_id": known.policy_ids[item.policy_id],
+                           "fingerprint": item.fingerprint(), "period": result.period, "pushed_at": now})  # fmt: skip
+        kinds = sorted({c.partition(":")[0] for c in due})
+        items = [(known.policy_ids[i["policy_id"]], i) for i in payload["items"]]
+        events.extend(outcomes.push_rows(eid, uscc, result.period, items, kinds, now))
+        out.append((replace(result, message_ids=tuple(mine)), writes))
+    if pushed:
+        stmt = insert(session, PushedItem.__table__)
         session.execute(
             stmt.on_conflict_do_update(
                 index_elements=["enterprise_id", "policy_id"],
-                set_={"fingerprint": stmt.excluded.fingerprint, "period": bundle.period, "pushed_at": now},
-            )
-        )
-    kinds = sorted({c.partition(":")[0] for c in ready})
-    outcomes.record(
-        session,
-        outcomes.push_rows(ent.id, ent.uscc, bundle.period, [(ids[i["policy_id"]], i) for i in items], kinds, now),
-    )
-    return _stopped(bundle, "queued", said, items=slugs_kept, left_out=left_out, message_ids=tuple(written))
+                set_={"fingerprint": stmt.excluded.fingerprint, "period": stmt.excluded.period,
+                      "pushed_at": stmt.excluded.pushed_at},
+            ),
+            pushed,
+        )  # fmt: skip
+    outcomes.record(session, events)
+    return out
+
+
+def _stopped_result(result: EnqueueResult, outcome: str, channels) -> EnqueueResult:
+    return replace(result, outcome=outcome, reason=OUTCOMES[outcome], channels=tuple(channels), items=(),
+                   left_out={}, message_ids=())  # fmt: skip
 
 
 # -- for officers: the messages, and a dead one sent again ----------------------------------------------------

@@ -6,6 +6,15 @@
 | ``delivered`` | a channel acknowledged a message | none | message |
 | ``open`` | the enterprise opened a message in its inbox | none | message |
 | ``view`` | the enterprise opened one policy of a message | that one | message, policy |
+| ``apply`` | an application was filed (即申即办) | its measure | application |
+| ``approved`` | an application's decision pays (or holds for approval) | that measure | decision |
+| ``rejected`` | an application decided 不符合 / 不予支持, or rejected in review | that measure | decision |
+| ``paid`` | the bank confirmed a payout (免申即享 or applied for) | its measure | payout |
+
+The first four are written where they happen; the ledger's (:func:`from_ledger`) are read off the ledger's
+own rows — applications, decisions, payouts — before a bundle round, a training run and each delivery pass,
+so no path that writes the ledger (the instant decision on PostgreSQL's driver included) has to remember them.
+An officer's rejection leaves no dated row, so the review writes it (:func:`rejected_row`).
 
 Every event id is derived from what it records, so a rerun writes nothing new (``ON CONFLICT DO NOTHING``
 on ``events.event_id``).
@@ -16,10 +25,15 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from sqlalchemy import String, and_, cast, exists, literal, select
 from sqlalchemy.orm import Session
 
 from service.push._sql import insert
-from service.store.models import Event
+from service.store.models import Application, Decision, Event, Payout, PolicyVersion
+
+APPROVED = ("paid", "held")  # settlements of an application that grant it
+REJECTED = ("not_eligible", "refused")
+LEDGER_BATCH = 20_000
 
 NAMESPACE = uuid.UUID("5b0f7c1e-2d1a-4a8e-9f4e-7a1c0d5e3b21")  # zhida's push events; never change it
 
@@ -34,7 +48,7 @@ def record(session: Session, rows: list[dict]) -> int:
     if not rows:
         return 0
     stmt = insert(session, Event.__table__).on_conflict_do_nothing(index_elements=["event_id"])
-    return session.execute(stmt, rows).rowcount or 0
+    return len(session.execute(stmt.returning(Event.__table__.c.id), rows).all())  # (an executemany's rowcount: -1)
 
 
 def push_rows(
@@ -94,3 +108,65 @@ def view_row(enterprise_id: int, policy_id: int, slug: str, message_id: str, per
         "occurred_at": at,
         "payload": {"message_id": message_id, "channel": "inbox", "round": period},
     }
+
+
+def rejected_row(enterprise_id: int, policy_id: int, application_id: int, at: dt.datetime) -> dict:
+    """An officer's rejection of an application under review."""
+    return {
+        "event_id": f"rejected:a{application_id}",
+        "enterprise_id": enterprise_id,
+        "policy_id": policy_id,
+        "kind": "rejected",
+        "occurred_at": at,
+        "payload": {"application": application_id, "settlement": "rejected_in_review"},
+    }
+
+
+def from_ledger(session: Session) -> dict[str, int]:
+    """Record the ledger's outcomes not recorded yet (see the table above); returns the new events by kind.
+    Each kind is read with an anti-join on its event id, so a pass over a ledger already recorded reads
+    nothing back."""
+
+    def missing(key):  # rows whose event id is not in events yet
+        return ~exists().where(Event.event_id == key)
+
+    app_key = literal("apply:a") + cast(Application.id, String)
+    decision_key = literal("approved:d") + cast(Decision.id, String)
+    rejected_key = literal("rejected:d") + cast(Decision.id, String)
+    paid_key = literal("paid:p") + cast(Payout.id, String)
+    decided = select(
+        Decision.id, Decision.enterprise_id, PolicyVersion.policy_id, Decision.decided_at, Decision.application_id,
+        Decision.settlement, Decision.amount,
+    ).join(PolicyVersion, PolicyVersion.id == Decision.policy_version_id)  # fmt: skip
+    queries = {
+        "apply": select(
+            Application.id, Application.enterprise_id, PolicyVersion.policy_id, Application.created_at, Application.id
+        )
+        .join(PolicyVersion, PolicyVersion.id == Application.policy_version_id)
+        .where(missing(app_key)),
+        "approved": decided.where(
+            Decision.application_id.is_not(None), Decision.settlement.in_(APPROVED), missing(decision_key)
+        ),
+        "rejected": decided.where(
+            Decision.application_id.is_not(None), Decision.settlement.in_(REJECTED), missing(rejected_key)
+        ),
+        "paid": select(Payout.id, Payout.enterprise_id, Payout.policy_id, Payout.updated_at, Payout.period,
+                       Payout.amount).where(and_(Payout.status == "confirmed", missing(paid_key))),
+    }  # fmt: skip
+    made: dict[str, int] = {}
+    for kind, stmt in queries.items():
+        rows = [_ledger_row(kind, r) for r in session.execute(stmt)]
+        made[kind] = sum(record(session, rows[k : k + LEDGER_BATCH]) for k in range(0, len(rows), LEDGER_BATCH))
+    return made
+
+
+def _ledger_row(kind: str, r) -> dict:
+    if kind == "apply":
+        key, payload = f"apply:a{r[0]}", {"application": r[4]}
+    elif kind == "paid":
+        key, payload = f"paid:p{r[0]}", {"payout": r[0], "period": r[4], "amount": f"{r[5]:.2f}"}
+    else:
+        key = f"{kind}:d{r[0]}"
+        payload = {"application": r[4], "settlement": r[5], **({"amount": f"{r[6]:.2f}"} if r[6] is not None else {})}
+    return {"event_id": key, "enterprise_id": r[1], "policy_id": r[2], "kind": kind, "occurred_at": r[3],
+            "payload": payload}  # fmt: skip

@@ -36,26 +36,51 @@ def normalize_phone(raw: str) -> str:
 
 def enabled(session: Session, enterprise_id: int) -> dict[str, bool]:
     """Each channel kind: on (True) unless the enterprise turned it off."""
-    out = dict.fromkeys(PUSH_CHANNELS, True)
-    rows = session.execute(
-        select(PushPreference.channel, PushPreference.enabled).where(PushPreference.enterprise_id == enterprise_id)
-    )
-    out.update({channel: bool(on) for channel, on in rows})
-    return out
+    return enabled_of(session, [enterprise_id])[enterprise_id]
 
 
 def phone(session: Session, enterprise_id: int) -> str | None:
-    return session.scalar(select(PushContact.sms_phone).where(PushContact.enterprise_id == enterprise_id))
+    return phones_of(session, [enterprise_id]).get(enterprise_id)
 
 
 def active_webhooks(session: Session, enterprise_id: int) -> list[int]:
-    return list(
-        session.scalars(
-            select(Webhook.id)
-            .where(Webhook.enterprise_id == enterprise_id, Webhook.disabled_at.is_(None))
-            .order_by(Webhook.id)
+    return webhooks_of(session, [enterprise_id])[enterprise_id]
+
+
+# -- for many enterprises at once (a bundle round's batch): one statement each --------------------------------
+
+
+def enabled_of(session: Session, ids) -> dict[int, dict[str, bool]]:
+    out = {i: dict.fromkeys(PUSH_CHANNELS, True) for i in ids}
+    rows = session.execute(
+        select(PushPreference.enterprise_id, PushPreference.channel, PushPreference.enabled).where(
+            PushPreference.enterprise_id.in_(out)
         )
     )
+    for eid, channel, on in rows:
+        out[eid][channel] = bool(on)
+    return out
+
+
+def phones_of(session: Session, ids) -> dict[int, str]:
+    rows = session.execute(
+        select(PushContact.enterprise_id, PushContact.sms_phone).where(
+            PushContact.enterprise_id.in_(list(ids)), PushContact.sms_phone.is_not(None)
+        )
+    )
+    return dict(rows.all())
+
+
+def webhooks_of(session: Session, ids) -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {i: [] for i in ids}
+    rows = session.execute(
+        select(Webhook.enterprise_id, Webhook.id)
+        .where(Webhook.enterprise_id.in_(out), Webhook.disabled_at.is_(None))
+        .order_by(Webhook.id)
+    )
+    for eid, hook in rows:
+        out[eid].append(hook)
+    return out
 
 
 def describe(session: Session, enterprise_id: int, config) -> dict:

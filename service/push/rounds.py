@@ -15,8 +15,9 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from service.push import outcomes
 from service.push.delivery import deliver_due
-from service.push.outbox import OUTCOMES, enqueue
+from service.push.outbox import OUTCOMES, enqueue_many
 from service.push.planning import plan_bundles
 from service.store import session_scope
 
@@ -78,13 +79,16 @@ def run_round(
 
     say = progress or (lambda text: None)
     started = time.perf_counter()
+    if not dry_run:
+        with session_scope(engine) as session:  # what firms did since: in hand (left out), and for the ranker
+            outcomes.from_ledger(session)
     plan = plan_bundles(engine, kg, day, period, usccs=usccs, policies=policies, progress=say)
     report = RoundReport(plan.period, dry_run, planned=len(plan.bundles), plan_seconds=plan.seconds)
     bundles = plan.bundles
     for start in range(0, len(bundles), BATCH):
         with session_scope(engine) as session:
-            for bundle in bundles[start : start + BATCH]:
-                report.outcomes[enqueue(session, bundle, now, dry_run=dry_run).outcome] += 1  # dry: writes nothing
+            for result in enqueue_many(session, bundles[start : start + BATCH], now, dry_run=dry_run):
+                report.outcomes[result.outcome] += 1  # dry: writes nothing
         say(f"入队：{min(start + BATCH, len(bundles)):,}/{len(bundles):,}")
     if deliver and not dry_run:
         sent = deliver_due(engine, now, channels if channels is not None else default_channels(engine))

@@ -11,13 +11,14 @@ hold (a profile to match, :class:`Guest`) is featured by the same parts (:func:`
 from __future__ import annotations
 
 import datetime as dt
+import json
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import BigInteger, String, Text, cast, func, select, type_coerce
 
 from graph.features import FeatureIndex
 from graph.knowledge import KnowledgeGraph
@@ -93,16 +94,14 @@ def policy_text(spec) -> str:
 def load_events(engine, until: dt.datetime | None = None) -> pd.DataFrame:
     """Every event with a policy, as the ranker reads them: enterprise (uscc), policy (id), kind,
     occurred_at (UTC), payload; plus the policy's department and the firm's peer group (大类 and district)."""
+    postgres = engine.dialect.name == "postgresql"
+    if postgres:  # times as integer microseconds, payloads as text: no datetime or JSON object made row by row
+        at = cast(func.extract("epoch", Event.occurred_at) * 1_000_000, BigInteger)
+        payload = cast(Event.payload, Text)
+    else:  # SQLite keeps both as text already
+        at, payload = type_coerce(Event.occurred_at, String), type_coerce(Event.payload, String)
     stmt = (
-        select(
-            Enterprise.uscc,
-            Policy.slug,
-            Event.kind,
-            Event.occurred_at,
-            Event.payload,
-            Enterprise.industry,
-            Enterprise.region,
-        )  # fmt: skip
+        select(Enterprise.uscc, Policy.slug, Event.kind, at, payload, Enterprise.industry, Enterprise.region)
         .join(Enterprise, Enterprise.id == Event.enterprise_id)
         .join(Policy, Policy.id == Event.policy_id)
     )
@@ -111,7 +110,12 @@ def load_events(engine, until: dt.datetime | None = None) -> pd.DataFrame:
     with engine.connect() as conn:
         rows = conn.execute(stmt).all()
     df = pd.DataFrame(rows, columns=["enterprise", "policy", "kind", "occurred_at", "payload", "industry", "region"])
-    df["occurred_at"] = pd.to_datetime(df["occurred_at"], utc=True)
+    if postgres:
+        df["occurred_at"] = pd.to_datetime(df["occurred_at"].astype("int64"), unit="us", utc=True)
+    else:
+        df["occurred_at"] = pd.to_datetime(df["occurred_at"], utc=True, format="ISO8601")
+    parsed = {text: json.loads(text) if text else {} for text in pd.unique(df["payload"])}  # payloads repeat
+    df["payload"] = [dict(parsed[text]) for text in df["payload"]]
     df["group"] = df["industry"].str[:3] + "|" + df["region"]
     return df.drop(columns=["industry", "region"])
 
@@ -124,6 +128,7 @@ def feature_matrix(
     snapshots: dict | None = None,
     progress=None,
     workers: int = 1,
+    stored: tuple | None = None,
 ) -> np.ndarray:
     """Features of ``queries`` (enterprise uscc, policy id, at: tz-aware time; ``rank``: the position the
     policy was shown at, for past pushes — a candidate being served is at position 1) in ``models.features``
@@ -132,7 +137,8 @@ def feature_matrix(
     ``snapshots`` caches :class:`Snapshot` by day across calls (a training run featuring many months).
     ``workers`` > 1: the months are featured in that many forked processes (each month is independent of the
     others, so the matrix is the same); the snapshots they take are not cached. Only for a process that runs
-    no other threads (the CLI): a fork copies one thread."""
+    no other threads (the CLI): a fork copies one thread. ``stored``: the register as
+    :func:`service.ledger.sweeps.read_register` read it, when the caller has it already."""
     snapshots = {} if snapshots is None else snapshots
     queries = queries.reset_index(drop=True)
     n = len(queries)
@@ -141,7 +147,7 @@ def feature_matrix(
     put = _putter(parts, n)
     departments = policy_departments(kg)
     say = progress or (lambda text: None)
-    job = _Months(engine, kg, queries, events, snapshots, register_fields(engine), departments)
+    job = _Months(engine, kg, queries, events, snapshots, register_fields(engine), departments, stored)
     chosen = sorted(days.unique())
     months = [(day, np.flatnonzero((days == day).to_numpy())) for day in chosen]
     if workers > 1 and len(months) > 2 and "fork" in multiprocessing.get_all_start_methods():

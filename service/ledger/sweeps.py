@@ -167,15 +167,18 @@ def read_register(engine) -> tuple[list, list, pd.DataFrame]:
                 Enterprise.id, Enterprise.uscc, Enterprise.region, Enterprise.industry, Enterprise.established_on
             ).order_by(Enterprise.id)
         ).all()
-        # plain driver rows: dates and times as the store keeps them, compared as ISO text (they order alike)
+        # plain driver rows, dates and times as ISO text (they order alike): SQLite keeps them so; PostgreSQL
+        # writes them so (in UTC, whatever the session's zone) — no date object is made, parsed or formatted
+        # for a million rows
+        dates = (
+            "to_char(as_of, 'YYYY-MM-DD'), to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+            if conn.dialect.name == "postgresql"
+            else "as_of, recorded_at"
+        )
         facts = pd.DataFrame(
-            conn.exec_driver_sql(
-                "SELECT enterprise_id, field, value, source, as_of, recorded_at, id FROM field_values"
-            ).fetchall(),
+            conn.exec_driver_sql(f"SELECT enterprise_id, field, value, source, {dates}, id FROM field_values").fetchall(),
             columns=["enterprise_id", "field", "value", "source", "as_of", "recorded_at", "row_id"],
         )
-    facts["as_of"] = facts["as_of"].astype(str)
-    facts["recorded_at"] = facts["recorded_at"].astype(str)
     return rosters, ents, facts
 
 

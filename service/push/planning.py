@@ -160,7 +160,7 @@ def plan_bundles(
     if pairs and scorer.artifact is not None:
         queries = pd.DataFrame(pairs, columns=["enterprise", "policy"]).assign(at=serving_time(day))
         say(f"排序：{len(queries):,} 项（{scorer.label}）")
-        x = feature_matrix(engine, kg, queries, events, {}, progress=say)
+        x = feature_matrix(engine, kg, queries, events, {}, progress=say, stored=stored)
         score = dict(zip(pairs, scorer.score(x, queries["policy"].to_numpy()), strict=True))
     lap("ranking")
 

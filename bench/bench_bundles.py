@@ -10,7 +10,7 @@ floor of the same run — reading the register and the events alone, which any r
 runs :func:`service.push.rounds.run_round` (it writes: outbox messages, pushed items, push events; a second
 round the same week queues nothing new).
 
-    python bench/bench_bundles.py --database-url URL --models-dir DIR [--day 2026-06-30] [--round]
+    python bench/bench_bundles.py --database-url URL --models-dir DIR [--day 2026-06-30] [--round [--no-deliver]]
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ def main() -> None:
     ap.add_argument("--models-dir", required=True)
     ap.add_argument("--day", default="2026-06-30")
     ap.add_argument("--round", action="store_true", help="also queue and deliver (writes to the database)")
+    ap.add_argument("--no-deliver", action="store_true", help="with --round: queue only, send nothing")
     a = ap.parse_args()
     os.environ["ZHIDA_DATABASE_URL"] = a.database_url
     os.environ["ZHIDA_MODELS_DIR"] = a.models_dir
@@ -72,10 +73,12 @@ def main() -> None:
         from service.push.rounds import run_round
 
         started = time.perf_counter()
-        report = run_round(engine, kg, day, dt.datetime.now(dt.UTC), progress=say)
+        report = run_round(engine, kg, day, dt.datetime.now(dt.UTC), deliver=not a.no_deliver, progress=say)
         took = time.perf_counter() - started
         print(report.summary())
-        print(f"round (plan, queue, deliver): {took:.1f} s (floor × {took / floor:.1f}); peak RSS {peak_gb():.2f} GB")
+        print(f"queue {report.queue_seconds:.1f} s for {report.planned:,}; deliver {report.deliver_seconds:.1f} s")
+        what = "plan, queue" if a.no_deliver else "plan, queue, deliver"
+        print(f"round ({what}): {took:.1f} s (floor × {took / floor:.1f}); peak RSS {peak_gb():.2f} GB")
 
 
 if __name__ == "__main__":

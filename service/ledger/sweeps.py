@@ -175,8 +175,9 @@ def read_register(engine) -> tuple[list, list, pd.DataFrame]:
             if conn.dialect.name == "postgresql"
             else "as_of, recorded_at"
         )
+        sql = f"SELECT enterprise_id, field, value, source, {dates}, id FROM field_values"
         facts = pd.DataFrame(
-            conn.exec_driver_sql(f"SELECT enterprise_id, field, value, source, {dates}, id FROM field_values").fetchall(),
+            conn.exec_driver_sql(sql).fetchall(),
             columns=["enterprise_id", "field", "value", "source", "as_of", "recorded_at", "row_id"],
         )
     return rosters, ents, facts

@@ -317,7 +317,7 @@ def _write(session: Session, decided: list, known: _Known, now: dt.datetime) -> 
             ),
             pushed,
         )  # fmt: skip
-    outcomes.record(session, events)
+    outcomes.record(session, events, count=False)
     return out
 
 

@@ -43,11 +43,15 @@ def event_id(kind: str, *parts: str) -> str:
     return f"{kind}:{uuid.uuid5(NAMESPACE, '|'.join(parts))}"
 
 
-def record(session: Session, rows: list[dict]) -> int:
-    """Insert events, skipping those already recorded; returns how many were new."""
+def record(session: Session, rows: list[dict], count: bool = True) -> int | None:
+    """Insert events, skipping those already recorded; returns how many were new (``count``: a round's
+    thousands of pushes are not counted back, which costs PostgreSQL a RETURNING row each)."""
     if not rows:
         return 0
     stmt = insert(session, Event.__table__).on_conflict_do_nothing(index_elements=["event_id"])
+    if not count:
+        session.execute(stmt, rows)
+        return None
     return len(session.execute(stmt.returning(Event.__table__.c.id), rows).all())  # (an executemany's rowcount: -1)
 
 

@@ -34,7 +34,9 @@ class RoundReport:
     failed: int = 0
     dead: int = 0
     seconds: float = 0.0
-    plan_seconds: dict = field(default_factory=dict)
+    plan_seconds: dict = field(default_factory=dict)  # planning, by stage
+    queue_seconds: float = 0.0
+    deliver_seconds: float = 0.0
 
     def summary(self) -> str:
         told = "，".join(f"{OUTCOMES.get(k, k)} {v:,}" for k, v in sorted(self.outcomes.items())) or "无"
@@ -56,6 +58,8 @@ class RoundReport:
             "dead": self.dead,
             "seconds": round(self.seconds, 1),
             "plan_seconds": {k: round(v, 1) for k, v in self.plan_seconds.items()},
+            "queue_seconds": round(self.queue_seconds, 1),
+            "deliver_seconds": round(self.deliver_seconds, 1),
         }
 
 
@@ -85,13 +89,17 @@ def run_round(
     plan = plan_bundles(engine, kg, day, period, usccs=usccs, policies=policies, progress=say)
     report = RoundReport(plan.period, dry_run, planned=len(plan.bundles), plan_seconds=plan.seconds)
     bundles = plan.bundles
+    queueing = time.perf_counter()
     for start in range(0, len(bundles), BATCH):
         with session_scope(engine) as session:
             for result in enqueue_many(session, bundles[start : start + BATCH], now, dry_run=dry_run):
                 report.outcomes[result.outcome] += 1  # dry: writes nothing
         say(f"入队：{min(start + BATCH, len(bundles)):,}/{len(bundles):,}")
+    report.queue_seconds = time.perf_counter() - queueing
     if deliver and not dry_run:
+        delivering = time.perf_counter()
         sent = deliver_due(engine, now, channels if channels is not None else default_channels(engine))
         report.sent, report.failed, report.dead = sent.sent, sent.failed, sent.dead
+        report.deliver_seconds = time.perf_counter() - delivering
     report.seconds = time.perf_counter() - started
     return report

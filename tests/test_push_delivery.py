@@ -372,3 +372,40 @@ def test_webhooks_to_private_addresses_are_refused_unless_allowed(engine):
     assert m.state == "dead" and "内网" in m.last_error and not rx.requests
     with session_scope(engine) as s:
         assert s.scalar(select(OutboxMessage.attempts)) == 1
+
+
+def test_the_inbox_takes_its_messages_in_batches_each_all_or_nothing(engine, monkeypatch):
+    """The inbox is zhida's own store: a batch of its messages is written, marked sent and recorded as delivered
+    in one transaction — a batch that fails leaves every message of it pending, to be delivered whole by the
+    next run; an opted-out firm's message dies; a rerun delivers nothing again."""
+    from service.push import delivery
+    from service.push.preferences import update
+
+    monkeypatch.setattr(delivery, "LOCAL_BATCH", 2)
+    firms = setup(engine, 5)
+    for firm in firms:
+        _enqueue(engine, bundle(firm, "2026-W50", item("xina-jiuye-buzhu")))
+    with write_scope(engine) as s:
+        update(s, firms[4][0], {"channels": {"inbox": False}}, "test", firms[4][1], MONDAY)
+
+    class Broken(InboxChannel):
+        def write(self, session, messages):
+            super().write(session, messages)
+            raise RuntimeError("磁盘已满")
+
+    with pytest.raises(RuntimeError):
+        deliver_due(engine, MONDAY, [Broken(engine)], config=config())
+    with session_scope(engine) as s:
+        assert s.scalars(select(InboxEntry)).all() == []
+    assert {m.state for m in outbox(engine)} == {"pending"} and {m.attempts for m in outbox(engine)} == {0}
+
+    report = deliver_due(engine, MONDAY, [InboxChannel(engine)], config=config())
+    assert (report.sent, report.dead) == (4, 1)
+    again = deliver_due(engine, MONDAY + dt.timedelta(hours=1), [InboxChannel(engine)], config=config())
+    assert (again.sent, again.dead) == (0, 0)
+    with session_scope(engine) as s:
+        entries = sorted(e.enterprise_id for e in s.scalars(select(InboxEntry)))
+        delivered = s.scalars(select(Event).where(Event.kind == "delivered")).all()
+    assert entries == sorted(i for i, _ in firms[:4]) and len(delivered) == 4
+    assert sorted(m.state for m in outbox(engine)) == ["dead"] + ["sent"] * 4
+    assert all(m.attempts == 1 and m.sent_at is not None for m in outbox(engine) if m.state == "sent")

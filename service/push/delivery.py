@@ -54,52 +54,60 @@ def _kind_filter(kinds: Iterable[str]):
     return or_(*[c for k in kinds for c in (OutboxMessage.channel == k, OutboxMessage.channel.like(f"{k}:%"))])
 
 
-def _claim(engine, at: dt.datetime, kinds: list[str], n: int, config: PushSettings, report) -> list[_Claimed]:
+def _claim(engine, at: dt.datetime, kinds: list[str], n: int, config: PushSettings, report):
     """Take up to ``n`` due messages of ``kinds`` under a fresh lease (one short transaction); those of a
-    channel the enterprise has turned off since they were queued die here."""
+    channel the enterprise has turned off since they were queued die here. Returns ``(claimed, found)``:
+    ``found`` is False once nothing is due."""
     with write_scope(engine) as session:
-        stmt = (
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.state.in_(("pending", "failed")),
-                OutboxMessage.next_attempt_at <= at,
-                or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until <= at),
-                _kind_filter(kinds),
+        return _take(session, at, kinds, n, config, report, lease=True)
+
+
+def _take(session, at: dt.datetime, kinds: list[str], n: int, config: PushSettings, report, lease: bool):
+    """The due messages of ``kinds`` (up to ``n``), locked; with ``lease``, leased for sending outside the
+    transaction. ``(claimed, found)`` as :func:`_claim`."""
+    stmt = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.state.in_(("pending", "failed")),
+            OutboxMessage.next_attempt_at <= at,
+            or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until <= at),
+            _kind_filter(kinds),
+        )
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(n)
+    )
+    if is_postgres(session):
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows = list(session.scalars(stmt))
+    if not rows:
+        return [], False
+    off = set(
+        session.execute(
+            select(PushPreference.enterprise_id, PushPreference.channel).where(
+                PushPreference.enterprise_id.in_({r.enterprise_id for r in rows}), PushPreference.enabled.is_(False)
             )
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-            .limit(n)
-        )
-        if is_postgres(session):
-            stmt = stmt.with_for_update(skip_locked=True)
-        rows = list(session.scalars(stmt))
-        if not rows:
-            return []
-        off = set(
-            session.execute(
-                select(PushPreference.enterprise_id, PushPreference.channel).where(
-                    PushPreference.enterprise_id.in_({r.enterprise_id for r in rows}), PushPreference.enabled.is_(False)
-                )
-            ).all()
-        )
-        token = uuid.uuid4().hex
-        claimed = []
-        for row in rows:
-            if (row.enterprise_id, row.channel.partition(":")[0]) in off:
-                row.state, row.last_error = "dead", "企业已关闭该渠道，不再发送"
-                row.lease_until = row.lease_token = None
-                report.dead += 1
-                report.results.append((row.message_id, row.channel, "dead", row.last_error))
-                continue
+        ).all()
+    )
+    token = uuid.uuid4().hex
+    claimed = []
+    for row in rows:
+        if (row.enterprise_id, row.channel.partition(":")[0]) in off:
+            row.state, row.last_error = "dead", "企业已关闭该渠道，不再发送"
+            row.lease_until = row.lease_token = None
+            report.dead += 1
+            report.results.append((row.message_id, row.channel, "dead", row.last_error))
+            continue
+        if lease:
             row.lease_until = at + dt.timedelta(seconds=config.lease)
             row.lease_token = token
-            p = row.payload
-            message = Message(
-                message_id=row.message_id, channel=row.channel, enterprise_id=row.enterprise_id, uscc=p["uscc"],
-                enterprise_name=p["name"], period=row.period, items=tuple(p["items"]),
-                created_at=respect.utc(row.created_at), attempt=row.attempts + 1,
-            )  # fmt: skip
-            claimed.append(_Claimed(row.id, row.attempts, token, message))
-        return claimed
+        p = row.payload
+        message = Message(
+            message_id=row.message_id, channel=row.channel, enterprise_id=row.enterprise_id, uscc=p["uscc"],
+            enterprise_name=p["name"], period=row.period, items=tuple(p["items"]),
+            created_at=respect.utc(row.created_at), attempt=row.attempts + 1,
+        )  # fmt: skip
+        claimed.append(_Claimed(row.id, row.attempts, token, message))
+    return claimed, True
 
 
 def _settle(engine, claimed: _Claimed, at: dt.datetime, state: str, error: str | None, next_at=None) -> bool:
@@ -156,15 +164,55 @@ def deliver_due(
 
     report = DeliveryReport()
     handled = 0
-    while limit is None or handled < limit:
+    for kind, channel in list(by_kind.items()):
+        if hasattr(channel, "write"):  # the platform's own store: a batch delivered in one transaction
+            handled += _deliver_local(engine, channel, clock, config, limit, report)
+            del by_kind[kind]
+    while by_kind and (limit is None or handled < limit):
         n = batch if limit is None else min(batch, limit - handled)
-        claimed = _claim(engine, clock(), list(by_kind), n, config, report)
-        if not claimed:
+        claimed, found = _claim(engine, clock(), list(by_kind), n, config, report)
+        if not found:
             break
         for c in claimed:
             handled += 1
             _deliver(engine, c, by_kind[c.message.kind], clock, config, rng, report)
     return report
+
+
+LOCAL_BATCH = 500  # messages delivered to a local channel (the inbox) per transaction
+
+
+def _deliver_local(engine, channel, clock, config: PushSettings, limit: int | None, report: DeliveryReport) -> int:
+    """Deliver the due messages of a channel that writes into zhida's own database (``channel.write(session,
+    messages)``): take a batch, write it, mark it sent and record its ``delivered`` events, all in one
+    transaction — nothing is sent outside it, so no lease is needed and a kill loses or repeats nothing.
+    Returns how many messages were handled."""
+    handled = 0
+    while limit is None or handled < limit:
+        n = LOCAL_BATCH if limit is None else min(LOCAL_BATCH, limit - handled)
+        with write_scope(engine) as session:
+            at = clock()
+            taken, found = _take(session, at, [channel.name], n, config, report, lease=False)
+            if not found:
+                return handled
+            channel.write(session, [c.message for c in taken])
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_([c.row_id for c in taken]))
+                .values(state="sent", attempts=OutboxMessage.attempts + 1, last_error=None, sent_at=at,
+                        lease_until=None, lease_token=None)
+            )  # fmt: skip
+            m = [c.message for c in taken]
+            outcomes.record(
+                session,
+                [outcomes.delivered_row(x.enterprise_id, x.message_id, x.channel, x.period, c.attempts + 1, at)
+                 for x, c in zip(m, taken, strict=True)],
+                count=False,
+            )  # fmt: skip
+        handled += len(taken)
+        report.sent += len(taken)
+        report.results.extend((c.message.message_id, c.message.channel, "sent", None) for c in taken)
+    return handled
 
 
 def _deliver(engine, claimed: _Claimed, channel: Channel, clock, config, rng, report: DeliveryReport) -> None:

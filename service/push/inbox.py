@@ -27,16 +27,21 @@ class InboxChannel:
 
     def send(self, message: Message) -> str | None:
         with write_scope(self.engine) as session:
-            stmt = insert(session, InboxEntry.__table__).values(
-                message_id=message.message_id,
-                enterprise_id=message.enterprise_id,
-                period=message.period,
-                title=message.title()[:200],
-                items=list(message.items),
-                created_at=message.created_at,
-            )
-            session.execute(stmt.on_conflict_do_nothing(index_elements=["message_id"]))
+            self.write(session, [message])
         return None
+
+    def write(self, session: Session, messages: list[Message]) -> None:
+        """Write the entries in the caller's transaction: the inbox is the platform's own store, so a batch
+        of messages is delivered, and marked sent, in one transaction (``service.push.delivery``)."""
+        if not messages:
+            return
+        stmt = insert(session, InboxEntry.__table__).on_conflict_do_nothing(index_elements=["message_id"])
+        rows = [
+            {"message_id": m.message_id, "enterprise_id": m.enterprise_id, "period": m.period,
+             "title": m.title()[:200], "items": list(m.items), "created_at": m.created_at}
+            for m in messages
+        ]  # fmt: skip
+        session.execute(stmt, rows)
 
 
 def shown(entry: InboxEntry, uscc: str) -> dict:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from service.errors import NotFound, Unprocessable
 from service.push import outcomes
-from service.push._sql import insert
+from service.push._sql import bulk_insert
 from service.push.channels import QUIET, Message
 from service.store import write_scope
 from service.store.models import InboxEntry, Policy
@@ -35,13 +35,12 @@ class InboxChannel:
         of messages is delivered, and marked sent, in one transaction (``service.push.delivery``)."""
         if not messages:
             return
-        stmt = insert(session, InboxEntry.__table__).on_conflict_do_nothing(index_elements=["message_id"])
         rows = [
             {"message_id": m.message_id, "enterprise_id": m.enterprise_id, "period": m.period,
              "title": m.title()[:200], "items": list(m.items), "created_at": m.created_at}
             for m in messages
         ]  # fmt: skip
-        session.execute(stmt, rows)
+        bulk_insert(session, InboxEntry.__table__, rows, ["message_id"])
 
 
 def shown(entry: InboxEntry, uscc: str) -> dict:

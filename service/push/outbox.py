@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from service import audit
 from service.errors import Conflict, NotFound
 from service.push import outcomes, preferences, respect
-from service.push._sql import insert, is_postgres
+from service.push._sql import bulk_insert, is_postgres
 from service.push.bundle import Bundle
 from service.push.channels import QUIET
 from service.push.errors import BundleError
@@ -279,10 +279,8 @@ def _write(session: Session, decided: list, known: _Known, now: dt.datetime) -> 
             })  # fmt: skip
     if not messages:
         return decided
-    stmt = insert(session, OutboxMessage.__table__).on_conflict_do_nothing(
-        index_elements=["enterprise_id", "period", "channel"]
-    )
-    written = set(session.scalars(stmt.returning(OutboxMessage.__table__.c.message_id), messages).all())
+    key = ["enterprise_id", "period", "channel"]
+    written = set(bulk_insert(session, OutboxMessage.__table__, messages, key, returning="message_id"))
     by_bundle: dict = {}
     for m in messages:
         if m["message_id"] in written:
@@ -307,16 +305,8 @@ def _write(session: Session, decided: list, known: _Known, now: dt.datetime) -> 
         items = [(known.policy_ids[i["policy_id"]], i) for i in payload["items"]]
         events.extend(outcomes.push_rows(eid, uscc, result.period, items, kinds, now))
         out.append((replace(result, message_ids=tuple(mine)), writes))
-    if pushed:
-        stmt = insert(session, PushedItem.__table__)
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["enterprise_id", "policy_id"],
-                set_={"fingerprint": stmt.excluded.fingerprint, "period": stmt.excluded.period,
-                      "pushed_at": stmt.excluded.pushed_at},
-            ),
-            pushed,
-        )  # fmt: skip
+    bulk_insert(session, PushedItem.__table__, pushed, ["enterprise_id", "policy_id"],
+                update=["fingerprint", "period", "pushed_at"])  # fmt: skip
     outcomes.record(session, events, count=False)
     return out
 

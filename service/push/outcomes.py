@@ -28,7 +28,7 @@ import uuid
 from sqlalchemy import String, and_, cast, exists, literal, select
 from sqlalchemy.orm import Session
 
-from service.push._sql import insert
+from service.push._sql import bulk_insert
 from service.store.models import Application, Decision, Event, Payout, PolicyVersion
 
 APPROVED = ("paid", "held")  # settlements of an application that grant it
@@ -48,11 +48,8 @@ def record(session: Session, rows: list[dict], count: bool = True) -> int | None
     thousands of pushes are not counted back, which costs PostgreSQL a RETURNING row each)."""
     if not rows:
         return 0
-    stmt = insert(session, Event.__table__).on_conflict_do_nothing(index_elements=["event_id"])
-    if not count:
-        session.execute(stmt, rows)
-        return None
-    return len(session.execute(stmt.returning(Event.__table__.c.id), rows).all())  # (an executemany's rowcount: -1)
+    written = bulk_insert(session, Event.__table__, rows, ["event_id"], returning="id" if count else None)
+    return len(written) if count else None
 
 
 def push_rows(

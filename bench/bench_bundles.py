@@ -72,6 +72,8 @@ def main() -> None:
     if a.round:
         from service.push.rounds import run_round
 
+        del plan  # the round plans again: one plan in memory at a time
+
         started = time.perf_counter()
         report = run_round(engine, kg, day, dt.datetime.now(dt.UTC), deliver=not a.no_deliver, progress=say)
         took = time.perf_counter() - started

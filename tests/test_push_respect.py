@@ -270,3 +270,7 @@ def test_a_batch_is_decided_as_its_bundles_one_at_a_time(engine):
     with write_scope(engine) as s:  # again: everything this week is queued already
         again = enqueue_many(s, batch[2:4], now, config=cfg)
     assert [r.outcome for r in again] == ["already_queued", "already_queued"] and len(outbox(engine)) == 3
+    twice = bundle(firms[4], week, item("xina-jiuye-buzhu"))  # the same bundle handed over twice: sent once
+    with write_scope(engine) as s:
+        assert [r.outcome for r in enqueue_many(s, [twice, twice], now, config=cfg)] == ["queued", "already_queued"]
+    assert len(outbox(engine)) == 4

@@ -191,9 +191,9 @@ def enqueue_many(
     it wrote. An unknown enterprise or policy refuses the whole batch (:class:`BundleError`)."""
     config = config or settings().push
     now = respect.aware(now)
-    first, later, seen = [], [], set()
-    for bundle in bundles:
-        (later if bundle.enterprise_id in seen else first).append(bundle)
+    first, later, seen = [], [], set()  # positions in ``bundles``
+    for k, bundle in enumerate(bundles):
+        (later if bundle.enterprise_id in seen else first).append(k)
         seen.add(bundle.enterprise_id)
     known = _read(session, bundles, respect.cap_window_start(now, config), is_postgres(session) and not dry_run)
     for bundle in bundles:
@@ -203,13 +203,14 @@ def enqueue_many(
         unknown = [item.policy_id for item in bundle.items if item.policy_id not in known.policy_ids]
         if unknown:
             raise BundleError(f"政策 {'、'.join(unknown)} 不存在")
-    decided = [_decide(bundle, known, now, config, dry_run) for bundle in first]
+    decided = [_decide(bundles[k], known, now, config, dry_run) for k in first]
     if not dry_run:
         decided = _write(session, decided, known, now)
-    results = {id(b): result for b, (result, _) in zip(first, decided, strict=True)}
+    results = {k: result for k, (result, _) in zip(first, decided, strict=True)}
     if later:
-        results.update(zip(map(id, later), enqueue_many(session, later, now, config=config, dry_run=dry_run)))
-    return [results[id(b)] for b in bundles]
+        again = enqueue_many(session, [bundles[k] for k in later], now, config=config, dry_run=dry_run)
+        results.update(zip(later, again, strict=True))
+    return [results[k] for k in range(len(bundles))]
 
 
 def _decide(bundle: Bundle, known: _Known, now: dt.datetime, config: PushSettings, dry_run: bool):
